@@ -1,0 +1,28 @@
+import { empty, ops, type FloatDType } from '../lib';
+import { logSumExpRef } from '../test/reference/log_sum_exp';
+import { fillRandom, timeMs, type BenchContext } from './harness';
+
+export function run(ctx: BenchContext): void {
+  const cases: [number, number, FloatDType][] = ctx.quick
+    ? [[256, 32000, 'float32']]
+    : [
+        [4096, 32000, 'float32'],
+        [4096, 32000, 'bfloat16'],
+        [8, 1 << 20, 'float32'],
+      ];
+  for (const [rows, cols, dtype] of cases) {
+    const host = empty([rows, cols], dtype);
+    fillRandom(host);
+    const x = ctx.device === 'cuda' ? host.to('cuda') : host;
+    const ms = timeMs(() => ops.logSumExp(x).dispose());
+    // naive TS baseline on the CPU (float64 loops), on a slice of rows, scaled to the full size
+    let baseline: { name: string; ms: number } | undefined;
+    if (ctx.device === 'cpu') {
+      const sub = Math.max(1, Math.min(rows, Math.floor(4e6 / cols)));
+      const f = host.toFloat32Array().subarray(0, sub * cols);
+      baseline = { name: 'naive TS', ms: (timeMs(() => logSumExpRef(f, sub, cols), { warmup: 1, reps: 3 }) * rows) / sub };
+    }
+    ctx.record({ op: 'ops.logSumExp', case: `[${rows}, ${cols}] ${dtype}`, device: ctx.device, ms, bytes: x.byteLength + rows * 4, ceiling: 'read', baseline });
+    if (x !== host) x.dispose();
+  }
+}

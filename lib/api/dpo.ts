@@ -1,0 +1,2 @@
+/** Namespace `dpo` (see README). Filled in by its issue; empty until then. */
+export {};

@@ -1,0 +1,2 @@
+/** Namespace `models` (see README). Filled in by its issue; empty until then. */
+export {};

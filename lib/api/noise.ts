@@ -1,0 +1,2 @@
+/** Namespace `noise` (see README). Filled in by its issue; empty until then. */
+export {};

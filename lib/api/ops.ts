@@ -1,0 +1,2 @@
+/** General tensor ops (namespace `ops`). */
+export { logSumExp, logSumExpAsync, type LogSumExpOptions } from '../ops/log_sum_exp';

@@ -1,0 +1,43 @@
+/**
+ * mmpref: fused native kernels for training multimodal LLMs that hallucinate less.
+ *
+ *   import { tensor, ops, dpo, noise, backend } from 'mmpref';
+ *
+ * Every op `f` has a synchronous form and a Promise form `fAsync` (same arguments, runs off the
+ * main thread, bit-identical results). Ops run where their inputs live (CPU or CUDA).
+ */
+export { MmprefError, ERROR_CODES, type ErrorCode } from './errors';
+export {
+  DTYPES,
+  FLOAT_DTYPES,
+  type DType,
+  type FloatDType,
+  type StorageOf,
+  halfBitsToNumber,
+  numberToHalfBits,
+  bf16BitsToNumber,
+  numberToBf16Bits,
+} from './dtype';
+export {
+  Tensor,
+  tensor,
+  empty,
+  zeros,
+  full,
+  fromOrt,
+  type TensorLike,
+  type TensorOptions,
+  type EmptyOptions,
+  type OrtTensorLike,
+  type DeviceSpec,
+  type DeviceKind,
+} from './tensor';
+export { backend, numThreads, setNumThreads, cudaAvailable, type BackendReport, type CudaDevice } from './backend';
+export * as ops from './api/ops';
+export * as dpo from './api/dpo';
+export * as noise from './api/noise';
+export * as random from './api/random';
+export * as attention from './api/attention';
+export * as sampling from './api/sampling';
+export * as similarity from './api/similarity';
+export * as models from './api/models';

@@ -1,0 +1,115 @@
+/**
+ * Loads the addon and types its raw surface. Only lib/ops/* and lib core files call it.
+ *
+ * Resolution (node-gyp-build): build/Release, build/Debug, then prebuilds/<platform>-<arch>/.
+ * MMPREF_ADDON_PATH overrides it (the sanitizer build in build-asan/ uses this).
+ * Each op file types its own entry points by augmenting {@link NativeAddon}
+ * (`declare module '../native' { interface NativeAddon { ... } }`), next to its wrapper.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { MmprefError } from './errors';
+import type { Tensor } from './tensor';
+
+/** Opaque CUDA memory handle (a type-tagged native External). */
+export type DeviceStore = { readonly __deviceStore: unique symbol };
+
+export interface NativeBackendInfo {
+  version: string;
+  compiledWithCuda: boolean;
+  cpu: { threads: number; simd: string };
+  cuda: {
+    available: boolean;
+    reason: string | null;
+    runtimeVersion: number;
+    driverVersion: number;
+    devices: { index: number; name: string; computeCapability: string; totalMemory: number; multiProcessors: number }[];
+  };
+}
+
+export interface NativeAddon {
+  init(errorCtor: typeof MmprefError): void;
+  backendInfo(): NativeBackendInfo;
+  setNumThreads(n: number): number;
+  numThreads(): number;
+  deviceFree(store: DeviceStore): void;
+  deviceAlloc?(device: number, bytes: number): DeviceStore;
+  copyHostToDevice?(dst: DeviceStore, src: ArrayBufferView): void;
+  copyDeviceToHost?(dst: ArrayBufferView, src: DeviceStore): void;
+  copyDeviceToDevice?(dst: DeviceStore, src: DeviceStore): void;
+  deviceMemset?(dst: DeviceStore, byte: number): void;
+  deviceMemInfo?(device: number): { free: number; total: number };
+  logSumExp(x: Tensor, out: Tensor, async: false): void;
+  logSumExp(x: Tensor, out: Tensor, async: true): Promise<void>;
+}
+
+/** The package root (holds package.json): works from lib/ (tests) and dist/lib/ (published). */
+export function packageRoot(): string {
+  let dir = __dirname;
+  for (let i = 0; i < 5; i++) {
+    const pj = path.join(dir, 'package.json');
+    if (fs.existsSync(pj)) {
+      try {
+        if (JSON.parse(fs.readFileSync(pj, 'utf8')).name === 'mmpref') return dir;
+      } catch {
+        /* keep looking */
+      }
+    }
+    dir = path.dirname(dir);
+  }
+  return path.join(__dirname, '..');
+}
+
+function load(): { addon: NativeAddon; path: string } {
+  const tried: string[] = [];
+  const override = process.env.MMPREF_ADDON_PATH;
+  if (override) {
+    const p = path.resolve(override);
+    try {
+      return { addon: require(p) as NativeAddon, path: p };
+    } catch (e) {
+      tried.push(`${p} (MMPREF_ADDON_PATH): ${(e as Error).message}`);
+    }
+  } else {
+    const root = packageRoot();
+    try {
+      const ngb = require('node-gyp-build') as ((dir: string) => unknown) & { resolve(dir: string): string };
+      const p = ngb.resolve(root);
+      return { addon: require(p) as NativeAddon, path: p };
+    } catch (e) {
+      tried.push(`node-gyp-build in ${root} (build/Release, build/Debug, prebuilds/${process.platform}-${process.arch}): ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+  throw new MmprefError(
+    [
+      'mmpref: could not load the native addon.',
+      ...tried.map((t) => `  tried ${t}`),
+      'Possible solutions:',
+      `  - reinstall mmpref: prebuilt binaries ship for linux-x64 (this is ${process.platform}-${process.arch}, Node ${process.versions.node})`,
+      '  - build from source: npm run build:native (CMake + a C++17 compiler; CUDA when nvcc is found)',
+      '  - a CPU-only build with node-gyp: npm run build:gyp',
+    ].join('\n'),
+    'ERR_DEVICE',
+  );
+}
+
+const loaded = load();
+loaded.addon.init(MmprefError);
+
+/** The raw binding. */
+export const native: NativeAddon = loaded.addon;
+/** Absolute path of the loaded .node file. */
+export const addonPath: string = loaded.path;
+
+/**
+ * Awaits a native promise and, on failure, gives the error the caller's stack (native rejections
+ * come from the event loop and carry none).
+ */
+export async function withCallerStack<T>(p: Promise<T>, stack: string | undefined): Promise<T> {
+  try {
+    return await p;
+  } catch (e) {
+    if (e instanceof Error && stack) e.stack = `${e.name}: ${e.message}\n${stack.split('\n').slice(2).join('\n')}`;
+    throw e;
+  }
+}

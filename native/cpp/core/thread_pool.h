@@ -1,0 +1,37 @@
+// The process-wide CPU thread pool shared by every op (and every worker_thread of the process).
+//
+// parallel_for(n, grain, fn) runs fn(begin, end) over disjoint chunks covering [0, n) and returns
+// when all are done; the calling thread works too. Chunk boundaries depend on the thread count, so
+// an op whose result must not depend on it (all of them) reduces only within work items whose
+// bounds it fixes itself (rows, fixed-size column blocks) and merges partials in a fixed order.
+// Nested calls are allowed: a waiting caller only waits on chunks that running threads own.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+
+namespace mmpref {
+
+// Threads used by parallel_for (>= 1). Initially MMPREF_NUM_THREADS or the CPUs this process may
+// run on.
+int num_threads();
+// Changes the pool size for later calls (1..1024); threads are created on demand.
+void set_num_threads(int n);
+
+void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+
+// SIMD level the target_clones resolvers pick on this CPU: "avx512", "avx2" or "baseline".
+const char* cpu_simd_level();
+
+}  // namespace mmpref
+
+// Multi-versioned CPU kernels: put this before a hot function (template or not) whose loops are
+// written to auto-vectorise; GCC/Clang emit x86-64-v4 (AVX-512), x86-64-v3 (AVX2+FMA+F16C) and
+// baseline clones and an ifunc resolver that picks one at load time. Shipped binaries are built
+// without -march, so they run on any x86-64.
+#if defined(__x86_64__) && defined(__linux__) && !defined(MMPREF_NO_CLONES) && \
+    (defined(__GNUC__) && !defined(__clang__))
+#define MMPREF_CPU_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#else
+#define MMPREF_CPU_CLONES
+#endif

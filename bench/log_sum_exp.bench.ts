@@ -14,7 +14,8 @@ export function run(ctx: BenchContext): void {
     const host = empty([rows, cols], dtype);
     fillRandom(host);
     const x = ctx.device === 'cuda' ? host.to('cuda') : host;
-    const ms = timeMs(() => ops.logSumExp(x).dispose());
+    const out = empty([rows], 'float32', { device: ctx.device });
+    const ms = timeMs(() => ops.logSumExp(x, { out }));
     // naive TS baseline on the CPU (float64 loops), on a slice of rows, scaled to the full size
     let baseline: { name: string; ms: number } | undefined;
     if (ctx.device === 'cpu') {
@@ -24,5 +25,6 @@ export function run(ctx: BenchContext): void {
     }
     ctx.record({ op: 'ops.logSumExp', case: `[${rows}, ${cols}] ${dtype}`, device: ctx.device, ms, bytes: x.byteLength + rows * 4, ceiling: 'read', baseline });
     if (x !== host) x.dispose();
+    out.dispose();
   }
 }

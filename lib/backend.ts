@@ -1,4 +1,5 @@
 /** What this process can run on: CPU SIMD level and threads, CUDA devices, or why not. */
+import { MmprefError } from './errors';
 import { addonPath, native, type NativeBackendInfo } from './native';
 
 export interface CudaDevice {
@@ -79,4 +80,25 @@ export function numThreads(): number {
 /** Resizes the shared CPU thread pool; results of every op are identical for any size. */
 export function setNumThreads(n: number): number {
   return native.setNumThreads(n);
+}
+
+export interface CudaMemoryInfo {
+  /** free device memory reported by the driver, bytes */
+  free: number;
+  total: number;
+  /** bytes held by live mmpref tensors (rounded to the allocator's size classes) */
+  allocated: number;
+  /** bytes mmpref's caching allocator keeps for reuse */
+  cached: number;
+}
+
+/** Memory of a CUDA device, including mmpref's caching allocator (ERR_DEVICE without CUDA). */
+export function cudaMemoryInfo(device = 0): CudaMemoryInfo {
+  if (!cudaAvailable() || !native.deviceMemInfo) throw new MmprefError(`cudaMemoryInfo: CUDA is not available: ${cudaUnavailableReason()}`, 'ERR_DEVICE');
+  return native.deviceMemInfo(device);
+}
+
+/** Returns the CUDA memory that mmpref's caching allocator keeps for reuse to the driver. */
+export function emptyCudaCache(): void {
+  if (cudaAvailable()) native.deviceEmptyCache?.();
 }

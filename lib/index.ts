@@ -32,7 +32,17 @@ export {
   type DeviceSpec,
   type DeviceKind,
 } from './tensor';
-export { backend, numThreads, setNumThreads, cudaAvailable, type BackendReport, type CudaDevice } from './backend';
+export {
+  backend,
+  numThreads,
+  setNumThreads,
+  cudaAvailable,
+  cudaMemoryInfo,
+  emptyCudaCache,
+  type BackendReport,
+  type CudaDevice,
+  type CudaMemoryInfo,
+} from './backend';
 export * as ops from './api/ops';
 export * as dpo from './api/dpo';
 export * as noise from './api/noise';

@@ -38,7 +38,8 @@ export interface NativeAddon {
   copyDeviceToHost?(dst: ArrayBufferView, src: DeviceStore): void;
   copyDeviceToDevice?(dst: DeviceStore, src: DeviceStore): void;
   deviceMemset?(dst: DeviceStore, byte: number): void;
-  deviceMemInfo?(device: number): { free: number; total: number };
+  deviceMemInfo?(device: number): { free: number; total: number; allocated: number; cached: number };
+  deviceEmptyCache?(): void;
   logSumExp(x: Tensor, out: Tensor, async: false): void;
   logSumExp(x: Tensor, out: Tensor, async: true): Promise<void>;
 }

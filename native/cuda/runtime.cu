@@ -2,7 +2,10 @@
 // call fails cleanly ("CUDA driver version is insufficient...") and probe() says so.
 #include <cuda_runtime.h>
 
+#include <cstdlib>
+#include <map>
 #include <mutex>
+#include <unordered_map>
 
 #include "../cpp/core/cuda_api.h"
 #include "common.cuh"
@@ -63,28 +66,117 @@ const Probe& probe() {
 
 Status set_device(int device) { return status_from(cudaSetDevice(device), "cudaSetDevice"); }
 
+namespace {
+
+// ---- caching allocator ------------------------------------------------------------------------
+// Size classes: multiples of 512 B below 1 MiB, of 2 MiB above, so a block is reused for
+// requests of the same class. Safe to reuse at once: every op synchronises its stream before it
+// returns and in-flight async jobs keep their buffers alive, so a freed block is idle.
+constexpr int kMaxDevices = 64;
+
+size_t size_class(size_t bytes) {
+  const size_t small = 512, large = size_t(2) << 20;
+  return bytes < (size_t(1) << 20) ? (bytes + small - 1) / small * small : (bytes + large - 1) / large * large;
+}
+
+size_t cache_limit() {
+  static const size_t limit = [] {
+    const char* env = std::getenv("MMPREF_CUDA_CACHE_MB");
+    const long long mb = env ? std::atoll(env) : 4096;
+    return size_t(mb < 0 ? 0 : mb) << 20;
+  }();
+  return limit;
+}
+
+struct DeviceCache {
+  std::mutex mu;
+  std::multimap<size_t, void*> free_blocks;   // size class -> block
+  std::unordered_map<void*, size_t> live;     // block -> size class
+  size_t cached = 0, allocated = 0;
+};
+
+DeviceCache& cache(int device) {
+  static DeviceCache* caches = new DeviceCache[kMaxDevices];  // leaked: outlives static destructors
+  return caches[device < 0 || device >= kMaxDevices ? 0 : device];
+}
+
+void release_cached(int device, DeviceCache& c) {  // with c.mu held
+  cudaSetDevice(device);
+  for (auto& kv : c.free_blocks) cudaFree(kv.second);
+  c.free_blocks.clear();
+  c.cached = 0;
+  cudaGetLastError();
+}
+
+}  // namespace
+
 Status malloc(int device, size_t bytes, void** out) {
   MMPREF_RETURN_IF_ERROR(set_device(device));
   *out = nullptr;
   if (bytes == 0) return Status::Ok();
-  cudaError_t e = cudaMalloc(out, bytes);
-  if (e == cudaErrorMemoryAllocation) {
-    cudaGetLastError();
-    size_t free_b = 0, total_b = 0;
-    cudaMemGetInfo(&free_b, &total_b);
-    return make_status(Code::kOom, "CUDA out of memory: could not allocate " +
-                                       std::to_string(bytes) + " bytes on cuda:" +
-                                       std::to_string(device) + " (" + std::to_string(free_b) +
-                                       " of " + std::to_string(total_b) + " bytes free)");
+  const size_t cls = size_class(bytes);
+  DeviceCache& c = cache(device);
+  std::lock_guard<std::mutex> lk(c.mu);
+  auto it = c.free_blocks.find(cls);
+  if (it != c.free_blocks.end()) {
+    *out = it->second;
+    c.free_blocks.erase(it);
+    c.cached -= cls;
+  } else {
+    cudaError_t e = cudaMalloc(out, cls);
+    if (e == cudaErrorMemoryAllocation && !c.free_blocks.empty()) {
+      cudaGetLastError();
+      release_cached(device, c);
+      e = cudaMalloc(out, cls);
+    }
+    if (e == cudaErrorMemoryAllocation) {
+      cudaGetLastError();
+      size_t free_b = 0, total_b = 0;
+      cudaMemGetInfo(&free_b, &total_b);
+      return make_status(Code::kOom, "CUDA out of memory: could not allocate " + std::to_string(bytes) +
+                                         " bytes on cuda:" + std::to_string(device) + " (" +
+                                         std::to_string(free_b) + " of " + std::to_string(total_b) +
+                                         " bytes free)");
+    }
+    MMPREF_RETURN_IF_ERROR(status_from(e, "cudaMalloc"));
   }
-  return status_from(e, "cudaMalloc");
+  c.live[*out] = cls;
+  c.allocated += cls;
+  return Status::Ok();
 }
 
 void free(int device, void* ptr) {
   if (!ptr) return;
+  DeviceCache& c = cache(device);
+  std::lock_guard<std::mutex> lk(c.mu);
+  auto it = c.live.find(ptr);
+  const size_t cls = it == c.live.end() ? 0 : it->second;
+  if (it != c.live.end()) {
+    c.live.erase(it);
+    c.allocated -= cls;
+  }
+  if (cls && c.cached + cls <= cache_limit()) {
+    c.free_blocks.emplace(cls, ptr);
+    c.cached += cls;
+    return;
+  }
   cudaSetDevice(device);
   cudaFree(ptr);
   cudaGetLastError();
+}
+
+void empty_cache() {
+  for (size_t d = 0; d < probe().devices.size() && d < size_t(kMaxDevices); ++d) {
+    DeviceCache& c = cache(int(d));
+    std::lock_guard<std::mutex> lk(c.mu);
+    release_cached(int(d), c);
+  }
+}
+
+CacheStats cache_stats(int device) {
+  DeviceCache& c = cache(device);
+  std::lock_guard<std::mutex> lk(c.mu);
+  return CacheStats{c.allocated, c.cached};
 }
 
 static Status copy(int device, void* dst, const void* src, size_t bytes, cudaMemcpyKind kind,

@@ -1,11 +1,11 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { empty, ops, tensor, type FloatDType } from '../../lib';
+import { cudaMemoryInfo, emptyCudaCache, empty, ops, tensor, type FloatDType } from '../../lib';
 import { assertClose, expectError, expectRejection, randomArray, rng } from '../helpers';
 import { skip } from './gpu';
 
 describe('logSumExp CUDA vs CPU', { skip }, () => {
-  const shapes: [number, number][] = [[1, 1], [3, 47], [1000, 1024], [77, 1025], [16, 32000], [4, 128256], [2, 3], [5, 0]];
+  const shapes: [number, number][] = [[1, 1], [3, 47], [1000, 1024], [77, 1025], [16, 32000], [4, 128256], [2, 3], [5, 0], [3, 200001], [1, 1 << 20]];
   for (const dtype of ['float32', 'float16', 'bfloat16'] as FloatDType[])
     for (const [rows, cols] of shapes)
       it(`${dtype} [${rows}, ${cols}]`, () => {
@@ -55,6 +55,20 @@ describe('logSumExp CUDA vs CPU', { skip }, () => {
     big.dispose();
     assert.equal((await p).shape[0], 256);
     await expectRejection(ops.logSumExpAsync(big), 'ERR_DETACHED');
+  });
+
+  it('the caching allocator reuses freed blocks and can be emptied', () => {
+    const a = empty([1 << 20], 'float32', { device: 'cuda' });
+    const before = cudaMemoryInfo();
+    assert.ok(before.allocated >= 4 << 20);
+    a.dispose();
+    const mid = cudaMemoryInfo();
+    assert.ok(mid.cached >= 4 << 20, 'freed block kept for reuse');
+    const b = empty([1 << 20], 'float32', { device: 'cuda' });
+    assert.equal(cudaMemoryInfo().cached, mid.cached - (4 << 20), 'same size class reused');
+    b.dispose();
+    emptyCudaCache();
+    assert.equal(cudaMemoryInfo().cached, 0);
   });
 
   it('round-trips every dtype through device memory', () => {

@@ -180,7 +180,16 @@ Napi::Value device_mem_info(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(env);
   o.Set("free", double(f));
   o.Set("total", double(t));
+  const cuda::CacheStats cs = cuda::cache_stats(int(device));
+  o.Set("allocated", double(cs.allocated));
+  o.Set("cached", double(cs.cached));
   return o;
+}
+
+// deviceEmptyCache(): returns cached blocks to the driver.
+Napi::Value device_empty_cache(const Napi::CallbackInfo& info) {
+  cuda::empty_cache();
+  return info.Env().Undefined();
 }
 #endif
 
@@ -204,6 +213,7 @@ void init_runtime(Napi::Env env, Napi::Object exports) {
   exports.Set("copyDeviceToDevice", Napi::Function::New(env, copy_d2d, "copyDeviceToDevice"));
   exports.Set("deviceMemset", Napi::Function::New(env, device_memset, "deviceMemset"));
   exports.Set("deviceMemInfo", Napi::Function::New(env, device_mem_info, "deviceMemInfo"));
+  exports.Set("deviceEmptyCache", Napi::Function::New(env, device_empty_cache, "deviceEmptyCache"));
 #endif
 }
 

@@ -32,8 +32,20 @@ struct Probe {
 const Probe& probe();
 
 Status set_device(int device);
-Status malloc(int device, size_t bytes, void** out);  // ERR_OOM on cudaErrorMemoryAllocation
-void free(int device, void* ptr);                     // errors ignored (called from finalizers)
+// Tensor memory goes through a caching allocator (like PyTorch's): freed blocks are kept per device
+// and size class and reused, so ops do not pay cudaMalloc / cudaFree (which synchronises the device)
+// for every output. On an allocation failure the cache is released and the allocation retried; a
+// final failure is ERR_OOM. MMPREF_CUDA_CACHE_MB caps the cached bytes per device (default 4096;
+// 0 disables caching).
+Status malloc(int device, size_t bytes, void** out);
+void free(int device, void* ptr);  // errors ignored (called from finalizers)
+// Returns every cached block to the driver.
+void empty_cache();
+struct CacheStats {
+  uint64_t allocated = 0;  // bytes in live tensors
+  uint64_t cached = 0;     // bytes kept for reuse
+};
+CacheStats cache_stats(int device);
 Status memcpy_h2d(int device, void* dst, const void* src, size_t bytes);
 Status memcpy_d2h(int device, void* dst, const void* src, size_t bytes);
 Status memcpy_d2d(int device, void* dst, const void* src, size_t bytes);

@@ -340,6 +340,13 @@ export function asTensor(v: unknown, name: string, op: string): Tensor {
  * Uint8Array for uint8/bool); other arrays are converted. An onnxruntime-style `{type, data, dims}`
  * is accepted too. `shape` defaults to the data's own (nested arrays) or `[length]`.
  */
+export function tensor<D extends DType>(data: TensorData | OrtTensorLike, shape: readonly number[] | undefined, options: TensorOptions<D> & { dtype: D }): Tensor<D>;
+export function tensor(data: Int32Array, shape?: readonly number[], options?: TensorOptions<'int32'>): Tensor<'int32'>;
+export function tensor(data: BigInt64Array | readonly bigint[], shape?: readonly number[], options?: TensorOptions<'int64'>): Tensor<'int64'>;
+export function tensor(data: Uint8Array, shape?: readonly number[], options?: TensorOptions<'uint8'>): Tensor<'uint8'>;
+export function tensor(data: readonly boolean[] | readonly (readonly boolean[])[], shape?: readonly number[], options?: TensorOptions<'bool'>): Tensor<'bool'>;
+export function tensor(data: OrtTensorLike, shape?: readonly number[], options?: TensorOptions): Tensor;
+export function tensor(data: TensorData, shape?: readonly number[], options?: TensorOptions<'float32'>): Tensor<'float32'>;
 export function tensor<D extends DType = 'float32'>(
   data: TensorData | OrtTensorLike,
   shape?: readonly number[],

@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { ops, setNumThreads, numThreads, tensor, zeros, type FloatDType } from '../lib';
+import { decodeToFloat32 } from '../lib/dtype';
+import { rmsNormRef, rotaryRef, swigluRef } from './reference/decoder_ops';
+import { assertBitEqual, assertClose, expectError, expectRejection, randomArray, rng } from './helpers';
+
+// storage rounding of the output dominates for half types
+const TOL: Record<FloatDType, { rtol: number; atol: number }> = {
+  float32: { rtol: 2e-6, atol: 1e-6 },
+  float16: { rtol: 1e-3, atol: 1e-4 },
+  bfloat16: { rtol: 8e-3, atol: 1e-3 },
+};
+const DTYPES: FloatDType[] = ['float32', 'float16', 'bfloat16'];
+
+function make(n: number, shape: number[], dtype: FloatDType, seed: number, scale = 1) {
+  const t = tensor(Float32Array.from(randomArray(n, rng(seed), scale)), shape, { dtype });
+  return { t, held: Float64Array.from(decodeToFloat32(dtype, t.data)) };
+}
+
+describe('ops.rmsNorm', () => {
+  for (const dtype of DTYPES)
+    it(`matches the reference (${dtype}, odd sizes, float32 or same-dtype weight)`, () => {
+      for (const [rows, cols] of [[1, 1], [3, 47], [5, 4096], [2, 33]] as const) {
+        const { t, held } = make(rows * cols, [rows, cols], dtype, rows + cols, 3);
+        const w = make(cols, [cols], dtype, 7);
+        const wf = tensor(decodeToFloat32(dtype, w.t.data), [cols]);
+        for (const weight of [w.t, wf]) {
+          const y = ops.rmsNorm(t, weight, { eps: 1e-5 });
+          expect(y.dtype).toBe(dtype);
+          assertClose(y.toFloat32Array(), rmsNormRef(held, w.held, rows, cols, 1e-5), { ...TOL[dtype], name: `${dtype} [${rows}, ${cols}]` });
+        }
+      }
+    });
+
+  it('works in place through out, async is bit-identical, thread count does not matter', async () => {
+    const { t } = make(64 * 300, [64, 300], 'float32', 1);
+    const w = make(300, [300], 'float32', 2).t;
+    const a = ops.rmsNorm(t, w);
+    const b = await ops.rmsNormAsync(t, w);
+    assertBitEqual(a.data as Float32Array, b.data as Float32Array);
+    const before = numThreads();
+    setNumThreads(3);
+    assertBitEqual(ops.rmsNorm(t, w).data as Float32Array, a.data as Float32Array);
+    setNumThreads(before);
+    const c = t.clone();
+    ops.rmsNorm(c, w, { out: c });
+    assertBitEqual(c.data as Float32Array, a.data as Float32Array);
+  });
+
+  it('rejects bad input', () => {
+    const x = zeros([2, 4]);
+    expectError(() => ops.rmsNorm(x, zeros([3])), 'ERR_SHAPE', /expected weight of shape \[4\]/);
+    expectError(() => ops.rmsNorm(x, zeros([4], 'bfloat16')), 'ERR_DTYPE', /weight/);
+    expectError(() => ops.rmsNorm(x, zeros([4]), { eps: -1 }), 'ERR_RANGE', /eps/);
+    expectError(() => ops.rmsNorm(zeros([2], 'int32'), zeros([2])), 'ERR_DTYPE');
+  });
+});
+
+describe('ops.rotary', () => {
+  for (const dtype of DTYPES)
+    it(`matches the reference with offsets and explicit positions (${dtype})`, () => {
+      const [B, H, T, d] = [2, 3, 5, 8];
+      const { t, held } = make(B * H * T * d, [B, H, T, d], dtype, 3, 2);
+      const y = ops.rotary(t, { offset: 7, theta: 500000 });
+      assertClose(y.toFloat32Array(), rotaryRef(held, B, H, T, d, (_b, tt) => 7 + tt, 500000), { ...TOL[dtype], atol: TOL[dtype].atol * 4 });
+      const pos = tensor(Int32Array.from({ length: B * T }, (_, i) => (i * 37) % 1000), [B, T]);
+      const z = ops.rotary(t, { positions: pos });
+      assertClose(z.toFloat32Array(), rotaryRef(held, B, H, T, d, (b, tt) => ((b * T + tt) * 37) % 1000, 10000), { ...TOL[dtype], atol: TOL[dtype].atol * 4 });
+    });
+
+  it('in place equals out of place; position 0 is the identity', () => {
+    const { t } = make(2 * 2 * 3 * 16, [2, 2, 3, 16], 'float32', 4);
+    const y = ops.rotary(t, { offset: 11 });
+    const c = t.clone();
+    expect(ops.rotary(c, { offset: 11, inPlace: true })).toBe(c);
+    assertBitEqual(c.data as Float32Array, y.data as Float32Array);
+    const one = make(16, [1, 1, 1, 16], 'float32', 5).t;
+    assertBitEqual(ops.rotary(one).data as Float32Array, one.data as Float32Array);
+  });
+
+  it('rejects bad input', () => {
+    expectError(() => ops.rotary(zeros([1, 1, 2, 3])), 'ERR_SHAPE', /even head dimension/);
+    expectError(() => ops.rotary(zeros([1, 2, 3])), 'ERR_SHAPE');
+    expectError(() => ops.rotary(zeros([1, 1, 2, 4]), { positions: zeros([1, 3], 'int32') }), 'ERR_SHAPE', /positions/);
+    expectError(() => ops.rotary(zeros([1, 1, 2, 4]), { theta: 0 }), 'ERR_RANGE');
+    expectError(() => ops.rotary(zeros([1, 1, 2, 4]), { offset: -1 }), 'ERR_RANGE');
+  });
+});
+
+describe('ops.swiglu, ops.add, ops.embedding', () => {
+  for (const dtype of DTYPES)
+    it(`swiglu and add match the reference (${dtype})`, () => {
+      const g = make(1001, [7, 143], dtype, 6, 4);
+      const u = make(1001, [7, 143], dtype, 8, 2);
+      assertClose(ops.swiglu(g.t, u.t).toFloat32Array(), swigluRef(g.held, u.held), TOL[dtype]);
+      const s = ops.add(g.t, u.t, { alpha: -0.5 });
+      assertClose(s.toFloat32Array(), Float64Array.from(g.held, (v, i) => v - 0.5 * u.held[i]!), TOL[dtype]);
+    });
+
+  it('add accumulates in place; async forms agree', async () => {
+    const a = tensor([1, 2, 3]);
+    const b = tensor([10, 20, 30]);
+    ops.add(a, b, { out: a });
+    expect(Array.from(a.data)).toEqual([11, 22, 33]);
+    expect(Array.from((await ops.addAsync(a, b)).data)).toEqual([21, 42, 63]);
+    expect(Array.from((await ops.swigluAsync(tensor([0]), tensor([5]))).data)).toEqual([0]);
+  });
+
+  it('embedding gathers rows and rejects out-of-range tokens without writing', async () => {
+    const table = tensor(Float32Array.from({ length: 5 * 3 }, (_, i) => i), [5, 3]);
+    const y = ops.embedding(table, tensor([[4, 0], [2, 2]], undefined, { dtype: 'int32' }));
+    expect(y.shape).toEqual([2, 2, 3]);
+    expect(Array.from(y.data)).toEqual([12, 13, 14, 0, 1, 2, 6, 7, 8, 6, 7, 8]);
+    expect(Array.from(ops.embedding(table, tensor([1n])).data)).toEqual([3, 4, 5]);
+    const out = zeros([2, 3]);
+    expectError(() => ops.embedding(table, tensor([1, 5], undefined, { dtype: 'int32' }), { out }), 'ERR_RANGE', /token 5 at index 1 is outside \[0, 5\)/);
+    expect(Array.from(out.data)).toEqual([0, 0, 0, 0, 0, 0]);
+    await expectRejection(ops.embeddingAsync(table, tensor([-1], undefined, { dtype: 'int32' })), 'ERR_RANGE');
+    expectError(() => ops.embedding(table, tensor([1])), 'ERR_DTYPE', /tokens/);
+    expectError(() => ops.swiglu(zeros([2]), zeros([3])), 'ERR_SHAPE');
+    expectError(() => ops.add(zeros([2]), zeros([2], 'bfloat16')), 'ERR_DTYPE');
+  });
+});

@@ -1,0 +1,41 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ops, tensor, type FloatDType } from '../../lib';
+import { assertClose, expectError, randomArray, rng } from '../helpers';
+import { skip } from './gpu';
+
+const TOL: Record<FloatDType, number> = { float32: 2e-6, float16: 1e-3, bfloat16: 8e-3 };
+
+describe('decoder layer ops CUDA vs CPU', { skip }, () => {
+  for (const dtype of ['float32', 'float16', 'bfloat16'] as FloatDType[]) {
+    it(`rmsNorm ${dtype}`, () => {
+      const x = tensor(Float32Array.from(randomArray(37 * 4099, rng(1), 3)), [37, 4099], { dtype });
+      const w = tensor(Float32Array.from(randomArray(4099, rng(2))), [4099]);
+      const a = ops.rmsNorm(x, w).toFloat32Array();
+      const b = ops.rmsNorm(x.to('cuda'), w.to('cuda')).toFloat32Array();
+      assertClose(b, a, { rtol: TOL[dtype], atol: TOL[dtype] });
+    });
+    it(`rotary ${dtype}`, () => {
+      const x = tensor(Float32Array.from(randomArray(2 * 4 * 9 * 128, rng(3))), [2, 4, 9, 128], { dtype });
+      const pos = tensor(Int32Array.from({ length: 18 }, (_, i) => i * 301), [2, 9]);
+      const a = ops.rotary(x, { positions: pos, theta: 500000 }).toFloat32Array();
+      const b = ops.rotary(x.to('cuda'), { positions: pos.to('cuda'), theta: 500000 }).toFloat32Array();
+      assertClose(b, a, { rtol: TOL[dtype], atol: TOL[dtype] * 4 });
+      const g = x.to('cuda');
+      ops.rotary(g, { offset: 5, inPlace: true });
+      assertClose(g.toFloat32Array(), ops.rotary(x, { offset: 5 }).toFloat32Array(), { rtol: TOL[dtype], atol: TOL[dtype] * 4 });
+    });
+    it(`swiglu / add ${dtype}`, () => {
+      const g = tensor(Float32Array.from(randomArray(10007, rng(4), 4)), [10007], { dtype });
+      const u = tensor(Float32Array.from(randomArray(10007, rng(5))), [10007], { dtype });
+      assertClose(ops.swiglu(g.to('cuda'), u.to('cuda')).toFloat32Array(), ops.swiglu(g, u).toFloat32Array(), { rtol: TOL[dtype], atol: 1e-6 });
+      assertClose(ops.add(g.to('cuda'), u.to('cuda'), { alpha: 0.25 }).toFloat32Array(), ops.add(g, u, { alpha: 0.25 }).toFloat32Array(), { rtol: 0, atol: 0 });
+    });
+  }
+  it('embedding gathers on the GPU and flags bad tokens', () => {
+    const table = tensor(Float32Array.from(randomArray(100 * 64, rng(6))), [100, 64], { dtype: 'bfloat16' });
+    const tok = tensor(Int32Array.from({ length: 33 }, (_, i) => (i * 7) % 100), [3, 11]);
+    assert.deepEqual(ops.embedding(table.to('cuda'), tok.to('cuda')).toArray(), ops.embedding(table, tok).toArray());
+    expectError(() => ops.embedding(table.to('cuda'), tensor([100], undefined, { dtype: 'int32' }).to('cuda')), 'ERR_RANGE');
+  });
+});

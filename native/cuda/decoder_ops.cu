@@ -43,7 +43,7 @@ __global__ void rotary_kernel(const T* x, T* y, int64_t B, int64_t H, int64_t T_
     const int64_t t = row % T_, b = row / (H * T_);
     const double pos = positions ? double(positions[b * T_ + t]) : double(offset + t);
     double s, c;
-    sincos(rotary_angle(pos, int(i), int(d), theta), &s, &c);
+    sincos(pos * rotary_inv_freq(int(i), int(d), theta), &s, &c);
     const int64_t base = row * d;
     const float x1 = to_float(x[base + i]), x2 = to_float(x[base + i + half]);
     y[base + i] = from_float<T>(x1 * float(c) - x2 * float(s));

@@ -51,6 +51,15 @@ MMPREF_CPU_CLONES void add_block(const T* a, const T* b, T* y, int64_t n, float 
   for (int64_t i = 0; i < n; ++i) y[i] = from_float<T>(to_float(a[i]) + alpha * to_float(b[i]));
 }
 
+template <class T>
+MMPREF_CPU_CLONES void rotate_row(const T* x, T* y, const float* cs, const float* sn, int64_t half) {
+  for (int64_t i = 0; i < half; ++i) {
+    const float x1 = to_float(x[i]), x2 = to_float(x[i + half]);
+    y[i] = from_float<T>(x1 * cs[i] - x2 * sn[i]);
+    y[i + half] = from_float<T>(x2 * cs[i] + x1 * sn[i]);
+  }
+}
+
 constexpr int64_t kBlock = 1 << 14;
 
 }  // namespace
@@ -78,22 +87,19 @@ Status rotary_cpu(const RotaryArgs& a) {
     // one item per (b, t): the angles are shared by all heads of that position
     parallel_for(a.B * a.T, 4, [&](int64_t i0, int64_t i1) {
       std::vector<float> cs(static_cast<size_t>(half)), sn(static_cast<size_t>(half));
+      std::vector<double> inv_freq(static_cast<size_t>(half));
+      for (int64_t i = 0; i < half; ++i) inv_freq[size_t(i)] = rotary_inv_freq(int(i), int(a.d), a.theta);
       for (int64_t bt = i0; bt < i1; ++bt) {
         const int64_t b = bt / a.T, t = bt % a.T;
         const double pos = a.positions ? double(a.positions[b * a.T + t]) : double(a.offset + t);
         for (int64_t i = 0; i < half; ++i) {
-          const double ang = rotary_angle(pos, int(i), int(a.d), a.theta);
+          const double ang = pos * inv_freq[size_t(i)];
           cs[size_t(i)] = float(std::cos(ang));
           sn[size_t(i)] = float(std::sin(ang));
         }
         for (int64_t h = 0; h < a.H; ++h) {
           const int64_t base = ((b * a.H + h) * a.T + t) * a.d;
-          for (int64_t i = 0; i < half; ++i) {
-            const float x1 = to_float(x[base + i]), x2 = to_float(x[base + i + half]);
-            const float c = cs[size_t(i)], s = sn[size_t(i)];
-            y[base + i] = from_float<T>(x1 * c - x2 * s);
-            y[base + i + half] = from_float<T>(x2 * c + x1 * s);
-          }
+          rotate_row(x + base, y + base, cs.data(), sn.data(), half);
         }
       }
     });

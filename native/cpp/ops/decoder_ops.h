@@ -15,16 +15,17 @@
 
 #include "../core/dtype.h"
 #include "../core/hd.h"
+#include "../core/math.h"
 #include "../core/status.h"
 
 namespace mmpref {
 
-MMPREF_HD float silu_mul(float g, float u) { return g / (1.0f + expf(-g)) * u; }
+// exp_approx (core/math.h) vectorises on the CPU; 1 + exp(-g) = inf for g < -88 gives -0 * u.
+MMPREF_HD float silu_mul(float g, float u) { return g / (1.0f + exp_approx(-g)) * u; }
 
-// Angle of rotary pair i at position pos, in float64 so CPU and CUDA agree closely.
-MMPREF_HD double rotary_angle(double pos, int i, int d, double theta) {
-  return pos * pow(theta, -2.0 * double(i) / double(d));
-}
+// Frequency of rotary pair i; the angle at position pos is pos * rotary_inv_freq(i, d, theta),
+// in float64 on both sides so CPU and CUDA agree closely.
+MMPREF_HD double rotary_inv_freq(int i, int d, double theta) { return pow(theta, -2.0 * double(i) / double(d)); }
 
 struct RmsNormArgs {
   const void* x;

@@ -16,3 +16,4 @@ export {
   type ElementwiseOptions,
   type AddOptions,
 } from '../ops/decoder_ops';
+export { permute, permuteAsync, type PermuteOptions } from '../ops/permute';

@@ -1,0 +1,303 @@
+/**
+ * A small LLaMA-style decoder built from mmpref ops, on the CPU or CUDA: token embeddings (or given
+ * input embeddings, e.g. visual tokens spliced into a prompt), N x [RMSNorm -> q/k/v projections ->
+ * rotary -> GQA attention through attention.masked with a KV cache -> output projection -> residual
+ * -> RMSNorm -> SwiGLU MLP -> residual] -> RMSNorm -> lm_head. Weights are deterministic for a seed,
+ * so a model can be rebuilt anywhere (tests, demo, a reference copy for DPO).
+ * Correctness first: every step is one mmpref op, so the forward pass runs where the weights live.
+ */
+import { masked } from '../ops/attention_masked';
+import { KVCache } from '../ops/kv_cache';
+import { add, embedding, rmsNorm, rotary, swiglu } from '../ops/decoder_ops';
+import { linear } from '../ops/linear';
+import { permute } from '../ops/permute';
+import { encodeInto, STORAGE_CTOR, type FloatDType } from '../dtype';
+import { fail } from '../errors';
+import { Tensor, empty, parseDevice, tensor, type DeviceSpec, type TensorLike } from '../tensor';
+import { checkOptions, enumOpt, expectShape, numberOpt, sameDevice, tensorArg } from '../validate';
+
+export interface LlamaConfig {
+  /** Vocabulary size V (default 32000, LLaMA/Vicuna). */
+  vocabSize?: number;
+  /** Hidden size D (default 256). */
+  hiddenSize?: number;
+  /** MLP inner size I (default 688). */
+  intermediateSize?: number;
+  /** Decoder layers (default 4). */
+  numLayers?: number;
+  /** Query heads Hq (default 8). */
+  numHeads?: number;
+  /** Key/value heads Hkv, dividing Hq (default 2: grouped-query attention). */
+  numKvHeads?: number;
+  /** Head dimension d (default hiddenSize / numHeads, at most 256). */
+  headDim?: number;
+  /** Rotary base (default 10000). */
+  ropeTheta?: number;
+  /** RMSNorm epsilon (default 1e-6). */
+  rmsNormEps?: number;
+  /** lm_head shares the embedding matrix (default false). */
+  tieWordEmbeddings?: boolean;
+}
+
+export type ResolvedLlamaConfig = Required<LlamaConfig>;
+
+export interface LlamaInitOptions {
+  /** Seed of the weights (default 0): the same seed gives the same weights on every device. */
+  seed?: number;
+  /** Weight and activation dtype (default 'float32'). */
+  dtype?: FloatDType;
+  /** 'cpu' (default), 'cuda' or 'cuda:N'. */
+  device?: DeviceSpec;
+  /** Standard deviation of the projection and embedding weights (default 0.02, as HF's initializer_range). */
+  initStd?: number;
+}
+
+export interface LlamaLayer {
+  attnNorm: Tensor<FloatDType>;
+  wq: Tensor<FloatDType>;
+  wk: Tensor<FloatDType>;
+  wv: Tensor<FloatDType>;
+  wo: Tensor<FloatDType>;
+  mlpNorm: Tensor<FloatDType>;
+  wGate: Tensor<FloatDType>;
+  wUp: Tensor<FloatDType>;
+  wDown: Tensor<FloatDType>;
+}
+
+export interface ForwardOptions {
+  /**
+   * Key mask for every layer, bool [B, L] with L >= the cache length after this call (true = may
+   * attend), e.g. padding; or a function giving the mask of each layer (BDHS masks image keys in
+   * chosen layers). Default: every key.
+   */
+  keyMask?: TensorLike | ((layer: number) => TensorLike | undefined);
+  /** Positions of the new tokens, int32 [B, T] (default: cache length + t; give them with left padding). */
+  positions?: TensorLike<'int32'>;
+  /** Which logits to return: 'all' positions [B, T, V], 'last' [B, 1, V] (default) or 'none'. */
+  logits?: 'all' | 'last' | 'none';
+}
+
+export interface ForwardResult {
+  logits?: Tensor<FloatDType>;
+  /** Final (normalised) hidden states [B, T, D]. */
+  hidden: Tensor<FloatDType>;
+}
+
+const DEFAULTS: ResolvedLlamaConfig = {
+  vocabSize: 32000,
+  hiddenSize: 256,
+  intermediateSize: 688,
+  numLayers: 4,
+  numHeads: 8,
+  numKvHeads: 2,
+  headDim: 0,
+  ropeTheta: 10000,
+  rmsNormEps: 1e-6,
+  tieWordEmbeddings: false,
+};
+
+function resolve(config: LlamaConfig): ResolvedLlamaConfig {
+  const op = 'LlamaModel';
+  const c = checkOptions(op, config, Object.keys(DEFAULTS));
+  const int = (k: keyof LlamaConfig, min = 1) => numberOpt(op, k, c[k], DEFAULTS[k] as number, { integer: true, min });
+  const r: ResolvedLlamaConfig = {
+    vocabSize: int('vocabSize'),
+    hiddenSize: int('hiddenSize'),
+    intermediateSize: int('intermediateSize'),
+    numLayers: int('numLayers'),
+    numHeads: int('numHeads'),
+    numKvHeads: int('numKvHeads'),
+    headDim: 0,
+    ropeTheta: numberOpt(op, 'ropeTheta', c.ropeTheta, DEFAULTS.ropeTheta, { gt: 0 }),
+    rmsNormEps: numberOpt(op, 'rmsNormEps', c.rmsNormEps, DEFAULTS.rmsNormEps, { min: 0 }),
+    tieWordEmbeddings: c.tieWordEmbeddings ?? false,
+  };
+  r.headDim = numberOpt(op, 'headDim', c.headDim, Math.floor(r.hiddenSize / r.numHeads), { integer: true, min: 2, max: 256 });
+  if (r.headDim % 2) fail('ERR_RANGE', op, `expected an even headDim but received ${r.headDim}`);
+  if (r.numHeads % r.numKvHeads) fail('ERR_RANGE', op, `expected numHeads (${r.numHeads}) to be a multiple of numKvHeads (${r.numKvHeads})`);
+  return r;
+}
+
+/** Deterministic N(0, std^2) weights from a seed (a counter-hashed Box-Muller stream, host side). */
+function seededNormal(seed: number, stream: number, n: number, std: number): Float32Array {
+  const out = new Float32Array(n);
+  let s = (Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(stream + 1, 0x85ebca6b)) >>> 0;
+  const next = () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  for (let i = 0; i < n; i += 2) {
+    const r = Math.sqrt(-2 * Math.log(1 - next())) * std;
+    const a = 2 * Math.PI * next();
+    out[i] = r * Math.cos(a);
+    if (i + 1 < n) out[i + 1] = r * Math.sin(a);
+  }
+  return out;
+}
+
+export class LlamaModel {
+  readonly config: ResolvedLlamaConfig;
+  readonly dtype: FloatDType;
+  readonly embed: Tensor<FloatDType>;
+  readonly layers: LlamaLayer[];
+  readonly finalNorm: Tensor<FloatDType>;
+  readonly lmHead: Tensor<FloatDType>;
+  private readonly deviceSpec: DeviceSpec;
+
+  private constructor(config: ResolvedLlamaConfig, dtype: FloatDType, device: DeviceSpec, w: Omit<LlamaModel, 'config' | 'dtype'>) {
+    this.config = config;
+    this.dtype = dtype;
+    this.deviceSpec = device;
+    this.embed = w.embed;
+    this.layers = w.layers;
+    this.finalNorm = w.finalNorm;
+    this.lmHead = w.lmHead;
+  }
+
+  /** A model with deterministic random weights (N(0, initStd^2) projections, unit norms). */
+  static random(config: LlamaConfig = {}, options: LlamaInitOptions = {}): LlamaModel {
+    const op = 'LlamaModel.random';
+    const c = resolve(config);
+    const o = checkOptions(op, options, ['seed', 'dtype', 'device', 'initStd']);
+    const seed = numberOpt(op, 'seed', o.seed, 0, { integer: true, min: 0 });
+    const dtype = enumOpt(op, 'dtype', o.dtype, ['float32', 'float16', 'bfloat16'] as const, 'float32');
+    const std = numberOpt(op, 'initStd', o.initStd, 0.02, { gt: 0 });
+    const device = o.device ?? 'cpu';
+    parseDevice(device, op);
+    let stream = 0;
+    const make = (shape: number[], kind: 'normal' | 'ones'): Tensor<FloatDType> => {
+      const n = shape.reduce((a, b) => a * b, 1);
+      const values = kind === 'ones' ? new Float32Array(n).fill(1) : seededNormal(seed, stream++, n, std);
+      const t = dtype === 'float32' ? tensor(values, shape) : (() => {
+        const s = new STORAGE_CTOR[dtype](n);
+        encodeInto(dtype, s, values);
+        return tensor(s as Uint16Array, shape, { dtype });
+      })();
+      return (device === 'cpu' ? t : t.to(device)) as Tensor<FloatDType>;
+    };
+    const { vocabSize: V, hiddenSize: D, intermediateSize: I, numHeads: H, numKvHeads: Hkv, headDim: d } = c;
+    const embed = make([V, D], 'normal');
+    const layers: LlamaLayer[] = [];
+    for (let l = 0; l < c.numLayers; l++)
+      layers.push({
+        attnNorm: make([D], 'ones'),
+        wq: make([H * d, D], 'normal'),
+        wk: make([Hkv * d, D], 'normal'),
+        wv: make([Hkv * d, D], 'normal'),
+        wo: make([D, H * d], 'normal'),
+        mlpNorm: make([D], 'ones'),
+        wGate: make([I, D], 'normal'),
+        wUp: make([I, D], 'normal'),
+        wDown: make([D, I], 'normal'),
+      });
+    const finalNorm = make([D], 'ones');
+    const lmHead = c.tieWordEmbeddings ? embed : make([V, D], 'normal');
+    return new LlamaModel(c, dtype, device, { embed, layers, finalNorm, lmHead } as never);
+  }
+
+  /** 'cpu' or 'cuda' (where the weights are). */
+  get device(): 'cpu' | 'cuda' {
+    return this.embed.device;
+  }
+
+  /** Number of parameters. */
+  get numParameters(): number {
+    const all = [this.embed, this.finalNorm, ...this.layers.flatMap((l) => Object.values(l) as Tensor[])];
+    if (this.lmHead !== this.embed) all.push(this.lmHead);
+    return all.reduce((a, t) => a + t.numel, 0);
+  }
+
+  /** Token embeddings: int32/int64 [B, T] -> [B, T, D]. */
+  embedTokens(tokens: TensorLike): Tensor<FloatDType> {
+    return embedding(this.embed, tokens);
+  }
+
+  /** A KV cache for this model: every layer, `batch` rows, up to `maxLength` positions. */
+  createCache(batch: number, maxLength: number): KVCache<FloatDType> {
+    const c = this.config;
+    return new KVCache({ layers: c.numLayers, batch, kvHeads: c.numKvHeads, headDim: c.headDim, maxLength, dtype: this.dtype, device: this.deviceSpec });
+  }
+
+  /**
+   * Runs the decoder over new inputs x [B, T, D] (embeddings), appending their keys and values to
+   * `cache` at positions cache.length .. cache.length + T - 1 (causal attention over the cache).
+   * Returns the logits of every or the last position and the final hidden states. x is not modified.
+   */
+  forward(x: TensorLike, cache: KVCache<FloatDType>, options: ForwardOptions = {}): ForwardResult {
+    const op = 'LlamaModel.forward';
+    const o = checkOptions(op, options, ['keyMask', 'positions', 'logits']);
+    const c = this.config;
+    const input = tensorArg(op, 'x', x, [this.dtype], 3);
+    const [B, T, D] = input.shape as [number, number, number];
+    expectShape(op, 'x', input, [B, T, c.hiddenSize]);
+    sameDevice(op, { weights: this.embed, x: input });
+    if (cache.batch !== B) fail('ERR_SHAPE', op, `expected x with ${cache.batch} rows (the cache's batch) but received ${B}`);
+    const past = cache.length;
+    if (past + T > cache.maxLength) fail('ERR_RANGE', op, `the cache holds ${cache.maxLength} positions; ${past} + ${T} do not fit`);
+    const which = enumOpt(op, 'logits', o.logits, ['all', 'last', 'none'] as const, 'last');
+    const positions = o.positions === undefined ? undefined : tensorArg(op, 'positions', o.positions, ['int32'], 2);
+    const maskOf = typeof o.keyMask === 'function' ? o.keyMask : () => o.keyMask as TensorLike | undefined;
+    const { numHeads: H, numKvHeads: Hkv, headDim: d } = c;
+    const rot = positions ? { positions, theta: c.ropeTheta, inPlace: true } : { offset: past, theta: c.ropeTheta, inPlace: true };
+
+    const h = input.clone() as Tensor<FloatDType>; // the residual stream
+    const tmp: Tensor[] = [];
+    const drop = () => {
+      for (const t of tmp.splice(0)) t.dispose();
+    };
+    const heads = (t: Tensor, n: number) => {
+      const r = permute(t.reshape([B, T, n, d]), [0, 2, 1, 3]); // [B, n, T, d]
+      tmp.push(t, r);
+      return r;
+    };
+    this.layers.forEach((L, layer) => {
+      // 1. attention block
+      const n1 = rmsNorm(h, L.attnNorm, { eps: c.rmsNormEps });
+      tmp.push(n1);
+      const q = heads(linear(n1, L.wq), H);
+      const k = heads(linear(n1, L.wk), Hkv);
+      const v = heads(linear(n1, L.wv), Hkv);
+      rotary(q, rot);
+      rotary(k, rot);
+      cache.append(layer, k, v);
+      const view = cache.view(layer);
+      const mask = maskOf(layer);
+      const att = masked(q, view.k, view.v, { causal: true, queryOffset: past, kvLength: past + T, ...(mask ? { keyMask: mask } : {}) });
+      const merged = permute(att, [0, 2, 1, 3]).reshape([B, T, H * d]);
+      tmp.push(att, merged);
+      const proj = linear(merged, L.wo);
+      tmp.push(proj);
+      add(h, proj, { out: h });
+      // 2. MLP block
+      const n2 = rmsNorm(h, L.mlpNorm, { eps: c.rmsNormEps });
+      const gate = linear(n2, L.wGate);
+      const up = linear(n2, L.wUp);
+      swiglu(gate, up, { out: gate });
+      const down = linear(gate, L.wDown);
+      tmp.push(n2, gate, up, down);
+      add(h, down, { out: h });
+      drop();
+    });
+    if (cache.length !== past + T) fail('ERR_ARGUMENT', op, 'cache lengths diverged between layers');
+    const hidden = rmsNorm(h, this.finalNorm, { eps: c.rmsNormEps });
+    h.dispose();
+    if (which === 'none') return { hidden };
+    if (which === 'all') return { hidden, logits: linear(hidden, this.lmHead) };
+    // last position of each row: gather rows b*T + T-1 of hidden viewed as [B*T, D]
+    const idx = tensor(Int32Array.from({ length: B }, (_, b) => b * T + T - 1), [B, 1]);
+    const last = embedding(hidden.reshape([B * T, D]), this.device === 'cpu' ? idx : idx.to(this.deviceSpec));
+    const logits = linear(last, this.lmHead);
+    last.dispose();
+    return { hidden, logits };
+  }
+
+  /** Frees the weights (CUDA memory at once). */
+  dispose(): void {
+    for (const t of [this.embed, this.finalNorm, this.lmHead, ...this.layers.flatMap((l) => Object.values(l) as Tensor[])]) t.dispose();
+  }
+}
+
+export { empty };

@@ -73,9 +73,9 @@ export interface MaskedAttentionOptions {
   lseOut?: Tensor<'float32'>;
 }
 
-export interface MaskedAttentionResult<D extends FloatDType = FloatDType> {
+export interface MaskedAttentionResult {
   /** [B, Hq, Tq, d], q's dtype */
-  out: Tensor<D>;
+  out: Tensor;
   /** float32 [B, Hq, Tq]; -Infinity for rows with no attendable key */
   lse: Tensor<'float32'>;
 }
@@ -167,7 +167,7 @@ function imageMask(p: Prepared, async: boolean): Promise<void> | void {
 
 function finish(p: Prepared): Tensor | MaskedAttentionResult {
   if (p.ownMask) p.mask!.dispose();
-  return p.lse ? { out: p.out as Tensor<FloatDType>, lse: p.lse } : p.out;
+  return p.lse ? { out: p.out, lse: p.lse } : p.out;
 }
 
 /**
@@ -186,8 +186,8 @@ function finish(p: Prepared): Tensor | MaskedAttentionResult {
  *   const y = attention.masked(q, k, v, { causal: true, keyMask: keep });
  *   const y1 = attention.masked(q1, cache.keys(l), cache.values(l), { causal: true, keyMask: keep, kvLength: cache.lengthOf(l) });
  */
-export function masked<D extends FloatDType>(q: TensorLike<D>, k: TensorLike, v: TensorLike, options: MaskedAttentionOptions & ({ returnLse: true } | { lseOut: Tensor<'float32'> })): MaskedAttentionResult<D>;
-export function masked<D extends FloatDType>(q: TensorLike<D>, k: TensorLike, v: TensorLike, options?: MaskedAttentionOptions): Tensor<D>;
+export function masked(q: TensorLike, k: TensorLike, v: TensorLike, options: MaskedAttentionOptions & ({ returnLse: true } | { lseOut: Tensor<'float32'> })): MaskedAttentionResult;
+export function masked(q: TensorLike, k: TensorLike, v: TensorLike, options?: MaskedAttentionOptions): Tensor;
 export function masked(q: TensorLike, k: TensorLike, v: TensorLike, options?: MaskedAttentionOptions): Tensor | MaskedAttentionResult {
   const p = prepare(q, k, v, options);
   try {
@@ -201,8 +201,8 @@ export function masked(q: TensorLike, k: TensorLike, v: TensorLike, options?: Ma
 }
 
 /** {@link masked} off the main thread; bit-identical results. */
-export async function maskedAsync<D extends FloatDType>(q: TensorLike<D>, k: TensorLike, v: TensorLike, options: MaskedAttentionOptions & ({ returnLse: true } | { lseOut: Tensor<'float32'> })): Promise<MaskedAttentionResult<D>>;
-export async function maskedAsync<D extends FloatDType>(q: TensorLike<D>, k: TensorLike, v: TensorLike, options?: MaskedAttentionOptions): Promise<Tensor<D>>;
+export async function maskedAsync(q: TensorLike, k: TensorLike, v: TensorLike, options: MaskedAttentionOptions & ({ returnLse: true } | { lseOut: Tensor<'float32'> })): Promise<MaskedAttentionResult>;
+export async function maskedAsync(q: TensorLike, k: TensorLike, v: TensorLike, options?: MaskedAttentionOptions): Promise<Tensor>;
 export async function maskedAsync(q: TensorLike, k: TensorLike, v: TensorLike, options?: MaskedAttentionOptions): Promise<Tensor | MaskedAttentionResult> {
   const stack = new Error().stack;
   const p = prepare(q, k, v, options);

@@ -40,7 +40,7 @@ declare module '../native' {
  * Image token positions per batch row: `spans[b]` lists `[start, length]` pairs (several spans
  * for tiled images). Spans lie inside the sequence and do not overlap within a row.
  */
-export type ImageSpans = ReadonlyArray<ReadonlyArray<readonly [number, number]>>;
+export type ImageSpans = ReadonlyArray<ReadonlyArray<readonly [start: number, length: number] | readonly number[]>>;
 
 export interface ImageKeyMaskOptions {
   /** Probability that an image key is blocked, in [0, 1] (0 keeps all, 1 blocks all; BDHS uses 0.99). Default 1. */

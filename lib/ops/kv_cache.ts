@@ -145,19 +145,19 @@ export class KVCache<D extends FloatDType = FloatDType> {
    * attention over the filled prefix, in place. With `causal`, queryOffset defaults to
    * lengthOf(layer) - Tq (the queries are the newest positions).
    */
-  attend(layer: number, q: TensorLike<D>, options: KVCacheAttendOptions & ({ returnLse: true } | { lseOut: Tensor<'float32'> })): MaskedAttentionResult<D>;
-  attend(layer: number, q: TensorLike<D>, options?: KVCacheAttendOptions): Tensor<D>;
-  attend(layer: number, q: TensorLike<D>, options?: KVCacheAttendOptions): Tensor<D> | MaskedAttentionResult<D> {
+  attend(layer: number, q: TensorLike, options: KVCacheAttendOptions & ({ returnLse: true } | { lseOut: Tensor<'float32'> })): MaskedAttentionResult;
+  attend(layer: number, q: TensorLike, options?: KVCacheAttendOptions): Tensor;
+  attend(layer: number, q: TensorLike, options?: KVCacheAttendOptions): Tensor | MaskedAttentionResult {
     const v = this.view(layer);
-    return masked(q, v.k, v.v, { ...this.attendOptions(options), kvLength: v.kvLength }) as Tensor<D> | MaskedAttentionResult<D>;
+    return masked(q, v.k, v.v, { ...this.attendOptions(options), kvLength: v.kvLength });
   }
 
   /** {@link attend} off the main thread. */
-  attendAsync(layer: number, q: TensorLike<D>, options: KVCacheAttendOptions & ({ returnLse: true } | { lseOut: Tensor<'float32'> })): Promise<MaskedAttentionResult<D>>;
-  attendAsync(layer: number, q: TensorLike<D>, options?: KVCacheAttendOptions): Promise<Tensor<D>>;
-  attendAsync(layer: number, q: TensorLike<D>, options?: KVCacheAttendOptions): Promise<Tensor<D> | MaskedAttentionResult<D>> {
+  attendAsync(layer: number, q: TensorLike, options: KVCacheAttendOptions & ({ returnLse: true } | { lseOut: Tensor<'float32'> })): Promise<MaskedAttentionResult>;
+  attendAsync(layer: number, q: TensorLike, options?: KVCacheAttendOptions): Promise<Tensor>;
+  attendAsync(layer: number, q: TensorLike, options?: KVCacheAttendOptions): Promise<Tensor | MaskedAttentionResult> {
     const v = this.view(layer);
-    return maskedAsync(q, v.k, v.v, { ...this.attendOptions(options), kvLength: v.kvLength }) as Promise<Tensor<D> | MaskedAttentionResult<D>>;
+    return maskedAsync(q, v.k, v.v, { ...this.attendOptions(options), kvLength: v.kvLength });
   }
 
   /**

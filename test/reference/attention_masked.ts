@@ -57,7 +57,7 @@ export function attentionRef(a: AttentionRefArgs): { out: Float64Array; lse: Flo
         for (let j = 0; j < Tk; j++) {
           if (s[j] === -Infinity) continue;
           const p = Math.exp(s[j]! - m) / sum;
-          for (let t = 0; t < d; t++) out[row * d + t] += p * a.v[((b * Hkv + kvh) * T + j) * d + t]!;
+          for (let t = 0; t < d; t++) out[row * d + t] = out[row * d + t]! + p * a.v[((b * Hkv + kvh) * T + j) * d + t]!;
         }
         lse[row] = m + Math.log(sum);
       }

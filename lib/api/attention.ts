@@ -1,2 +1,13 @@
-/** Namespace `attention` (see README). Filled in by its issue; empty until then. */
-export {};
+/**
+ * Namespace `attention`: masked multi-head attention for BDHS sampling (image keys blocked in
+ * every layer and decode step), the image-key mask itself, and a preallocated KV cache.
+ */
+export {
+  masked,
+  maskedAsync,
+  MAX_HEAD_DIM,
+  type MaskedAttentionOptions,
+  type MaskedAttentionResult,
+} from '../ops/attention_masked';
+export { imageKeyMask, imageKeyMaskAsync, type ImageKeyMaskOptions, type ImageSpans } from '../ops/image_key_mask';
+export { KVCache, type KVCacheOptions, type KVCacheAttendOptions } from '../ops/kv_cache';

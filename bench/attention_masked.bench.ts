@@ -1,0 +1,81 @@
+/**
+ * attention.masked: decode (Tq = 1 over a KV cache; memory-bound, GB/s of K/V read vs the read
+ * ceiling) and causal prefill (compute-bound; GFLOP/s in the note). Baseline: the float64 TS
+ * reference of test/reference/attention_masked.ts on a slice of the batch, scaled up.
+ */
+import { attention, empty, type FloatDType, type Tensor } from '../lib';
+import { attentionRef } from '../test/reference/attention_masked';
+import { fillRandom, timeMs, type BenchContext } from './harness';
+
+interface Case {
+  kind: 'decode' | 'prefill';
+  B: number;
+  Hq: number;
+  Hkv: number;
+  T: number;
+  d: number;
+  dtype: FloatDType;
+}
+
+function host(shape: number[], dtype: FloatDType): Tensor {
+  const t = empty(shape, dtype);
+  fillRandom(t, 1);
+  return t;
+}
+
+export function run(ctx: BenchContext): void {
+  const cases: Case[] = ctx.quick
+    ? [
+        { kind: 'decode', B: 2, Hq: 32, Hkv: 8, T: 1024, d: 128, dtype: 'bfloat16' },
+        { kind: 'prefill', B: 1, Hq: 8, Hkv: 2, T: 256, d: 128, dtype: 'bfloat16' },
+      ]
+    : [
+        { kind: 'decode', B: 8, Hq: 32, Hkv: 8, T: 4096, d: 128, dtype: 'bfloat16' },
+        { kind: 'decode', B: 8, Hq: 32, Hkv: 8, T: 4096, d: 128, dtype: 'float32' },
+        { kind: 'prefill', B: 1, Hq: 32, Hkv: 8, T: ctx.device === 'cuda' ? 4096 : 1024, d: 128, dtype: 'bfloat16' },
+      ];
+  for (const c of cases) {
+    const Tq = c.kind === 'decode' ? 1 : c.T;
+    const hq = host([c.B, c.Hq, Tq, c.d], c.dtype);
+    const hk = host([c.B, c.Hkv, c.T, c.d], c.dtype);
+    const hv = host([c.B, c.Hkv, c.T, c.d], c.dtype);
+    const [q, k, v] = ctx.device === 'cuda' ? [hq.to('cuda'), hk.to('cuda'), hv.to('cuda')] : [hq, hk, hv];
+    const ms = timeMs(() => attention.masked(q, k, v, { causal: true }).dispose(), { reps: c.kind === 'prefill' ? 3 : 7 });
+    // baseline: the float64 reference on one batch row (and, for prefill, 4 query heads), scaled
+    let baseline: { name: string; ms: number } | undefined;
+    if (ctx.device === 'cpu') {
+      const heads = c.kind === 'prefill' ? Math.min(4, c.Hq) : c.Hq;
+      const G = c.Hq / c.Hkv;
+      const kvh = Math.ceil(heads / G);
+      const f = (t: Tensor, n: number) => t.toFloat32Array().subarray(0, n);
+      const sub = {
+        q: f(hq, heads * Tq * c.d),
+        k: f(hk, kvh * c.T * c.d),
+        v: f(hv, kvh * c.T * c.d),
+        B: 1,
+        Hq: heads,
+        Hkv: kvh,
+        Tq,
+        T: c.T,
+        d: c.d,
+        causal: true,
+      };
+      const refMs = timeMs(() => attentionRef(sub), { warmup: 0, reps: 1 });
+      baseline = { name: 'naive TS (float64)', ms: (refMs * c.B * c.Hq) / heads };
+    }
+    // an ideal kernel reads q, k, v once and writes the output once
+    const bytes = q.byteLength + k.byteLength + v.byteLength + q.byteLength;
+    const flops = 4 * c.B * c.Hq * Tq * c.T * c.d * (c.kind === 'prefill' ? 0.5 : 1);
+    ctx.record({
+      op: 'attention.masked',
+      case: `${c.kind} B${c.B} H${c.Hq}/${c.Hkv} T${c.T} d${c.d} ${c.dtype}`,
+      device: ctx.device,
+      ms,
+      bytes,
+      ceiling: 'read',
+      baseline,
+      note: `${(flops / ms / 1e6).toFixed(1)} GFLOP/s${c.kind === 'prefill' ? ' (compute-bound)' : ''}`,
+    });
+    if (q !== hq) for (const t of [q, k, v]) t.dispose();
+  }
+}

@@ -1,0 +1,220 @@
+/**
+ * attention.masked: multi-head attention with key masking, flash style (online softmax, no
+ * [Tq, Tk] score matrix), float32 accumulation.
+ *
+ *   out[b, h, i] = sum_j softmax_j(scale * <q[b, h, i], k[b, h / G, j]>) v[b, h / G, j]
+ *
+ * over the keys j < kvLength that row i may attend: keyMask[b, j] (and not a blocked image key)
+ * and, when causal, j <= queryOffset + i. G = Hq / Hkv (GQA; Hkv = 1 is MQA). A row with no
+ * attendable key gives zeros (and lse -Infinity), never NaN.
+ */
+import type { FloatDType } from '../dtype';
+import { fail } from '../errors';
+import { native, withCallerStack } from '../native';
+import { empty, type Tensor, type TensorLike } from '../tensor';
+import { boolOpt, checkOptions, expectShape, numberOpt, outputTensor, sameDevice, seedOpt, shapeStr, tensorArg } from '../validate';
+import { KEY_MASK_DTYPES, maskRatioOpt, packSpans, type ImageSpans } from './image_key_mask';
+
+declare module '../native' {
+  interface NativeAddon {
+    attentionMasked(
+      q: Tensor,
+      k: Tensor,
+      v: Tensor,
+      out: Tensor,
+      lse: Tensor | null,
+      keyMask: Tensor | null,
+      scale: number,
+      causal: boolean,
+      queryOffset: number,
+      kvLength: number,
+      async: false,
+    ): void;
+    attentionMasked(
+      q: Tensor,
+      k: Tensor,
+      v: Tensor,
+      out: Tensor,
+      lse: Tensor | null,
+      keyMask: Tensor | null,
+      scale: number,
+      causal: boolean,
+      queryOffset: number,
+      kvLength: number,
+      async: true,
+    ): Promise<void>;
+  }
+}
+
+export interface MaskedAttentionOptions {
+  /** Score scale, a finite number. Default 1 / sqrt(d). */
+  scale?: number;
+  /** Causal masking: query row i sees keys j <= queryOffset + i. Default false. */
+  causal?: boolean;
+  /** Absolute position of query row 0 (causal only), an integer. Default kvLength - Tq (the queries are the last Tq positions). */
+  queryOffset?: number;
+  /** Keys used: the first kvLength of k/v's T dimension (a KV cache's filled length), in [0, T]. Default T. */
+  kvLength?: number;
+  /** bool/uint8 [B, L], L >= kvLength: true (nonzero) = key j of row b may be attended (as an HF attention_mask). */
+  keyMask?: TensorLike;
+  /** Image token spans per batch row ([start, length] pairs inside [0, kvLength), non-overlapping); image keys are blocked with probability maskRatio. */
+  imageSpans?: ImageSpans;
+  /** Probability that an image key is blocked, in [0, 1] (needs imageSpans). Default 1 (all image keys blocked). */
+  maskRatio?: number;
+  /** Philox seed of the image-key draw (needs imageSpans), as in imageKeyMask. Default 0. */
+  seed?: number | bigint;
+  /** Philox offset of the image-key draw (needs imageSpans), as in imageKeyMask. Default 0. */
+  offset?: number | bigint;
+  /** Also return the log-sum-exp of the kept scaled scores per (b, h, i), float32 [B, Hq, Tq]. Default false. */
+  returnLse?: boolean;
+  /** Write the output into this tensor (q's shape, dtype and device). */
+  out?: Tensor;
+  /** Write the lse into this float32 [B, Hq, Tq] tensor (implies returnLse). */
+  lseOut?: Tensor<'float32'>;
+}
+
+export interface MaskedAttentionResult {
+  /** [B, Hq, Tq, d], q's dtype */
+  out: Tensor;
+  /** float32 [B, Hq, Tq]; -Infinity for rows with no attendable key */
+  lse: Tensor<'float32'>;
+}
+
+const OP = 'attention.masked';
+const FLOATS: readonly FloatDType[] = ['float32', 'float16', 'bfloat16'];
+export const MAX_HEAD_DIM = 256;
+
+interface Prepared {
+  q: Tensor;
+  k: Tensor;
+  v: Tensor;
+  out: Tensor;
+  lse: Tensor<'float32'> | null;
+  mask: Tensor | null;
+  /** a mask made here (image spans), disposed after the call */
+  ownMask: boolean;
+  scale: number;
+  causal: boolean;
+  queryOffset: number;
+  kvLength: number;
+  spans: { spans: Tensor<'int32'>; ratio: number; seed: number | bigint; offset: number | bigint } | null;
+}
+
+function prepare(q: TensorLike, k: TensorLike, v: TensorLike, options?: MaskedAttentionOptions): Prepared {
+  const o = checkOptions(OP, options, [
+    'scale', 'causal', 'queryOffset', 'kvLength', 'keyMask', 'imageSpans', 'maskRatio', 'seed', 'offset', 'returnLse', 'out', 'lseOut',
+  ]);
+  // tensors and shapes
+  const qt = tensorArg(OP, 'q', q, FLOATS, 4);
+  const kt = tensorArg(OP, 'k', k, FLOATS, 4);
+  const vt = tensorArg(OP, 'v', v, FLOATS, 4);
+  if (kt.dtype !== qt.dtype || vt.dtype !== qt.dtype)
+    fail('ERR_DTYPE', OP, `expected q, k and v of one dtype but received ${qt.dtype}, ${kt.dtype} and ${vt.dtype}`);
+  const [B, Hq, Tq, d] = qt.shape as [number, number, number, number];
+  const [, Hkv, T] = kt.shape as [number, number, number, number];
+  if (d < 1 || d > MAX_HEAD_DIM) fail('ERR_SHAPE', OP, `expected a head dim d in [1, ${MAX_HEAD_DIM}] but received q ${shapeStr(qt.shape)}`);
+  if (kt.shape[0] !== B || kt.shape[3] !== d)
+    fail('ERR_SHAPE', OP, `expected k of shape [${B}, Hkv, T, ${d}] (from q ${shapeStr(qt.shape)}) but received ${shapeStr(kt.shape)}`);
+  expectShape(OP, 'v', vt, kt.shape, `k`);
+  if (Hkv < 1 || Hq % Hkv !== 0)
+    fail('ERR_SHAPE', OP, `expected the query heads Hq = ${Hq} to be a multiple of the kv heads but received Hkv = ${Hkv} (k ${shapeStr(kt.shape)})`);
+  sameDevice(OP, { q: qt, k: kt, v: vt });
+  // options
+  const kvLength = numberOpt(OP, 'kvLength', o.kvLength, T, { integer: true, min: 0, max: T });
+  const scale = numberOpt(OP, 'scale', o.scale, 1 / Math.sqrt(d));
+  if (Math.abs(scale) > 3.4028234663852886e38) fail('ERR_RANGE', OP, `expected a scale representable in float32 but received ${scale}`);
+  const causal = boolOpt(OP, 'causal', o.causal, false);
+  const queryOffset = numberOpt(OP, 'queryOffset', o.queryOffset, kvLength - Tq, { integer: true, min: -(2 ** 53), max: 2 ** 53 });
+  const returnLse = boolOpt(OP, 'returnLse', o.returnLse, false) || o.lseOut !== undefined;
+  let mask: Tensor | null = null;
+  if (o.keyMask !== undefined) {
+    mask = tensorArg(OP, 'keyMask', o.keyMask, KEY_MASK_DTYPES, 2);
+    if (mask.shape[0] !== B || mask.shape[1]! < kvLength)
+      fail('ERR_SHAPE', OP, `expected keyMask of shape [${B}, L] with L >= ${kvLength} (kvLength) but received ${shapeStr(mask.shape)}`);
+    sameDevice(OP, { q: qt, keyMask: mask });
+  }
+  // image-key masking: spans + ratio (+ seed, offset), combined with keyMask by AND
+  let spans: Prepared['spans'] = null;
+  if (o.imageSpans !== undefined) {
+    spans = {
+      spans: packSpans(OP, o.imageSpans, B, kvLength, 'kvLength'),
+      ratio: maskRatioOpt(OP, o.maskRatio),
+      seed: seedOpt(OP, 'seed', o.seed, 0),
+      offset: seedOpt(OP, 'offset', o.offset, 0),
+    };
+  } else {
+    for (const name of ['maskRatio', 'seed', 'offset'] as const)
+      if (o[name] !== undefined) fail('ERR_ARGUMENT', OP, `expected ${name} only together with imageSpans but received ${name} without imageSpans`);
+  }
+  // outputs
+  const out = outputTensor(OP, o.out, qt.shape, qt.dtype, qt);
+  const lse = returnLse ? outputTensor(OP, o.lseOut, [B, Hq, Tq], 'float32', qt, 'lseOut') : null;
+  return { q: qt, k: kt, v: vt, out, lse, mask, ownMask: false, scale, causal, queryOffset, kvLength, spans };
+}
+
+/** Draws the image-key mask (AND keyMask) on q's device when imageSpans were given. */
+function imageMask(p: Prepared, async: boolean): Promise<void> | void {
+  if (!p.spans) return;
+  const L = p.mask ? p.mask.shape[1]! : p.kvLength;
+  const m = empty([p.q.shape[0]!, L], 'bool', { device: p.q._device < 0 ? 'cpu' : `cuda:${p.q._device}` });
+  const s = p.spans;
+  const base = p.mask;
+  p.mask = m;
+  p.ownMask = true;
+  if (async) return native.imageKeyMask(s.spans, base, m, s.ratio, s.seed, s.offset, true);
+  native.imageKeyMask(s.spans, base, m, s.ratio, s.seed, s.offset, false);
+}
+
+function finish(p: Prepared): Tensor | MaskedAttentionResult {
+  if (p.ownMask) p.mask!.dispose();
+  return p.lse ? { out: p.out, lse: p.lse } : p.out;
+}
+
+/**
+ * Masked attention. q [B, Hq, Tq, d], k/v [B, Hkv, T, d] (float32/float16/bfloat16, one dtype and
+ * device, Hq a multiple of Hkv, d <= 256) -> out [B, Hq, Tq, d] in q's dtype, or
+ * `{ out, lse }` with `returnLse`.
+ *
+ * Masks: `keyMask` (explicit, true = may attend) and/or `imageSpans` + `maskRatio` + `seed`
+ * (BDHS: image keys blocked with probability maskRatio, drawn as by {@link imageKeyMask}); when
+ * both are given a key must pass both. `causal` adds j <= queryOffset + i. A decoder step over a
+ * KV cache passes the cache buffers with `kvLength` = filled length (no copy).
+ *
+ * @example
+ *   // prefill with BDHS masking, then one decode step over a cache
+ *   const keep = attention.imageKeyMask(spans, { maskRatio: 0.99, seed, length: maxT });
+ *   const y = attention.masked(q, k, v, { causal: true, keyMask: keep });
+ *   const y1 = attention.masked(q1, cache.keys(l), cache.values(l), { causal: true, keyMask: keep, kvLength: cache.lengthOf(l) });
+ */
+export function masked(q: TensorLike, k: TensorLike, v: TensorLike, options: MaskedAttentionOptions & ({ returnLse: true } | { lseOut: Tensor<'float32'> })): MaskedAttentionResult;
+export function masked(q: TensorLike, k: TensorLike, v: TensorLike, options?: MaskedAttentionOptions): Tensor;
+export function masked(q: TensorLike, k: TensorLike, v: TensorLike, options?: MaskedAttentionOptions): Tensor | MaskedAttentionResult {
+  const p = prepare(q, k, v, options);
+  try {
+    imageMask(p, false);
+    native.attentionMasked(p.q, p.k, p.v, p.out, p.lse, p.mask, p.scale, p.causal, p.queryOffset, p.kvLength, false);
+  } catch (e) {
+    if (p.ownMask) p.mask!.dispose();
+    throw e;
+  }
+  return finish(p);
+}
+
+/** {@link masked} off the main thread; bit-identical results. */
+export async function maskedAsync(q: TensorLike, k: TensorLike, v: TensorLike, options: MaskedAttentionOptions & ({ returnLse: true } | { lseOut: Tensor<'float32'> })): Promise<MaskedAttentionResult>;
+export async function maskedAsync(q: TensorLike, k: TensorLike, v: TensorLike, options?: MaskedAttentionOptions): Promise<Tensor>;
+export async function maskedAsync(q: TensorLike, k: TensorLike, v: TensorLike, options?: MaskedAttentionOptions): Promise<Tensor | MaskedAttentionResult> {
+  const stack = new Error().stack;
+  const p = prepare(q, k, v, options);
+  try {
+    await withCallerStack(Promise.resolve(imageMask(p, true)), stack);
+    await withCallerStack(
+      native.attentionMasked(p.q, p.k, p.v, p.out, p.lse, p.mask, p.scale, p.causal, p.queryOffset, p.kvLength, true),
+      stack,
+    );
+  } catch (e) {
+    if (p.ownMask) p.mask!.dispose();
+    throw e;
+  }
+  return finish(p);
+}

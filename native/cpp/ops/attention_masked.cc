@@ -1,0 +1,325 @@
+// CPU masked attention. A work item is (b, kv head, query tile, key split); its rows are the G
+// query heads of that kv head times the query tile. Keys are processed in blocks of kKeyBlock:
+//   1. convert the K and V block to float32 once (padded to a multiple of kLanes; blocks whose
+//      keys are all masked are skipped without reading them),
+//   2. per row: scores s_j = <q, k_j> over lane arrays, masking, block max,
+//   3. per row: rescale the running state to the new max, add exp(s_j - m) and exp(s_j - m) v_j.
+// Everything reduces in an order fixed by the shape (never by the thread count), so results are
+// bit-identical for any MMPREF_NUM_THREADS; hot loops are plain loops over kLanes-wide arrays
+// that GCC vectorises in every MMPREF_CPU_CLONES clone.
+#include <algorithm>
+#include <cstring>
+#include <type_traits>
+#include <vector>
+
+#include "../core/half.h"
+#include "../core/thread_pool.h"
+#include "attention_masked.h"
+
+namespace mmpref {
+namespace {
+
+// Helpers of a cloned function must be inlined into it to get its ISA.
+#define MMPREF_ALWAYS_INLINE inline __attribute__((always_inline))
+
+constexpr int kLanes = 16;    // one AVX-512 vector of floats (two AVX2 vectors)
+constexpr int kCols = 32;     // head dims are padded to this (the accumulation width)
+constexpr int kKeyBlock = 32;  // keys converted and scored together (2 x 32 x 256 floats max)
+
+inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+
+// Row-major float32 copy of `rows` rows of `d` elements (stride d) into `dst` (stride dp), the
+// padding columns zeroed.
+template <class T>
+MMPREF_CPU_CLONES void load_rows(const T* src, int64_t rows, int64_t d, int64_t dp, float* dst) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* s = src + r * d;
+    float* o = dst + r * dp;
+    for (int64_t t = 0; t < d; ++t) o[t] = to_float(s[t]);
+    for (int64_t t = d; t < dp; ++t) o[t] = 0.0f;
+  }
+}
+
+// Sum of 16 lanes as a fixed tree (8 + 8, 4 + 4, 2 + 2, 1 + 1): the same rounding in every clone.
+MMPREF_ALWAYS_INLINE float hsum16(const float (&a)[kLanes]) {
+  float b[8], c[4];
+  for (int l = 0; l < 8; ++l) b[l] = a[l] + a[l + 8];
+  for (int l = 0; l < 4; ++l) c[l] = b[l] + b[l + 4];
+  return (c[0] + c[2]) + (c[1] + c[3]);
+}
+
+// s[j] = <q, k_j> for the n keys of a block, four keys at a time (independent accumulators, so
+// the add chains overlap), lanes over d.
+MMPREF_ALWAYS_INLINE void block_scores(const float* q, const float* kb, int n, int64_t dp, float* s) {
+  int j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const float* k0 = kb + j * dp;
+    const float* k1 = k0 + dp;
+    const float* k2 = k1 + dp;
+    const float* k3 = k2 + dp;
+    float a0[kLanes] = {0}, a1[kLanes] = {0}, a2[kLanes] = {0}, a3[kLanes] = {0};
+    for (int64_t t = 0; t < dp; t += kLanes)
+      for (int l = 0; l < kLanes; ++l) {
+        const float x = q[t + l];
+        a0[l] += x * k0[t + l];
+        a1[l] += x * k1[t + l];
+        a2[l] += x * k2[t + l];
+        a3[l] += x * k3[t + l];
+      }
+    s[j] = hsum16(a0);
+    s[j + 1] = hsum16(a1);
+    s[j + 2] = hsum16(a2);
+    s[j + 3] = hsum16(a3);
+  }
+  for (; j < n; ++j) {
+    const float* k = kb + j * dp;
+    float a[kLanes] = {0};
+    for (int64_t t = 0; t < dp; t += kLanes)
+      for (int l = 0; l < kLanes; ++l) a[l] += q[t + l] * k[t + l];
+    s[j] = hsum16(a);
+  }
+}
+
+// acc = acc * corr + sum_j p_j v_j over the block's keys with p_j != 0 (masked keys have p_j = 0
+// and are never read, so even a NaN in a masked value cannot leak in). kCols output columns at a
+// time stay in registers; even and odd kept keys go to two accumulators (two independent add
+// chains), added together at the end: a fixed order, the same in every clone.
+MMPREF_ALWAYS_INLINE void block_accumulate(float* acc, float corr, const float* p, const float* vb, int n,
+                                           int64_t dp) {
+  int idx[kKeyBlock];
+  float pk[kKeyBlock];
+  int m = 0;
+  for (int j = 0; j < n; ++j)
+    if (p[j] != 0.0f) {
+      idx[m] = j;
+      pk[m++] = p[j];
+    }
+  for (int64_t t = 0; t < dp; t += kCols) {
+    float a[kCols], b[kCols];
+    for (int l = 0; l < kCols; ++l) {
+      a[l] = acc[t + l] * corr;
+      b[l] = 0.0f;
+    }
+    int j = 0;
+    for (; j + 2 <= m; j += 2) {
+      const float p0 = pk[j], p1 = pk[j + 1];
+      const float* v0 = vb + idx[j] * dp + t;
+      const float* v1 = vb + idx[j + 1] * dp + t;
+      for (int l = 0; l < kCols; ++l) a[l] += p0 * v0[l];
+      for (int l = 0; l < kCols; ++l) b[l] += p1 * v1[l];
+    }
+    if (j < m) {
+      const float p0 = pk[j];
+      const float* v0 = vb + idx[j] * dp + t;
+      for (int l = 0; l < kCols; ++l) a[l] += p0 * v0[l];
+    }
+    for (int l = 0; l < kCols; ++l) acc[t + l] = a[l] + b[l];
+  }
+}
+
+// One key block [j0, j0 + n) for every row of a work item: scores, masking, online-softmax
+// update and accumulation. `last[r]` is row r's last visible key (-1: absent row), `keep` the
+// block's key mask (nullptr: all kept). All loops run over float32 buffers padded to kCols (dp).
+MMPREF_CPU_CLONES void attend_block(const float* qf, int64_t rows, const int64_t* last, int64_t j0, int n,
+                                    const float* kb, const float* vb, const uint8_t* keep, int64_t dp,
+                                    AttnRowState* st, float* acc) {
+  float s[kKeyBlock], pr[kKeyBlock];
+  for (int64_t r = 0; r < rows; ++r) {
+    if (last[r] < j0) continue;  // absent row, or every key of this block is in its future
+    const int nr = int(std::min<int64_t>(n, last[r] - j0 + 1));
+    // 1. scores s_j = <q, k_j>
+    block_scores(qf + r * dp, kb, nr, dp, s);
+    // 2. masked keys -> -inf, block max
+    float mb = -kInf;
+    for (int j = 0; j < nr; ++j) {
+      if (keep && !keep[j]) s[j] = -kInf;
+      mb = s[j] > mb ? s[j] : mb;
+    }
+    if (mb == -kInf) continue;
+    // 3. rescale the running state to the new max, add exp(s - m) and exp(s - m) v
+    const float m_new = st[r].m > mb ? st[r].m : mb;
+    const float corr = attn_rescale(st[r].m, m_new);
+    for (int j = 0; j < nr; ++j) pr[j] = exp_nonpos(s[j] - m_new);
+    float sum = 0.0f;
+    for (int j = 0; j < nr; ++j) sum += pr[j];
+    st[r].l = st[r].l * corr + sum;
+    st[r].m = m_new;
+    block_accumulate(acc + r * dp, corr, pr, vb, nr, dp);
+  }
+}
+
+// Requests `bytes` bytes at `p` into the cache, one line at a time.
+inline void prefetch(const void* p, int64_t bytes) {
+  const char* c = static_cast<const char*>(p);
+  for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(c + off, 0, 3);
+}
+
+struct Plan {
+  int64_t groups;    // G = Hq / Hkv
+  int64_t tile;      // queries per work item
+  int64_t tiles;     // ceil(Tq / tile)
+  int64_t rows;      // G * tile
+  int64_t splits;    // key splits (1 unless decoding)
+  int64_t split_len; // keys per split
+  int64_t dp;        // head dim padded to kCols
+  int64_t items() const { return splits * tiles; }
+};
+
+// One work item: rows (g, qi) of kv head `hk` of batch row `b`, query tile `qt`, keys
+// [k_begin, k_end). Leaves the unnormalised state in st/acc (acc: rows x dp).
+template <class T>
+void run_item(const AttentionMaskedArgs& a, const Plan& p, int64_t b, int64_t hk, int64_t qt,
+              int64_t k_begin, int64_t k_end, AttnRowState* st, float* acc) {
+  const int64_t d = a.head_dim, dp = p.dp, G = p.groups;
+  const T* q = static_cast<const T*>(a.q);
+  const T* kbase = static_cast<const T*>(a.k) + (b * a.kv_heads + hk) * a.kv_buf_len * d;
+  const T* vbase = static_cast<const T*>(a.v) + (b * a.kv_heads + hk) * a.kv_buf_len * d;
+  const uint8_t* mask = a.key_mask ? a.key_mask + b * a.mask_len : nullptr;
+
+  std::vector<float> buf(size_t(p.rows * dp + 2 * kKeyBlock * dp));
+  float* qf = buf.data();
+  float* kb = qf + p.rows * dp;
+  float* vb = kb + kKeyBlock * dp;
+  std::vector<int64_t> last(size_t(p.rows));  // last visible key per row (-1: row absent)
+  int64_t max_last = -1;
+
+  // 0. scaled float32 queries; rows past Tq are marked absent
+  for (int64_t g = 0; g < G; ++g)
+    for (int64_t qi = 0; qi < p.tile; ++qi) {
+      const int64_t r = g * p.tile + qi, i = qt * p.tile + qi;
+      st[r] = attn_empty();
+      std::fill(acc + r * dp, acc + (r + 1) * dp, 0.0f);
+      if (i >= a.q_len) {
+        last[size_t(r)] = -1;
+        continue;
+      }
+      const int64_t h = hk * G + g;
+      load_rows(q + ((b * a.q_heads + h) * a.q_len + i) * d, 1, d, dp, qf + r * dp);
+      for (int64_t t = 0; t < d; ++t) qf[r * dp + t] *= a.scale;
+      last[size_t(r)] = attn_last_key(a, i);
+      max_last = std::max(max_last, last[size_t(r)]);
+    }
+  k_end = std::min(k_end, max_last + 1);
+
+  for (int64_t j0 = k_begin; j0 < k_end; j0 += kKeyBlock) {
+    const int n = int(std::min<int64_t>(kKeyBlock, k_end - j0));
+    // skip blocks whose keys are all masked (e.g. blocked image keys) without reading them
+    if (mask) {
+      bool any = false;
+      for (int j = 0; j < n; ++j) any |= mask[j0 + j] != 0;
+      if (!any) continue;
+    }
+    // the next block is requested now so that its memory reads overlap this block's math
+    if (j0 + kKeyBlock < k_end) {
+      const int64_t nn = std::min<int64_t>(kKeyBlock, k_end - j0 - kKeyBlock);
+      prefetch(kbase + (j0 + kKeyBlock) * d, nn * d * int64_t(sizeof(T)));
+      prefetch(vbase + (j0 + kKeyBlock) * d, nn * d * int64_t(sizeof(T)));
+    }
+    const float* kf = kb;
+    const float* vf = vb;
+    if (std::is_same_v<T, float> && d == dp) {  // already float32 and padded: use in place
+      kf = reinterpret_cast<const float*>(kbase + j0 * d);
+      vf = reinterpret_cast<const float*>(vbase + j0 * d);
+    } else {
+      load_rows(kbase + j0 * d, n, d, dp, kb);
+      load_rows(vbase + j0 * d, n, d, dp, vb);
+    }
+    attend_block(qf, p.rows, last.data(), j0, n, kf, vf, mask ? mask + j0 : nullptr, dp, st, acc);
+  }
+}
+
+template <class T>
+void write_row(const AttentionMaskedArgs& a, const Plan& p, int64_t b, int64_t hk, int64_t qt,
+               int64_t r, AttnRowState st, const float* acc) {
+  const int64_t g = r / p.tile, i = qt * p.tile + r % p.tile;
+  if (i >= a.q_len) return;
+  const int64_t row = (b * a.q_heads + hk * p.groups + g) * a.q_len + i;
+  T* out = static_cast<T*>(a.out) + row * a.head_dim;
+  const float inv = attn_inv_l(st);
+  for (int64_t t = 0; t < a.head_dim; ++t) out[t] = from_float<T>(acc[t] * inv);
+  if (a.lse) a.lse[row] = attn_lse(st);
+}
+
+template <class T>
+void run(const AttentionMaskedArgs& a) {
+  Plan p;
+  p.groups = a.q_heads / a.kv_heads;
+  p.tile = std::max<int64_t>(1, std::min(a.q_len, kAttnCpuTileRows / p.groups));
+  p.tiles = (a.q_len + p.tile - 1) / p.tile;
+  p.rows = p.groups * p.tile;
+  p.dp = round_up(a.head_dim, kCols);
+  const bool split = a.q_len <= kAttnSplitMaxQueries && a.kv_len > kAttnCpuSplitKeys;
+  p.split_len = split ? kAttnCpuSplitKeys : std::max<int64_t>(a.kv_len, 1);
+  p.splits = split ? (a.kv_len + kAttnCpuSplitKeys - 1) / kAttnCpuSplitKeys : 1;
+  const int64_t heads = a.batch * a.kv_heads;
+
+  if (p.splits == 1) {
+    parallel_for(heads * p.tiles, 1, [&](int64_t i0, int64_t i1) {
+      std::vector<AttnRowState> st(size_t(p.rows));
+      std::vector<float> acc(size_t(p.rows * p.dp));
+      for (int64_t it = i0; it < i1; ++it) {
+        const int64_t bh = it / p.tiles, qt = it % p.tiles, b = bh / a.kv_heads, hk = bh % a.kv_heads;
+        run_item<T>(a, p, b, hk, qt, 0, a.kv_len, st.data(), acc.data());
+        for (int64_t r = 0; r < p.rows; ++r) write_row<T>(a, p, b, hk, qt, r, st[size_t(r)], acc.data() + r * p.dp);
+      }
+    });
+    return;
+  }
+  // Decode: every (head, tile, split) is an item; the partial states are merged per row in split
+  // order below, so the result depends on the shape only.
+  const int64_t per_item = p.rows * (p.dp + 2);
+  std::vector<float> part(size_t(heads * p.items() * per_item));
+  parallel_for(heads * p.items(), 1, [&](int64_t i0, int64_t i1) {
+    std::vector<AttnRowState> st(size_t(p.rows));
+    for (int64_t it = i0; it < i1; ++it) {
+      const int64_t bh = it / p.items(), rest = it % p.items();
+      const int64_t qt = rest / p.splits, sp = rest % p.splits;
+      float* slot = part.data() + it * per_item;
+      run_item<T>(a, p, bh / a.kv_heads, bh % a.kv_heads, qt, sp * p.split_len,
+                  std::min(a.kv_len, (sp + 1) * p.split_len), st.data(), slot + 2 * p.rows);
+      for (int64_t r = 0; r < p.rows; ++r) {
+        slot[2 * r] = st[size_t(r)].m;
+        slot[2 * r + 1] = st[size_t(r)].l;
+      }
+    }
+  });
+  parallel_for(heads * p.tiles, 1, [&](int64_t i0, int64_t i1) {
+    std::vector<float> acc(size_t(p.dp));
+    for (int64_t it = i0; it < i1; ++it) {
+      const int64_t bh = it / p.tiles, qt = it % p.tiles;
+      for (int64_t r = 0; r < p.rows; ++r) {
+        // merge the splits' (m, l, acc) in order
+        AttnRowState st = attn_empty();
+        std::fill(acc.begin(), acc.end(), 0.0f);
+        for (int64_t sp = 0; sp < p.splits; ++sp) {
+          const float* slot = part.data() + ((bh * p.tiles + qt) * p.splits + sp) * per_item;
+          const AttnRowState o{slot[2 * r], slot[2 * r + 1]};
+          if (o.m == -kInf) continue;
+          const float m = st.m > o.m ? st.m : o.m;
+          const float wa = attn_rescale(st.m, m), wb = attn_rescale(o.m, m);
+          const float* oacc = slot + 2 * p.rows + r * p.dp;
+          for (int64_t t = 0; t < p.dp; ++t) acc[size_t(t)] = acc[size_t(t)] * wa + oacc[t] * wb;
+          st = AttnRowState{m, st.l * wa + o.l * wb};
+        }
+        write_row<T>(a, p, bh / a.kv_heads, bh % a.kv_heads, qt, r, st, acc.data());
+      }
+    }
+  });
+}
+
+}  // namespace
+
+Status attention_masked_cpu(const AttentionMaskedArgs& a) {
+  if (a.batch * a.q_heads * a.q_len == 0) return Status::Ok();
+  switch (a.dtype) {
+    case DType::kFloat32: run<float>(a); break;
+    case DType::kFloat16: run<half_t>(a); break;
+    case DType::kBFloat16: run<bfloat16_t>(a); break;
+    default:
+      return make_status(Code::kDtype, std::string("attention.masked: expected float32, float16 or bfloat16 but received ") +
+                                           dtype_name(a.dtype));
+  }
+  return Status::Ok();
+}
+
+}  // namespace mmpref

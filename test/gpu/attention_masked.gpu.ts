@@ -1,0 +1,113 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { attention, empty, tensor, type FloatDType, type Tensor } from '../../lib';
+import { assertClose, expectError, expectRejection, randomArray, rng } from '../helpers';
+import { skip } from './gpu';
+
+// CUDA vs the CPU kernel: both accumulate in float32 from the same inputs; outputs are rounded
+// once to the dtype, so they may differ by one ulp of it.
+const TOL: Record<FloatDType, { rtol: number; atol: number }> = {
+  float32: { rtol: 2e-5, atol: 2e-5 },
+  float16: { rtol: 2e-3, atol: 2e-3 },
+  bfloat16: { rtol: 1.6e-2, atol: 1.6e-2 },
+};
+const LSE = { rtol: 2e-5, atol: 2e-5 };
+
+function rand(shape: number[], dtype: FloatDType, seed: number): Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return tensor(Float32Array.from(randomArray(n, rng(seed))), shape, { dtype });
+}
+
+interface Case {
+  name: string;
+  B: number;
+  Hq: number;
+  Hkv: number;
+  Tq: number;
+  T: number;
+  d: number;
+  opts?: { causal?: boolean; queryOffset?: number; kvLength?: number; scale?: number };
+}
+
+const cases: Case[] = [
+  { name: 'prefill causal GQA', B: 2, Hq: 8, Hkv: 2, Tq: 77, T: 77, d: 64, opts: { causal: true } },
+  { name: 'prefill not causal, odd d (scalar loads)', B: 1, Hq: 3, Hkv: 1, Tq: 33, T: 45, d: 37 },
+  { name: 'prefill d = 256 (large shared memory)', B: 1, Hq: 4, Hkv: 2, Tq: 40, T: 90, d: 256, opts: { causal: true } },
+  { name: 'prefill d = 1', B: 1, Hq: 2, Hkv: 2, Tq: 20, T: 20, d: 1, opts: { causal: true } },
+  { name: 'chunked prefill with offset and kvLength < T', B: 2, Hq: 4, Hkv: 4, Tq: 17, T: 300, d: 48, opts: { causal: true, queryOffset: 200, kvLength: 250 } },
+  { name: 'decode Tq = 1, split-K', B: 2, Hq: 32, Hkv: 8, Tq: 1, T: 4096, d: 128, opts: { causal: true } },
+  { name: 'decode Tq = 1, short cache', B: 3, Hq: 4, Hkv: 1, Tq: 1, T: 5, d: 128, opts: { causal: true } },
+  { name: 'decode Tq = 3, odd d, MQA', B: 1, Hq: 6, Hkv: 1, Tq: 3, T: 1000, d: 19, opts: { causal: true, kvLength: 777 } },
+  { name: 'decode d = 256', B: 1, Hq: 4, Hkv: 2, Tq: 1, T: 700, d: 256 },
+  { name: 'negative queryOffset (empty rows)', B: 1, Hq: 2, Hkv: 1, Tq: 9, T: 5, d: 32, opts: { causal: true, queryOffset: -4 } },
+  { name: 'kvLength 0', B: 1, Hq: 2, Hkv: 1, Tq: 2, T: 5, d: 32, opts: { kvLength: 0 } },
+];
+
+describe('attention.masked CUDA vs CPU', { skip }, () => {
+  for (const dtype of ['float32', 'float16', 'bfloat16'] as const)
+    for (const c of cases)
+      it(`${dtype}: ${c.name}`, () => {
+        const q = rand([c.B, c.Hq, c.Tq, c.d], dtype, c.T + c.d);
+        const k = rand([c.B, c.Hkv, c.T, c.d], dtype, c.T + 1);
+        const v = rand([c.B, c.Hkv, c.T, c.d], dtype, c.T + 2);
+        const cpu = attention.masked(q, k, v, { ...c.opts, returnLse: true });
+        const [gq, gk, gv] = [q, k, v].map((t) => t.to('cuda'));
+        const gpu = attention.masked(gq!, gk!, gv!, { ...c.opts, returnLse: true });
+        assert.equal(gpu.out.device, 'cuda');
+        assertClose(gpu.out.toFloat32Array(), cpu.out.toFloat32Array(), { ...TOL[dtype], name: `out ${c.name}` });
+        assertClose(gpu.lse.to('cpu').data, cpu.lse.data, { ...LSE, name: `lse ${c.name}` });
+        for (const t of [gq, gk, gv, gpu.out, gpu.lse]) t!.dispose();
+      });
+
+  it('key masks: keyMask, image spans (ratio 0.99 and 1) and fully masked rows', () => {
+    const [B, Hq, Hkv, T, d] = [3, 8, 2, 600, 64];
+    const spans: [number, number][][] = [[[5, 576]], [[0, 10], [20, 300]], []];
+    const r = rng(5);
+    const pad = new Uint8Array(B * T).map(() => (r() < 0.9 ? 1 : 0));
+    pad.fill(0, 2 * T, 3 * T); // batch row 2 sees nothing
+    const keyMask = tensor(pad, [B, T], { dtype: 'bool' });
+    for (const Tq of [1, 40]) {
+      const q = rand([B, Hq, Tq, d], 'bfloat16', 6 + Tq);
+      const k = rand([B, Hkv, T, d], 'bfloat16', 7);
+      const v = rand([B, Hkv, T, d], 'bfloat16', 8);
+      for (const maskRatio of [0.99, 1]) {
+        const opts = { causal: true, keyMask, imageSpans: spans, maskRatio, seed: 3, returnLse: true } as const;
+        const cpu = attention.masked(q, k, v, opts);
+        const gpu = attention.masked(q.to('cuda'), k.to('cuda'), v.to('cuda'), { ...opts, keyMask: keyMask.to('cuda') });
+        const go = gpu.out.toFloat32Array();
+        const gl = gpu.lse.to('cpu').data;
+        assertClose(go, cpu.out.toFloat32Array(), { ...TOL.bfloat16, name: `Tq ${Tq} ratio ${maskRatio}` });
+        assertClose(gl, cpu.lse.data, LSE);
+        const row = Hq * Tq;
+        for (let i = 0; i < row; i++) assert.equal(gl[2 * row + i], -Infinity);
+        for (let i = 0; i < row * d; i++) assert.equal(go[2 * row * d + i], 0);
+        assert.ok(!go.some((x) => Number.isNaN(x)));
+      }
+    }
+  });
+
+  it('async equals sync on the GPU, bit for bit', async () => {
+    for (const Tq of [1, 50]) {
+      const q = rand([2, 8, Tq, 128], 'float16', 9).to('cuda');
+      const k = rand([2, 2, 1500, 128], 'float16', 10).to('cuda');
+      const v = rand([2, 2, 1500, 128], 'float16', 11).to('cuda');
+      const a = attention.masked(q, k, v, { causal: true, returnLse: true });
+      const b = await attention.maskedAsync(q, k, v, { causal: true, returnLse: true });
+      assert.deepEqual(Array.from(b.out.to('cpu').data as Uint16Array), Array.from(a.out.to('cpu').data as Uint16Array));
+      assert.deepEqual(Array.from(b.lse.to('cpu').data), Array.from(a.lse.to('cpu').data));
+    }
+  });
+
+  it('device mismatch and disposed memory are typed errors', async () => {
+    const q = rand([1, 2, 3, 16], 'float32', 12);
+    const k = rand([1, 1, 5, 16], 'float32', 13);
+    const gq = q.to('cuda');
+    expectError(() => attention.masked(gq, k, k), 'ERR_DEVICE', /same device/);
+    expectError(() => attention.masked(gq, k.to('cuda'), k.to('cuda'), { keyMask: empty([1, 5], 'bool') }), 'ERR_DEVICE', /same device/);
+    expectError(() => attention.masked(gq, k.to('cuda'), k.to('cuda'), { out: empty([1, 2, 3, 16]) }), 'ERR_DEVICE', /same device/);
+    const gk = k.to('cuda');
+    gk.dispose();
+    expectError(() => attention.masked(gq, gk, k.to('cuda')), 'ERR_DETACHED');
+    await expectRejection(attention.maskedAsync(gq, k, k), 'ERR_DEVICE');
+  });
+});

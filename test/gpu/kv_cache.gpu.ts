@@ -1,0 +1,60 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { attention, tensor, type Tensor } from '../../lib';
+import { assertClose, expectError, randomArray, rng } from '../helpers';
+import { skip } from './gpu';
+
+function rand(shape: number[], seed: number): Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return tensor(Float32Array.from(randomArray(n, rng(seed))), shape, { dtype: 'bfloat16' });
+}
+
+describe('attention.KVCache on CUDA vs CPU', { skip }, () => {
+  it('append stores the same bits and decode attends the same as on the CPU', async () => {
+    const [B, Hq, Hkv, d, P, steps, maxT] = [2, 16, 4, 128, 700, 4, 1024];
+    const spans: [number, number][][] = [[[10, 576]], [[3, 576]]];
+    const keep = attention.imageKeyMask(spans, { maskRatio: 0.99, seed: 5, length: maxT });
+    const gkeep = keep.to('cuda');
+    const cpu = new attention.KVCache({ layers: 2, batch: B, kvHeads: Hkv, headDim: d, maxLength: maxT, dtype: 'bfloat16' });
+    const gpu = new attention.KVCache({ layers: 2, batch: B, kvHeads: Hkv, headDim: d, maxLength: maxT, dtype: 'bfloat16', device: 'cuda' });
+    assert.equal(gpu.device, 'cuda');
+    for (let layer = 0; layer < 2; layer++) {
+      const k = rand([B, Hkv, P, d], 10 + layer);
+      const v = rand([B, Hkv, P, d], 20 + layer);
+      cpu.append(layer, k, v);
+      await gpu.appendAsync(layer, k.to('cuda'), v.to('cuda'));
+      const q = rand([B, Hq, P, d], 30 + layer);
+      const yc = cpu.attend(layer, q, { causal: true, keyMask: keep });
+      const yg = gpu.attend(layer, q.to('cuda'), { causal: true, keyMask: gkeep });
+      assertClose(yg.toFloat32Array(), yc.toFloat32Array(), { rtol: 1.6e-2, atol: 1.6e-2, name: `prefill layer ${layer}` });
+      for (let s = 0; s < steps; s++) {
+        const k1 = rand([B, Hkv, 1, d], 40 + s);
+        const v1 = rand([B, Hkv, 1, d], 50 + s);
+        const q1 = rand([B, Hq, 1, d], 60 + s);
+        cpu.append(layer, k1, v1);
+        gpu.append(layer, k1.to('cuda'), v1.to('cuda'));
+        const a = cpu.attend(layer, q1, { causal: true, keyMask: keep, returnLse: true });
+        const b = gpu.attend(layer, q1.to('cuda'), { causal: true, keyMask: gkeep, returnLse: true });
+        assertClose(b.out.toFloat32Array(), a.out.toFloat32Array(), { rtol: 1.6e-2, atol: 1.6e-2, name: `step ${s}` });
+        assertClose(b.lse.to('cpu').data, a.lse.data, { rtol: 2e-5, atol: 2e-5 });
+      }
+      // the filled prefix holds exactly the appended bits
+      const n = cpu.lengthOf(layer);
+      const gk = gpu.keys(layer).to('cpu').data as Uint16Array;
+      const ck = cpu.keys(layer).data as Uint16Array;
+      for (let bh = 0; bh < B * Hkv; bh++)
+        assert.deepEqual(Array.from(gk.subarray(bh * maxT * d, (bh * maxT + n) * d)), Array.from(ck.subarray(bh * maxT * d, (bh * maxT + n) * d)));
+    }
+    gpu.dispose();
+  });
+
+  it('overflow and device mismatch are typed errors', () => {
+    const gpu = new attention.KVCache({ layers: 1, batch: 1, kvHeads: 1, headDim: 8, maxLength: 4, dtype: 'bfloat16', device: 'cuda' });
+    const k = rand([1, 1, 3, 8], 1);
+    expectError(() => gpu.append(0, k, k), 'ERR_DEVICE', /same device/);
+    gpu.append(0, k.to('cuda'), k.to('cuda'));
+    expectError(() => gpu.append(0, k.to('cuda'), k.to('cuda')), 'ERR_RANGE', /at most 1 new positions/);
+    expectError(() => gpu.attend(0, rand([1, 2, 1, 8], 2), { causal: true }), 'ERR_DEVICE', /same device/);
+    gpu.dispose();
+  });
+});

@@ -1,0 +1,66 @@
+/**
+ * float64 reference for attention.masked (also the bench's naive TS baseline): for every
+ * (b, h, i), scores s_j = scale * <q, k_j> over the kept keys j < kvLength (keep(b, j), and
+ * j <= queryOffset + i when causal), softmax, weighted sum of v. kv head of query head h is
+ * h / (Hq / Hkv). A row with no kept key gives zeros and lse -Infinity.
+ */
+export interface AttentionRefArgs {
+  q: ArrayLike<number>; // [B, Hq, Tq, d]
+  k: ArrayLike<number>; // [B, Hkv, T, d]
+  v: ArrayLike<number>; // [B, Hkv, T, d]
+  B: number;
+  Hq: number;
+  Hkv: number;
+  Tq: number;
+  T: number;
+  d: number;
+  kvLength?: number;
+  scale?: number;
+  causal?: boolean;
+  queryOffset?: number;
+  /** key j of batch row b may be attended */
+  keep?: (b: number, j: number) => boolean;
+}
+
+export function attentionRef(a: AttentionRefArgs): { out: Float64Array; lse: Float64Array } {
+  const { B, Hq, Hkv, Tq, T, d } = a;
+  const Tk = a.kvLength ?? T;
+  const scale = a.scale ?? 1 / Math.sqrt(d);
+  const offset = a.queryOffset ?? Tk - Tq;
+  const G = Hq / Hkv;
+  const out = new Float64Array(B * Hq * Tq * d);
+  const lse = new Float64Array(B * Hq * Tq);
+  const s = new Float64Array(Tk);
+  for (let b = 0; b < B; b++)
+    for (let h = 0; h < Hq; h++) {
+      const kvh = Math.floor(h / G);
+      for (let i = 0; i < Tq; i++) {
+        const row = (b * Hq + h) * Tq + i;
+        let m = -Infinity;
+        for (let j = 0; j < Tk; j++) {
+          const kept = (!a.causal || j <= offset + i) && (!a.keep || a.keep(b, j));
+          if (!kept) {
+            s[j] = -Infinity;
+            continue;
+          }
+          let dot = 0;
+          for (let t = 0; t < d; t++) dot += a.q[row * d + t]! * a.k[((b * Hkv + kvh) * T + j) * d + t]!;
+          s[j] = scale * dot;
+          if (s[j]! > m) m = s[j]!;
+        }
+        if (m === -Infinity) {
+          lse[row] = -Infinity;
+          continue; // out stays zero
+        }
+        let sum = 0;
+        for (let j = 0; j < Tk; j++) sum += s[j] === -Infinity ? 0 : Math.exp(s[j]! - m);
+        for (let j = 0; j < Tk; j++) {
+          if (s[j] === -Infinity) continue;
+          const p = Math.exp(s[j]! - m) / sum;
+          for (let t = 0; t < d; t++) out[row * d + t] = out[row * d + t]! + p * a.v[((b * Hkv + kvh) * T + j) * d + t]!;
+        }
+        lse[row] = m + Math.log(sum);
+      }
+    }
+  return { out, lse };
+}

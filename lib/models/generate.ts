@@ -201,12 +201,16 @@ async function generateBody(run: GenerateRun, model: LlamaModel, options: Genera
         shown[b] = toks[b]!;
         if (stop.has(toks[b]!)) done[b] = true;
       }
+      res.logprobs.dispose();
       run.emit('token', { step, tokens: shown, logprobs: Float32Array.from(lp) });
       run.emit('progress', step + 1, maxNew);
-      if (done.every(Boolean) || step + 1 === maxNew) break;
+      if (done.every(Boolean) || step + 1 === maxNew) {
+        res.tokens.dispose();
+        break;
+      }
       // the next step's input: the sampled tokens (finished rows keep decoding, ignored)
-      const ids = dev === 'cpu' ? res.tokens.reshape([B, 1]) : own(res.tokens.reshape([B, 1]));
-      const e = model.embedTokens(ids);
+      const e = model.embedTokens(res.tokens.reshape([B, 1]));
+      res.tokens.dispose();
       ({ logits, hidden } = model.forward(e, cache, { keyMask, positions: positionsAt(T + step, 1), logits: 'last' }));
       e.dispose();
       hidden.dispose();

@@ -238,7 +238,7 @@ export class LlamaModel {
     const past = cache.length;
     if (past + T > cache.maxLength) fail('ERR_RANGE', op, `the cache holds ${cache.maxLength} positions; ${past} + ${T} do not fit`);
     const which = enumOpt(op, 'logits', o.logits, ['all', 'last', 'none'] as const, 'last');
-    const positions = o.positions === undefined ? undefined : tensorArg(op, 'positions', o.positions, ['int32'], 2);
+    const positions = o.positions === undefined ? undefined : (tensorArg(op, 'positions', o.positions, ['int32'], 2) as Tensor<'int32'>);
     const maskOf = typeof o.keyMask === 'function' ? o.keyMask : () => o.keyMask as TensorLike | undefined;
     const { numHeads: H, numKvHeads: Hkv, headDim: d } = c;
     const rot = positions ? { positions, theta: c.ropeTheta, inPlace: true } : { offset: past, theta: c.ropeTheta, inPlace: true };
@@ -248,7 +248,7 @@ export class LlamaModel {
     const drop = () => {
       for (const t of tmp.splice(0)) t.dispose();
     };
-    const heads = (t: Tensor, n: number) => {
+    const heads = (t: Tensor<FloatDType>, n: number): Tensor<FloatDType> => {
       const r = permute(t.reshape([B, T, n, d]), [0, 2, 1, 3]); // [B, n, T, d]
       tmp.push(t, r);
       return r;
@@ -265,7 +265,7 @@ export class LlamaModel {
       cache.append(layer, k, v);
       const view = cache.view(layer);
       const mask = maskOf(layer);
-      const att = masked(q, view.k, view.v, { causal: true, queryOffset: past, kvLength: past + T, ...(mask ? { keyMask: mask } : {}) });
+      const att = masked(q, view.k, view.v, { causal: true, queryOffset: past, kvLength: past + T, ...(mask ? { keyMask: mask } : {}) }) as Tensor<FloatDType>;
       const merged = permute(att, [0, 2, 1, 3]).reshape([B, T, H * d]);
       tmp.push(att, merged);
       const proj = linear(merged, L.wo);
@@ -288,9 +288,11 @@ export class LlamaModel {
     if (which === 'all') return { hidden, logits: linear(hidden, this.lmHead) };
     // last position of each row: gather rows b*T + T-1 of hidden viewed as [B*T, D]
     const idx = tensor(Int32Array.from({ length: B }, (_, b) => b * T + T - 1), [B, 1]);
-    const last = embedding(hidden.reshape([B * T, D]), this.device === 'cpu' ? idx : idx.to(this.deviceSpec));
+    const idxDev = this.device === 'cpu' ? idx : idx.to(this.deviceSpec);
+    const last = embedding(hidden.reshape([B * T, D]), idxDev);
     const logits = linear(last, this.lmHead);
     last.dispose();
+    if (idxDev !== idx) idxDev.dispose();
     return { hidden, logits };
   }
 

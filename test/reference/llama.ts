@@ -74,7 +74,7 @@ export function llamaForwardRef(
 ): Float64Array[] {
   const { hiddenSize: D, numHeads: H, numKvHeads: Hkv, headDim: d, intermediateSize: I, vocabSize: V } = cfg;
   const T = x.length;
-  let h = x.map((r) => Float64Array.from(r));
+  let h: Float64Array[] = x.map((r) => Float64Array.from(r));
   w.layers.forEach((L, layer) => {
     const qs: Float64Array[][] = [];
     const ks: Float64Array[][] = [];
@@ -109,7 +109,7 @@ export function llamaForwardRef(
         const e = scores.map((v) => Math.exp(v - m));
         const z = e.reduce((a, b) => a + b, 0);
         keys.forEach((s, j) => {
-          for (let i = 0; i < d; i++) o[hh * d + i] += (e[j]! / z) * vs[s]![g]![i]!;
+          for (let i = 0; i < d; i++) o[hh * d + i] = o[hh * d + i]! + (e[j]! / z) * vs[s]![g]![i]!;
         });
       }
       const a = matvec(L.wo, o, D, H * d);

@@ -24,7 +24,7 @@
 
 namespace mmpref {
 
-constexpr int kGemmLanes = 16;  // lane accumulators per dot product: one AVX-512 vector
+constexpr int kGemmLanes = 16;  // lane accumulators per dot product: one AVX-512 vector (core/lanes.h)
 constexpr int kGemmMB = 32;     // rows of X per work item
 constexpr int kGemmNB = 64;     // rows of W (outputs) per work item
 constexpr int kGemmKB = 512;    // K slice packed at a time (panels stay in L2)

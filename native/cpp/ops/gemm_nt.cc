@@ -50,37 +50,45 @@ MMPREF_CPU_CLONES void pack_rows(const T* src, int64_t ld, int rows, int rows_pa
   for (int r = rows; r < rows_pad; ++r) std::memset(dst + int64_t(r) * cols_pad, 0, sizeof(float) * cols_pad);
 }
 
-// Small-M path: MR rows of packed X (stride kpad) against W rows [n0, n0 + nb), read in place.
-// The K tail (K % kGemmLanes) goes through a zero-padded copy.
+// Small-M path, one tile: MR rows of packed X (stride kpad) against the 4 W rows w[] read in place
+// (row stride K); out[r * kGemmNB + c] for c < nc. The K tail (K % kGemmLanes) goes through a
+// zero-padded copy.
 template <int MR, class T>
-MMPREF_LANES_INLINE void rows_small(const float* X, int64_t kpad, const T* W, int64_t K, int nb, float* out) {
+MMPREF_LANES_INLINE void small_tile(const float* X, int64_t kpad, const T* const w[4], int64_t K, int nc, float* out) {
   const int64_t kv = K / kGemmLanes * kGemmLanes;
-  for (int c0 = 0; c0 < nb; c0 += 4) {
-    const T* w[4];
-    for (int c = 0; c < 4; ++c) w[c] = W + int64_t(c0 + c < nb ? c0 + c : c0) * K;  // past nb: reuse, drop
-    lanes_t acc[MR][4] = {};
-    tile_acc<MR>(X, kpad, w, kv, acc);
-    if (kv < K) {
-      alignas(64) float tail[4][kGemmLanes] = {};
-      const float* tw[4];
-      for (int c = 0; c < 4; ++c) {
-        for (int64_t k = kv; k < K; ++k) tail[c][k - kv] = to_float(w[c][k]);
-        tw[c] = tail[c];
-      }
-      tile_acc<MR>(X + kv, kpad, tw, kGemmLanes, acc);
+  lanes_t acc[MR][4] = {};
+  tile_acc<MR>(X, kpad, w, kv, acc);
+  if (kv < K) {
+    alignas(64) float tail[4][kGemmLanes] = {};
+    const float* tw[4];
+    for (int c = 0; c < 4; ++c) {
+      for (int64_t k = kv; k < K; ++k) tail[c][k - kv] = to_float(w[c][k]);
+      tw[c] = tail[c];
     }
-    for (int r = 0; r < MR; ++r)
-      for (int c = 0; c < 4 && c0 + c < nb; ++c) out[r * kGemmNB + c0 + c] = lane_sum(acc[r][c]);
+    tile_acc<MR>(X + kv, kpad, tw, kGemmLanes, acc);
   }
+  for (int r = 0; r < MR; ++r)
+    for (int c = 0; c < nc; ++c) out[r * kGemmNB + c] = lane_sum(acc[r][c]);
 }
 
+// Small-M block: every group of 4 W rows is read from memory once and multiplied with the rows of
+// X in chunks of at most 4 (later chunks find the group in L1).
 template <class T>
 MMPREF_CPU_CLONES void small_block(const float* X, int m, int64_t kpad, const T* W, int64_t K, int nb, float* out) {
-  switch (m) {
-    case 1: rows_small<1>(X, kpad, W, K, nb, out); break;
-    case 2: rows_small<2>(X, kpad, W, K, nb, out); break;
-    case 3: rows_small<3>(X, kpad, W, K, nb, out); break;
-    default: rows_small<4>(X, kpad, W, K, nb, out); break;
+  for (int c0 = 0; c0 < nb; c0 += 4) {
+    const int nc = nb - c0 < 4 ? nb - c0 : 4;
+    const T* w[4];
+    for (int c = 0; c < 4; ++c) w[c] = W + int64_t(c < nc ? c0 + c : c0) * K;  // past nb: reuse, dropped
+    for (int r0 = 0; r0 < m; r0 += 4) {
+      const float* x = X + r0 * kpad;
+      float* o = out + r0 * kGemmNB + c0;
+      switch (m - r0 < 4 ? m - r0 : 4) {
+        case 1: small_tile<1>(x, kpad, w, K, nc, o); break;
+        case 2: small_tile<2>(x, kpad, w, K, nc, o); break;
+        case 3: small_tile<3>(x, kpad, w, K, nc, o); break;
+        default: small_tile<4>(x, kpad, w, K, nc, o); break;
+      }
+    }
   }
 }
 

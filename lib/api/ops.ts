@@ -17,3 +17,4 @@ export {
   type AddOptions,
 } from '../ops/decoder_ops';
 export { permute, permuteAsync, type PermuteOptions } from '../ops/permute';
+export { linear, linearAsync, type LinearOptions } from '../ops/linear';

@@ -1,2 +1,3 @@
-/** Namespace `sampling` (see README). Filled in by its issue; empty until then. */
-export {};
+/** Namespace `sampling`: the fused token sampler (Hugging Face processor order) and VCD logits. */
+export { sample, sampleAsync, type SampleOptions, type SampleResult, type Seed } from '../ops/sample';
+export { contrastive, contrastiveAsync, type ContrastiveOptions } from '../ops/contrastive';

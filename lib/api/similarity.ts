@@ -1,2 +1,3 @@
-/** Namespace `similarity` (see README). Filled in by its issue; empty until then. */
-export {};
+/** Namespace `similarity`: cosine similarities, the BDHS near-duplicate filter and sentence-embedding pooling. */
+export { cosine, cosineAsync, filter, filterAsync, type CosineOptions, type FilterOptions } from '../ops/cosine';
+export { meanPoolNormalize, meanPoolNormalizeAsync, type MeanPoolNormalizeOptions } from '../ops/mean_pool_normalize';

@@ -1,0 +1,131 @@
+/**
+ * sampling.sample: one token per row of logits [B, V], with the Hugging Face processors in their
+ * order (repetition penalty, temperature, top-k, top-p on the renormalised result, min-p), drawn
+ * from exactly the renormalised filtered distribution with counter-based Philox randomness.
+ * CPU and CUDA return the same tokens for the same inputs and seeds (see native/cpp/ops/sample.h).
+ */
+import type { FloatDType } from '../dtype';
+import { fail } from '../errors';
+import { native, withCallerStack } from '../native';
+import { describe, empty, type Tensor, type TensorLike } from '../tensor';
+import { checkOptions, numberOpt, sameDevice, seedOpt, shapeStr, tensorArg } from '../validate';
+
+/** Positional arguments of the raw binding after the logits (see native/cpp/binding/sample.cc). */
+type SampleNativeArgs = [
+  history: Tensor | null,
+  repetitionPenalty: number,
+  temperature: number,
+  topK: number,
+  topP: number,
+  minP: number,
+  seed: number | bigint,
+  seeds: BigUint64Array | null,
+  step: number | bigint,
+  tokens: Tensor,
+  logprobs: Tensor,
+];
+
+declare module '../native' {
+  interface NativeAddon {
+    sample(logits: Tensor, ...rest: [...SampleNativeArgs, async: false]): void;
+    sample(logits: Tensor, ...rest: [...SampleNativeArgs, async: true]): Promise<void>;
+  }
+}
+
+/** A seed: a non-negative safe integer or a bigint below 2^64. */
+export type Seed = number | bigint;
+
+export interface SampleOptions {
+  /** Divides the logits; 0 = greedy (argmax, lowest index on ties). >= 0, default 1. */
+  temperature?: number;
+  /** Keep the k most likely tokens (all tokens tied with the k-th are kept); 0 or >= V = off. Integer >= 0, default 0. */
+  topK?: number;
+  /** Keep the smallest top set whose probability (renormalised after top-k) reaches topP (ties at the cut kept; the top token always). In [0, 1], default 1 = off. */
+  topP?: number;
+  /** Keep tokens whose probability is at least minP times the top token's. In [0, 1], default 0 = off. */
+  minP?: number;
+  /** HF repetition penalty for the tokens in `history`: positive logits divided, negative multiplied. > 0, default 1 = off. */
+  repetitionPenalty?: number;
+  /** int32 [B, H] previous tokens of each row, -1 = padding (same device as logits). Needed when repetitionPenalty != 1. */
+  history?: TensorLike<'int32'>;
+  /** One seed for all rows (each row still gets its own Philox stream), or one per row. Default 0. */
+  seed?: Seed | readonly Seed[] | BigUint64Array;
+  /** Decoding step: the Philox offset, so each step draws fresh numbers. >= 0, default 0. */
+  step?: Seed;
+}
+
+export interface SampleResult {
+  /** int32 [B]: the drawn token of each row. */
+  tokens: Tensor<'int32'>;
+  /** float32 [B]: its log-probability under the final (filtered, renormalised) distribution; 0 when greedy. */
+  logprobs: Tensor<'float32'>;
+}
+
+const OP = 'sample';
+const FLOATS: readonly FloatDType[] = ['float32', 'float16', 'bfloat16'];
+const FLT_MIN = 1.1754943508222875e-38;
+const MAX_VOCAB = 2 ** 23;
+const OPTIONS = ['temperature', 'topK', 'topP', 'minP', 'repetitionPenalty', 'history', 'seed', 'step'];
+
+function seedsArg(v: unknown, rows: number): { seed: Seed; seeds: BigUint64Array | null } {
+  if (v === undefined || typeof v === 'number' || typeof v === 'bigint') return { seed: seedOpt(OP, 'seed', v, 0), seeds: null };
+  if (!(Array.isArray(v) || v instanceof BigUint64Array))
+    fail('ERR_ARGUMENT', OP, `expected seed to be a number, a bigint or an array of ${rows} of them but received ${describe(v)}`);
+  const arr = v as ArrayLike<unknown>;
+  if (arr.length !== rows) fail('ERR_SHAPE', OP, `expected ${rows} seeds (one per row of logits) but received ${arr.length}`);
+  const seeds = new BigUint64Array(rows);
+  for (let i = 0; i < rows; i++) seeds[i] = BigInt(seedOpt(OP, `seed[${i}]`, arr[i], 0));
+  return { seed: 0, seeds };
+}
+
+function prepare(logits: TensorLike, options?: SampleOptions) {
+  const o = checkOptions(OP, options, OPTIONS);
+  const l = tensorArg(OP, 'logits', logits, FLOATS, 2);
+  const [rows, vocab] = l.shape as [number, number];
+  if (vocab < 1 || vocab > MAX_VOCAB)
+    fail('ERR_SHAPE', OP, `expected logits [B, V] with 1 <= V <= ${MAX_VOCAB} but received ${shapeStr(l.shape)}`);
+  const temperature = numberOpt(OP, 'temperature', o.temperature, 1, { min: 0 });
+  if (temperature > 0 && Math.fround(temperature) < FLT_MIN)
+    fail('ERR_RANGE', OP, `expected temperature 0 or >= ${FLT_MIN} (float32) but received ${temperature}`);
+  const topK = numberOpt(OP, 'topK', o.topK, 0, { min: 0, integer: true });
+  const topP = numberOpt(OP, 'topP', o.topP, 1, { min: 0, max: 1 });
+  const minP = numberOpt(OP, 'minP', o.minP, 0, { min: 0, max: 1 });
+  const penalty = numberOpt(OP, 'repetitionPenalty', o.repetitionPenalty, 1, { gt: 0 });
+  if (!(Math.fround(penalty) > 0 && Number.isFinite(Math.fround(penalty))))
+    fail('ERR_RANGE', OP, `expected repetitionPenalty to be a positive float32 but received ${penalty}`);
+  let history: Tensor | null = null;
+  if (o.history !== undefined) {
+    history = tensorArg(OP, 'history', o.history, ['int32'], 2);
+    if (history.shape[0] !== rows)
+      fail('ERR_SHAPE', OP, `expected history of shape [${rows}, H] (from logits ${shapeStr(l.shape)}) but received ${shapeStr(history.shape)}`);
+    sameDevice(OP, { logits: l, history });
+  } else if (penalty !== 1) {
+    fail('ERR_ARGUMENT', OP, `expected history (the tokens to penalise) with repetitionPenalty ${penalty} but received none`);
+  }
+  const { seed, seeds } = seedsArg(o.seed, rows);
+  const step = seedOpt(OP, 'step', o.step, 0);
+  const dev = l._device < 0 ? 'cpu' : (`cuda:${l._device}` as const);
+  const tokens = empty([rows], 'int32', { device: dev });
+  const logprobs = empty([rows], 'float32', { device: dev });
+  const args: SampleNativeArgs = [history, penalty, temperature, topK, topP, minP, seed, seeds, step, tokens, logprobs];
+  return { l, args, result: { tokens, logprobs } };
+}
+
+/**
+ * Draws one token per row of `logits` [B, V] (float32 / float16 / bfloat16): repetition penalty,
+ * temperature, top-k, top-p, min-p (Hugging Face order), then a draw from the renormalised
+ * filtered distribution. Returns { tokens int32 [B], logprobs float32 [B] }.
+ */
+export function sample(logits: TensorLike, options?: SampleOptions): SampleResult {
+  const p = prepare(logits, options);
+  native.sample(p.l, ...p.args, false);
+  return p.result;
+}
+
+/** {@link sample} off the main thread; bit-identical results. */
+export async function sampleAsync(logits: TensorLike, options?: SampleOptions): Promise<SampleResult> {
+  const stack = new Error().stack;
+  const p = prepare(logits, options);
+  await withCallerStack(native.sample(p.l, ...p.args, true), stack);
+  return p.result;
+}

@@ -1,0 +1,32 @@
+// linear: y = x W^T + b (torch.nn.functional.linear).
+//
+//   y[m, n] = sum_k x[m, k] * W[n, k] + b[n]      x [M, K] (leading dims flattened), W [N, K], b [N]
+//
+// x, W, b and y share one dtype (float32 / float16 / bfloat16); products are summed in float32
+// and y is rounded once to the dtype. Gradient (not exposed): dx = dy W, dW = dy^T x, db = sum dy.
+// CPU: cache-blocked, register-tiled, multithreaded over output blocks (gemm_nt.h); the sum of
+// every output is formed in one fixed order, so results are identical for any thread count.
+// CUDA: 64x64 shared-memory tiles (M > 8) or a warp per output for decode shapes (M <= 8).
+#pragma once
+
+#include <cstdint>
+
+#include "../core/dtype.h"
+#include "../core/status.h"
+
+namespace mmpref {
+
+struct LinearArgs {
+  const void* x = nullptr;     // [M, K]
+  const void* w = nullptr;     // [N, K]
+  const void* bias = nullptr;  // [N] or nullptr
+  void* y = nullptr;           // [M, N]
+  DType dtype = DType::kFloat32;
+  int64_t m = 0, n = 0, k = 0;
+  int device = -1;
+};
+
+Status linear_cpu(const LinearArgs& a);
+Status linear_cuda(const LinearArgs& a);
+
+}  // namespace mmpref

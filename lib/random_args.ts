@@ -24,7 +24,7 @@ export interface StreamOptions {
 
 /** Resolves seed (random when absent) and offset (0 when absent). */
 export function resolveStream(op: string, o: StreamOptions): { seed: Seed; offset: Seed } {
-  const seed = o.seed === undefined ? randomInt(0, 2 ** 48) : seedOpt(op, 'seed', o.seed, 0);
+  const seed = o.seed === undefined ? randomInt(0, 2 ** 48 - 1) : seedOpt(op, 'seed', o.seed, 0);
   return { seed, offset: seedOpt(op, 'offset', o.offset, 0) };
 }
 

@@ -1,5 +1,5 @@
 // CUDA random fill: one thread per Philox block (4 consecutive elements), grid-stride; vector
-// stores when the output is aligned, element stores for the tail.
+// stores when the output is aligned and starts on a block boundary, element stores otherwise.
 #include "../cpp/core/normal.h"
 #include "../cpp/ops/random_fill.h"
 #include "noise_common.cuh"
@@ -7,20 +7,24 @@
 namespace mmpref {
 namespace {
 
+// Thread k takes stream block start_block + k, whose words are output elements 4k - skip ..
+// 4k + 3 - skip (those inside [0, n)).
 template <class T, RandomKind KIND>
 __global__ void random_fill_kernel(T* out, int64_t n, float a, float b, uint64_t seed, uint64_t offset,
-                                   bool vec) {
-  const int64_t groups = (n + 3) / 4;
+                                   uint64_t start_block, int skip, bool vec) {
+  const int64_t blocks = (n + skip + 3) / 4;
   const int64_t stride = int64_t(gridDim.x) * blockDim.x;
-  for (int64_t k = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; k < groups; k += stride) {
-    const Philox4 w = philox_block(seed, offset, uint64_t(k));
-    const int64_t e = 4 * k;
+  for (int64_t k = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; k < blocks; k += stride) {
+    const Philox4 w = philox_block(seed, offset, start_block + uint64_t(k));
+    const int64_t e = 4 * k - skip;  // output index of word 0
+    const bool full = vec && skip == 0 && e + 3 < n;
     if constexpr (KIND == RandomKind::kBits) {
       uint32_t* o = reinterpret_cast<uint32_t*>(out);
-      if (vec && e + 3 < n) {
+      if (full) {
         *reinterpret_cast<uint4*>(o + e) = make_uint4(w.v[0], w.v[1], w.v[2], w.v[3]);
       } else {
-        for (int q = 0; q < 4 && e + q < n; ++q) o[e + q] = w.v[q];
+        for (int q = 0; q < 4; ++q)
+          if (e + q >= 0 && e + q < n) o[e + q] = w.v[q];
       }
     } else {
       float v[4];
@@ -33,10 +37,11 @@ __global__ void random_fill_kernel(T* out, int64_t n, float a, float b, uint64_t
       }
 #pragma unroll
       for (int q = 0; q < 4; ++q) v[q] = random_affine(v[q], a, b);
-      if (vec && e + 3 < n) {
+      if (full) {
         cuda::store4(out + e, v);
       } else {
-        for (int q = 0; q < 4 && e + q < n; ++q) out[e + q] = from_float<T>(v[q]);
+        for (int q = 0; q < 4; ++q)
+          if (e + q >= 0 && e + q < n) out[e + q] = from_float<T>(v[q]);
       }
     }
   }
@@ -46,9 +51,10 @@ template <class T, RandomKind KIND>
 Status launch(const RandomFillArgs& a) {
   constexpr int kBlock = 256;
   T* out = static_cast<T*>(a.out);
-  const int grid = cuda::grid_for((a.n + 3) / 4, kBlock);
+  const int grid = cuda::grid_for((a.n + a.start_skip + 3) / 4, kBlock);
   const bool vec = KIND == RandomKind::kBits ? cuda::vec4_aligned<uint32_t>(out) : cuda::vec4_aligned<T>(out);
-  random_fill_kernel<T, KIND><<<grid, kBlock, 0, cuda::op_stream()>>>(out, a.n, a.a, a.b, a.seed, a.offset, vec);
+  random_fill_kernel<T, KIND><<<grid, kBlock, 0, cuda::op_stream()>>>(out, a.n, a.a, a.b, a.seed, a.offset, a.start_block,
+                                                                     a.start_skip, vec);
   return cuda::check_launch_and_sync("random");
 }
 

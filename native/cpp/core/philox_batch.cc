@@ -192,17 +192,15 @@ void bits_groups(const uint32_t* w, int64_t ngroups, uint32_t* out) {
     }
 }
 
-// Elements [e0, e0 + n): whole groups of 64 elements starting at the block holding e0, in
-// chunks of kChunkGroups; a partial head or tail goes through a buffer.
+// n elements from element `skip` of block `block`: whole groups of 64 elements starting at that
+// block, in chunks of kChunkGroups; a partial head or tail goes through a buffer.
 constexpr int64_t kChunkGroups = 4;
 
 template <class OutT, class Transform>
-void gen_range(const PhiloxKeys& keys, uint64_t e0, int64_t n, OutT* out, Transform transform) {
+void gen_range(const PhiloxKeys& keys, uint64_t block, int64_t skip, int64_t n, OutT* out, Transform transform) {
   alignas(64) uint32_t w[64 * kChunkGroups];
   alignas(64) OutT buf[64 * kChunkGroups];
   const GroupsFn philox = kernel().fn;
-  uint64_t block = e0 >> 2;
-  int64_t skip = int64_t(e0 & 3);
   while (n > 0) {
     const int64_t groups = std::min<int64_t>(kChunkGroups, (skip + n + 63) / 64);
     philox(keys, block, groups, w);
@@ -228,17 +226,17 @@ void philox_groups(const PhiloxKeys& keys, uint64_t block0, int64_t ngroups, uin
 
 const char* philox_kernel_name() { return kernel().name; }
 
-void bits_range(const PhiloxKeys& keys, uint64_t e0, int64_t n, uint32_t* out) {
-  gen_range(keys, e0, n, out, bits_groups);
+void bits_at(const PhiloxKeys& keys, uint64_t block, int skip, int64_t n, uint32_t* out) {
+  gen_range(keys, block, skip, n, out, bits_groups);
 }
-void uniform_range(const PhiloxKeys& keys, uint64_t e0, int64_t n, float* out) {
-  gen_range(keys, e0, n, out, uniform_groups);
+void uniform_at(const PhiloxKeys& keys, uint64_t block, int skip, int64_t n, float* out) {
+  gen_range(keys, block, skip, n, out, uniform_groups);
 }
-void pm1_range(const PhiloxKeys& keys, uint64_t e0, int64_t n, float* out) {
-  gen_range(keys, e0, n, out, pm1_groups);
+void pm1_at(const PhiloxKeys& keys, uint64_t block, int skip, int64_t n, float* out) {
+  gen_range(keys, block, skip, n, out, pm1_groups);
 }
-void normal_range(const PhiloxKeys& keys, uint64_t e0, int64_t n, float* out) {
-  gen_range(keys, e0, n, out, normal_groups);
+void normal_at(const PhiloxKeys& keys, uint64_t block, int skip, int64_t n, float* out) {
+  gen_range(keys, block, skip, n, out, normal_groups);
 }
 
 }  // namespace mmpref

@@ -1,4 +1,5 @@
-// CPU random fill: fixed 4096-element chunks in parallel; each chunk is generated into an L1
+// CPU random fill: fixed 4096-element chunks in parallel (chunk c starts 1024 c blocks after the
+// first one); each chunk is generated into an L1
 // buffer by the bulk Philox generator, then scaled, shifted and rounded to the output dtype.
 #include "random_fill.h"
 
@@ -22,8 +23,8 @@ void run_bits(const RandomFillArgs& a, const PhiloxKeys& keys) {
   const int64_t chunks = (a.n + kRandomChunk - 1) / kRandomChunk;
   parallel_for(chunks, 1, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
-      const int64_t e0 = c * kRandomChunk;
-      bits_range(keys, uint64_t(e0), std::min(kRandomChunk, a.n - e0), out + e0);
+      const int64_t e0 = c * kRandomChunk;  // a multiple of 4: block start_block + e0 / 4
+      bits_at(keys, a.start_block + uint64_t(e0 / 4), a.start_skip, std::min(kRandomChunk, a.n - e0), out + e0);
     }
   });
 }
@@ -36,10 +37,11 @@ void run(const RandomFillArgs& a, const PhiloxKeys& keys) {
     alignas(64) float buf[kRandomChunk];
     for (int64_t c = c0; c < c1; ++c) {
       const int64_t e0 = c * kRandomChunk, len = std::min(kRandomChunk, a.n - e0);
+      const uint64_t block = a.start_block + uint64_t(e0 / 4);  // e0 is a multiple of 4
       if (a.kind == RandomKind::kUniform)
-        uniform_range(keys, uint64_t(e0), len, buf);
+        uniform_at(keys, block, a.start_skip, len, buf);
       else
-        normal_range(keys, uint64_t(e0), len, buf);
+        normal_at(keys, block, a.start_skip, len, buf);
       affine_store<T>(buf, len, a.a, a.b, out + e0);
     }
   });

@@ -52,8 +52,8 @@ export interface DiffuseOptions extends StreamOptions {
 }
 
 export interface DiffuseResult {
-  /** The noised tensor x_t. */
-  xt: Tensor;
+  /** The noised tensor x_t (x0's float dtype, or the `dtype` option for uint8 images). */
+  xt: Tensor<FloatDType>;
   /** The float32 noise (returnNoise only; zero for samples with t = -1). */
   eps?: Tensor<'float32'>;
   seed: Seed;
@@ -161,7 +161,7 @@ function args(p: Prepared) {
 }
 
 function result(p: Prepared): DiffuseResult {
-  const r: DiffuseResult = { xt: p.out, seed: p.seed, offset: p.offset };
+  const r: DiffuseResult = { xt: p.out as Tensor<FloatDType>, seed: p.seed, offset: p.offset };
   if (p.eps) r.eps = p.eps;
   return r;
 }

@@ -10,7 +10,7 @@
  * touched. v[b, n, d] is the symmetric uniform of Philox word (b L + n) D + d of stream
  * (seed, offset): exactly mean 0, in (-1, 1). Backward: identity.
  */
-import type { FloatDType } from '../dtype';
+import type { DType, FloatDType } from '../dtype';
 import { fail } from '../errors';
 import { native, withCallerStack } from '../native';
 import type { Tensor, TensorLike } from '../tensor';
@@ -39,9 +39,9 @@ export interface NeftuneOptions extends StreamOptions {
   out?: Tensor;
 }
 
-export interface NeftuneResult {
+export interface NeftuneResult<D extends DType = DType> {
   /** The noised embeddings (x itself with inPlace). */
-  out: Tensor;
+  out: Tensor<D>;
   seed: Seed;
   offset: Seed;
 }
@@ -66,7 +66,7 @@ function prepare(x: TensorLike, options: NeftuneOptions | undefined): Prepared {
   const o = checkOptions(OP, options, ['alpha', 'lengths', 'mask', 'norm', 'inPlace', 'out', 'seed', 'offset']);
   const t = tensorArg(OP, 'embeds', x, FLOATS, 3);
   const [B, L] = t.shape as [number, number, number];
-  const alpha = numberOpt(OP, 'alpha', o.alpha, 5, { min: 0, max: 3.4028234663852886e38 });
+  const alpha = numberOpt(OP, 'alpha', o.alpha, 5, { min: 0 });
   const padded = enumOpt(OP, 'norm', o.norm, NORMS, 'length') === 'padded';
   const inPlace = boolOpt(OP, 'inPlace', o.inPlace, false);
   if (inPlace && o.out !== undefined) fail('ERR_ARGUMENT', OP, 'expected inPlace or out, not both');
@@ -87,18 +87,18 @@ function prepare(x: TensorLike, options: NeftuneOptions | undefined): Prepared {
 }
 
 /** NEFTune: embeds + alpha / sqrt(L D) * U(-1, 1) on the non-padding positions; returns the tensor and the seed/offset used. */
-export function neftune(embeds: TensorLike, options?: NeftuneOptions): NeftuneResult {
+export function neftune<D extends DType>(embeds: TensorLike<D>, options?: NeftuneOptions): NeftuneResult<D> {
   const p = prepare(embeds, options);
   try {
     native.neftune(p.x, p.out, p.lengths, p.mask, p.alpha, p.padded, p.seed, p.offset, false);
   } finally {
     p.temps.dispose();
   }
-  return { out: p.out, seed: p.seed, offset: p.offset };
+  return { out: p.out as Tensor<D>, seed: p.seed, offset: p.offset };
 }
 
 /** {@link neftune} off the main thread; bit-identical results. */
-export async function neftuneAsync(embeds: TensorLike, options?: NeftuneOptions): Promise<NeftuneResult> {
+export async function neftuneAsync<D extends DType>(embeds: TensorLike<D>, options?: NeftuneOptions): Promise<NeftuneResult<D>> {
   const stack = new Error().stack;
   const p = prepare(embeds, options);
   try {
@@ -106,5 +106,5 @@ export async function neftuneAsync(embeds: TensorLike, options?: NeftuneOptions)
   } finally {
     p.temps.dispose();
   }
-  return { out: p.out, seed: p.seed, offset: p.offset };
+  return { out: p.out as Tensor<D>, seed: p.seed, offset: p.offset };
 }

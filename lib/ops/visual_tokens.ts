@@ -13,7 +13,7 @@
  * b, n, d) and the shape, never on which other tokens are visual, on the device or on the
  * thread count. Backward: identity (the noise and the scale are constants).
  */
-import type { FloatDType } from '../dtype';
+import type { DType, FloatDType } from '../dtype';
 import { fail } from '../errors';
 import { native, withCallerStack } from '../native';
 import { type Tensor, type TensorLike, tensor } from '../tensor';
@@ -52,9 +52,9 @@ export interface VisualTokensOptions extends StreamOptions {
   out?: Tensor;
 }
 
-export interface VisualTokensResult {
+export interface VisualTokensResult<D extends DType = DType> {
   /** The perturbed hidden states (x itself with inPlace). */
-  out: Tensor;
+  out: Tensor<D>;
   /** The seed used (pass it back to reproduce the noise). */
   seed: Seed;
   /** The offset used. */
@@ -106,7 +106,7 @@ function prepare(x: TensorLike, options: VisualTokensOptions | undefined): Prepa
   const o = checkOptions(OP, options, ['spans', 'mask', 'sigma', 'scale', 'prob', 'rows', 'seed', 'offset', 'inPlace', 'out']);
   const t = tensorArg(OP, 'x', x, FLOATS, 3);
   const [B, N] = t.shape as [number, number, number];
-  const sigma = numberOpt(OP, 'sigma', o.sigma, 0.5, { min: 0, max: 3.4028234663852886e38 });
+  const sigma = numberOpt(OP, 'sigma', o.sigma, 0.5, { min: 0 });
   const scale = TOKEN_SCALES.indexOf(enumOpt(OP, 'scale', o.scale, TOKEN_SCALES, 'absolute'));
   const prob = numberOpt(OP, 'prob', o.prob, 1, { min: 0, max: 1 });
   const inPlace = boolOpt(OP, 'inPlace', o.inPlace, false);
@@ -135,18 +135,18 @@ function prepare(x: TensorLike, options: VisualTokensOptions | undefined): Prepa
 const result = (p: Prepared): VisualTokensResult => ({ out: p.out, seed: p.seed, offset: p.offset });
 
 /** NoiseBoost: Gaussian noise on the visual tokens of x [B, N, D]; returns the perturbed tensor and the seed/offset used. */
-export function visualTokens(x: TensorLike, options?: VisualTokensOptions): VisualTokensResult {
+export function visualTokens<D extends DType>(x: TensorLike<D>, options?: VisualTokensOptions): VisualTokensResult<D> {
   const p = prepare(x, options);
   try {
     native.visualTokens(p.x, p.out, p.mask, p.rows, p.sigma, p.scale, p.prob, p.seed, p.offset, false);
   } finally {
     p.temps.dispose();
   }
-  return result(p);
+  return result(p) as VisualTokensResult<D>;
 }
 
 /** {@link visualTokens} off the main thread; bit-identical results. */
-export async function visualTokensAsync(x: TensorLike, options?: VisualTokensOptions): Promise<VisualTokensResult> {
+export async function visualTokensAsync<D extends DType>(x: TensorLike<D>, options?: VisualTokensOptions): Promise<VisualTokensResult<D>> {
   const stack = new Error().stack;
   const p = prepare(x, options);
   try {
@@ -154,5 +154,5 @@ export async function visualTokensAsync(x: TensorLike, options?: VisualTokensOpt
   } finally {
     p.temps.dispose();
   }
-  return result(p);
+  return result(p) as VisualTokensResult<D>;
 }

@@ -1,8 +1,8 @@
 // CPU diffusion forward noising: (sample, 4096-element chunk) work items in parallel; noise is
 // generated into an L1 buffer (or straight into eps) and combined with x0 in one pass. uint8
-// inputs are normalised through per-element channel sub/div arrays: filled per chunk for
-// [B, C, H, W] (long runs of one channel), precomputed once for [B, H, W, C] (chunks start at a
-// multiple of C, so every chunk sees the same channel pattern).
+// inputs are normalised per run of one channel for [B, C, H, W] (runs of H W elements), and
+// through per-element channel sub/div arrays for [B, H, W, C], precomputed once (chunks start at
+// a multiple of C, so every chunk sees the same channel pattern).
 #include "diffuse.h"
 
 #include <algorithm>
@@ -29,6 +29,17 @@ MMPREF_CPU_CLONES void noised_u8(const uint8_t* x, const float* z, int64_t n, fl
                                  const float* sub, const float* dv, TO* y) {
   for (int64_t i = 0; i < n; ++i)
     y[i] = from_float<TO>(fmaf(cb, z[i], ca * ((float(x[i]) - sub[i]) / dv[i])));
+}
+
+template <class TO>
+MMPREF_CPU_CLONES void noised_u8_run(const uint8_t* x, const float* z, int64_t n, float ca, float cb, float sub,
+                                     float dv, TO* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] = from_float<TO>(fmaf(cb, z[i], ca * ((float(x[i]) - sub) / dv)));
+}
+
+template <class TO>
+MMPREF_CPU_CLONES void normalize_u8_run(const uint8_t* x, int64_t n, float sub, float dv, TO* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] = from_float<TO>((float(x[i]) - sub) / dv);
 }
 
 template <class TO>
@@ -70,44 +81,40 @@ Status run(const DiffuseArgs& a) {
   // 3. (sample, chunk) work items
   parallel_for(B * per_sample, 1, [&](int64_t w0, int64_t w1) {
     std::vector<float> zbuf(a.eps ? 0 : size_t(chunk));
-    std::vector<float> sub_buf(kU8 && !pattern ? size_t(chunk) : 0), div_buf(sub_buf.size());
     for (int64_t w = w0; w < w1; ++w) {
       const int64_t b = w / per_sample, j0 = (w % per_sample) * chunk;
       const int64_t n = std::min(chunk, S - j0), e0 = b * S + j0;
       if (n <= 0) continue;
-      const float* sub = nullptr;
-      const float* dv = nullptr;
+      const bool noisy = noised[size_t(b)] != 0;
+      float* z = a.eps ? a.eps + e0 : zbuf.data();
+      if (noisy) {
+        normal_range(keys, uint64_t(e0), n, z);
+      } else if (a.eps) {  // t = -1: eps = 0
+        std::memset(a.eps + e0, 0, size_t(n) * sizeof(float));
+      }
+      const float ca_b = ca[size_t(b)], cb_b = cb[size_t(b)];
       if constexpr (kU8) {
         if (pattern) {
-          sub = pat_sub.data();
-          dv = pat_div.data();
-        } else {  // runs of one channel
-          for (int64_t i = 0; i < n;) {
+          if (noisy)
+            noised_u8<TO>(x + e0, z, n, ca_b, cb_b, pat_sub.data(), pat_div.data(), y + e0);
+          else
+            normalize_u8<TO>(x + e0, n, pat_sub.data(), pat_div.data(), y + e0);
+        } else {
+          for (int64_t i = 0; i < n;) {  // runs of one channel
             const int64_t j = j0 + i, c = (j / a.inner) % a.channels;
             const int64_t run = std::min(n - i, a.inner - j % a.inner);
-            std::fill_n(sub_buf.data() + i, run, a.norm_sub[c]);
-            std::fill_n(div_buf.data() + i, run, a.norm_div[c]);
+            if (noisy)
+              noised_u8_run<TO>(x + e0 + i, z + i, run, ca_b, cb_b, a.norm_sub[c], a.norm_div[c], y + e0 + i);
+            else
+              normalize_u8_run<TO>(x + e0 + i, run, a.norm_sub[c], a.norm_div[c], y + e0 + i);
             i += run;
           }
-          sub = sub_buf.data();
-          dv = div_buf.data();
         }
+      } else if (noisy) {
+        noised_float<TI, TO>(x + e0, z, n, ca_b, cb_b, y + e0);
+      } else if (static_cast<const void*>(x) != static_cast<const void*>(y)) {  // t = -1: x0, bit for bit
+        std::memcpy(y + e0, x + e0, size_t(n) * sizeof(TO));
       }
-      if (!noised[size_t(b)]) {  // t = -1: x0 (normalised), eps = 0
-        if constexpr (kU8) {
-          normalize_u8<TO>(x + e0, n, sub, dv, y + e0);
-        } else if (static_cast<const void*>(x) != static_cast<const void*>(y)) {
-          std::memcpy(y + e0, x + e0, size_t(n) * sizeof(TO));
-        }
-        if (a.eps) std::memset(a.eps + e0, 0, size_t(n) * sizeof(float));
-        continue;
-      }
-      float* z = a.eps ? a.eps + e0 : zbuf.data();
-      normal_range(keys, uint64_t(e0), n, z);
-      if constexpr (kU8)
-        noised_u8<TO>(x + e0, z, n, ca[size_t(b)], cb[size_t(b)], sub, dv, y + e0);
-      else
-        noised_float<TI, TO>(x + e0, z, n, ca[size_t(b)], cb[size_t(b)], y + e0);
     }
   });
   return Status::Ok();

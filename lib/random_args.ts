@@ -9,7 +9,8 @@ import { randomInt } from 'node:crypto';
 import type { DType } from './dtype';
 import { fail } from './errors';
 import { Tensor, describe, tensor } from './tensor';
-import { expectShape, sameDevice, seedOpt, shapeStr, tensorArg } from './validate';
+import { withCallerStack } from './native';
+import { expectShape, outputTensor, sameDevice, seedOpt, shapeStr, tensorArg } from './validate';
 
 /** A Philox seed or offset: a non-negative safe integer or a bigint below 2^64. */
 export type Seed = number | bigint;
@@ -100,4 +101,40 @@ export function perSampleInt(
   }
   if (v === undefined || v === null) fail('ERR_ARGUMENT', op, `expected ${name} (an integer or an int32 [${batch}] tensor) but received ${describe(v)}`);
   return { scalar: -1, tensor: sideTensor(op, name, v, [batch], ['int32'], 'int32', like, temps, from) };
+}
+
+/** The output of an op with `inPlace` / `out` options: x itself, the given `out`, or a new tensor like x. */
+export function inPlaceOrOut(op: string, x: Tensor, inPlace: boolean, out: unknown, xName: string): Tensor {
+  if (inPlace && out !== undefined) fail('ERR_ARGUMENT', op, 'expected inPlace or out, not both');
+  if (inPlace) return x;
+  const t = outputTensor(op, out, x.shape, x.dtype, x);
+  if (t === x) fail('ERR_ARGUMENT', op, `out is ${xName}: use inPlace: true`);
+  return t;
+}
+
+/**
+ * Runs a native call, then disposes the call's temporaries; when it fails, `cleanup` disposes the
+ * outputs made for it.
+ */
+export function runNative(temps: Temps, call: () => void, cleanup?: () => void): void {
+  try {
+    call();
+  } catch (e) {
+    cleanup?.();
+    throw e;
+  } finally {
+    temps.dispose();
+  }
+}
+
+/** {@link runNative} for an async call; errors get the caller's stack. */
+export async function runNativeAsync(temps: Temps, call: () => Promise<void>, stack: string | undefined, cleanup?: () => void): Promise<void> {
+  try {
+    await withCallerStack(call(), stack);
+  } catch (e) {
+    cleanup?.();
+    throw e;
+  } finally {
+    temps.dispose();
+  }
 }

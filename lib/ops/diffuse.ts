@@ -12,10 +12,10 @@
  */
 import { FLOAT_DTYPES, type FloatDType } from '../dtype';
 import { fail } from '../errors';
-import { native, withCallerStack } from '../native';
+import { native } from '../native';
 import { type Tensor, type TensorLike, describe, empty, tensor } from '../tensor';
 import { boolOpt, checkOptions, enumOpt, outputTensor, shapeStr, tensorArg } from '../validate';
-import { type Seed, type StreamOptions, Temps, perSampleInt, resolveStream } from '../random_args';
+import { type Seed, type StreamOptions, Temps, perSampleInt, resolveStream, runNative, runNativeAsync } from '../random_args';
 import { type ScheduleSpec, resolveSchedule } from './noise_schedule';
 
 declare module '../native' {
@@ -169,14 +169,7 @@ function result(p: Prepared): DiffuseResult {
 /** x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps per sample (t = -1: unchanged); uint8 images are normalised first. */
 export function diffuse(x0: TensorLike, options: DiffuseOptions): DiffuseResult {
   const p = prepare(x0, options);
-  try {
-    native.diffuse(...args(p), false);
-  } catch (e) {
-    p.eps?.dispose();
-    throw e;
-  } finally {
-    p.temps.dispose();
-  }
+  runNative(p.temps, () => native.diffuse(...args(p), false), () => p.eps?.dispose());
   return result(p);
 }
 
@@ -184,13 +177,6 @@ export function diffuse(x0: TensorLike, options: DiffuseOptions): DiffuseResult 
 export async function diffuseAsync(x0: TensorLike, options: DiffuseOptions): Promise<DiffuseResult> {
   const stack = new Error().stack;
   const p = prepare(x0, options);
-  try {
-    await withCallerStack(native.diffuse(...args(p), true), stack);
-  } catch (e) {
-    p.eps?.dispose();
-    throw e;
-  } finally {
-    p.temps.dispose();
-  }
+  await runNativeAsync(p.temps, () => native.diffuse(...args(p), true), stack, () => p.eps?.dispose());
   return result(p);
 }

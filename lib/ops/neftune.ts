@@ -12,10 +12,10 @@
  */
 import type { DType, FloatDType } from '../dtype';
 import { fail } from '../errors';
-import { native, withCallerStack } from '../native';
+import { native } from '../native';
 import type { Tensor, TensorLike } from '../tensor';
-import { boolOpt, checkOptions, enumOpt, numberOpt, outputTensor, shapeStr, tensorArg } from '../validate';
-import { type Seed, type StreamOptions, Temps, resolveStream, sideTensor } from '../random_args';
+import { boolOpt, checkOptions, enumOpt, numberOpt, shapeStr, tensorArg } from '../validate';
+import { type Seed, type StreamOptions, Temps, inPlaceOrOut, resolveStream, runNative, runNativeAsync, sideTensor } from '../random_args';
 
 declare module '../native' {
   interface NativeAddon {
@@ -69,7 +69,6 @@ function prepare(x: TensorLike, options: NeftuneOptions | undefined): Prepared {
   const alpha = numberOpt(OP, 'alpha', o.alpha, 5, { min: 0 });
   const padded = enumOpt(OP, 'norm', o.norm, NORMS, 'length') === 'padded';
   const inPlace = boolOpt(OP, 'inPlace', o.inPlace, false);
-  if (inPlace && o.out !== undefined) fail('ERR_ARGUMENT', OP, 'expected inPlace or out, not both');
   if (o.lengths !== undefined && o.mask !== undefined) fail('ERR_ARGUMENT', OP, 'expected lengths or mask, not both');
   const s = resolveStream(OP, o);
   const temps = new Temps();
@@ -77,8 +76,7 @@ function prepare(x: TensorLike, options: NeftuneOptions | undefined): Prepared {
     const from = `embeds ${shapeStr(t.shape)}`;
     const lengths = o.lengths === undefined ? null : sideTensor(OP, 'lengths', o.lengths, [B], ['int32'], 'int32', t, temps, from);
     const mask = o.mask === undefined ? null : sideTensor(OP, 'mask', o.mask, [B, L], ['bool', 'uint8'], 'bool', t, temps, from);
-    const out = inPlace ? t : outputTensor(OP, o.out, t.shape, t.dtype, t);
-    if (!inPlace && out === t) fail('ERR_ARGUMENT', OP, 'out is embeds: use inPlace: true');
+    const out = inPlaceOrOut(OP, t, inPlace, o.out, 'embeds');
     return { x: t, out, lengths, mask, alpha, padded, ...s, temps };
   } catch (e) {
     temps.dispose();
@@ -89,11 +87,7 @@ function prepare(x: TensorLike, options: NeftuneOptions | undefined): Prepared {
 /** NEFTune: embeds + alpha / sqrt(L D) * U(-1, 1) on the non-padding positions; returns the tensor and the seed/offset used. */
 export function neftune<D extends DType>(embeds: TensorLike<D>, options?: NeftuneOptions): NeftuneResult<D> {
   const p = prepare(embeds, options);
-  try {
-    native.neftune(p.x, p.out, p.lengths, p.mask, p.alpha, p.padded, p.seed, p.offset, false);
-  } finally {
-    p.temps.dispose();
-  }
+  runNative(p.temps, () => native.neftune(p.x, p.out, p.lengths, p.mask, p.alpha, p.padded, p.seed, p.offset, false));
   return { out: p.out as Tensor<D>, seed: p.seed, offset: p.offset };
 }
 
@@ -101,10 +95,6 @@ export function neftune<D extends DType>(embeds: TensorLike<D>, options?: Neftun
 export async function neftuneAsync<D extends DType>(embeds: TensorLike<D>, options?: NeftuneOptions): Promise<NeftuneResult<D>> {
   const stack = new Error().stack;
   const p = prepare(embeds, options);
-  try {
-    await withCallerStack(native.neftune(p.x, p.out, p.lengths, p.mask, p.alpha, p.padded, p.seed, p.offset, true), stack);
-  } finally {
-    p.temps.dispose();
-  }
+  await runNativeAsync(p.temps, () => native.neftune(p.x, p.out, p.lengths, p.mask, p.alpha, p.padded, p.seed, p.offset, true), stack);
   return { out: p.out as Tensor<D>, seed: p.seed, offset: p.offset };
 }

@@ -12,10 +12,10 @@
  */
 import { FLOAT_DTYPES } from '../dtype';
 import { fail } from '../errors';
-import { native, withCallerStack } from '../native';
+import { native } from '../native';
 import { type Tensor, type TensorLike, empty, tensor } from '../tensor';
 import { boolOpt, checkOptions, enumOpt, expectShape, numberOpt, sameDevice, shapeStr, tensorArg } from '../validate';
-import { Temps, perSampleInt, sideTensor } from '../random_args';
+import { Temps, perSampleInt, runNative, runNativeAsync, sideTensor } from '../random_args';
 import { type ScheduleSpec, minSnrWeights, resolveSchedule } from './noise_schedule';
 
 declare module '../native' {
@@ -135,14 +135,7 @@ function disposeOutputs(p: Prepared): void {
 /** Weighted MSE between epsPred and eps [B, ...] with its gradient w.r.t. epsPred, in one pass. */
 export function predictionLoss(epsPred: TensorLike, eps: TensorLike, options?: PredictionLossOptions): PredictionLossResult {
   const p = prepare(epsPred, eps, options);
-  try {
-    native.predictionLoss(...args(p), false);
-  } catch (e) {
-    disposeOutputs(p);
-    throw e;
-  } finally {
-    p.temps.dispose();
-  }
+  runNative(p.temps, () => native.predictionLoss(...args(p), false), () => disposeOutputs(p));
   return result(p);
 }
 
@@ -150,13 +143,6 @@ export function predictionLoss(epsPred: TensorLike, eps: TensorLike, options?: P
 export async function predictionLossAsync(epsPred: TensorLike, eps: TensorLike, options?: PredictionLossOptions): Promise<PredictionLossResult> {
   const stack = new Error().stack;
   const p = prepare(epsPred, eps, options);
-  try {
-    await withCallerStack(native.predictionLoss(...args(p), true), stack);
-  } catch (e) {
-    disposeOutputs(p);
-    throw e;
-  } finally {
-    p.temps.dispose();
-  }
+  await runNativeAsync(p.temps, () => native.predictionLoss(...args(p), true), stack, () => disposeOutputs(p));
   return result(p);
 }

@@ -15,10 +15,10 @@
  */
 import type { DType, FloatDType } from '../dtype';
 import { fail } from '../errors';
-import { native, withCallerStack } from '../native';
+import { native } from '../native';
 import { type Tensor, type TensorLike, tensor } from '../tensor';
-import { boolOpt, checkOptions, enumOpt, numberOpt, outputTensor, shapeStr, tensorArg } from '../validate';
-import { type Seed, type StreamOptions, Temps, resolveStream, sideTensor } from '../random_args';
+import { boolOpt, checkOptions, enumOpt, numberOpt, shapeStr, tensorArg } from '../validate';
+import { type Seed, type StreamOptions, Temps, inPlaceOrOut, resolveStream, runNative, runNativeAsync, sideTensor } from '../random_args';
 
 declare module '../native' {
   interface NativeAddon {
@@ -110,7 +110,6 @@ function prepare(x: TensorLike, options: VisualTokensOptions | undefined): Prepa
   const scale = TOKEN_SCALES.indexOf(enumOpt(OP, 'scale', o.scale, TOKEN_SCALES, 'absolute'));
   const prob = numberOpt(OP, 'prob', o.prob, 1, { min: 0, max: 1 });
   const inPlace = boolOpt(OP, 'inPlace', o.inPlace, false);
-  if (inPlace && o.out !== undefined) fail('ERR_ARGUMENT', OP, 'expected inPlace or out, not both');
   if (o.spans !== undefined && o.mask !== undefined) fail('ERR_ARGUMENT', OP, 'expected spans or mask, not both');
   const s = resolveStream(OP, o);
   const temps = new Temps();
@@ -123,8 +122,7 @@ function prepare(x: TensorLike, options: VisualTokensOptions | undefined): Prepa
       mask = temps.onDeviceOf(temps.own(tensor(m, [B, N], { dtype: 'bool' })), t);
     }
     const rows = o.rows === undefined ? null : sideTensor(OP, 'rows', o.rows, [B], ['bool', 'uint8'], 'bool', t, temps, `x ${shapeStr(t.shape)}`);
-    const out = inPlace ? t : outputTensor(OP, o.out, t.shape, t.dtype, t);
-    if (!inPlace && out === t) fail('ERR_ARGUMENT', OP, 'out is x: use inPlace: true');
+    const out = inPlaceOrOut(OP, t, inPlace, o.out, 'x');
     return { x: t, out, mask, rows, sigma, scale, prob, ...s, temps };
   } catch (e) {
     temps.dispose();
@@ -137,11 +135,7 @@ const result = (p: Prepared): VisualTokensResult => ({ out: p.out, seed: p.seed,
 /** NoiseBoost: Gaussian noise on the visual tokens of x [B, N, D]; returns the perturbed tensor and the seed/offset used. */
 export function visualTokens<D extends DType>(x: TensorLike<D>, options?: VisualTokensOptions): VisualTokensResult<D> {
   const p = prepare(x, options);
-  try {
-    native.visualTokens(p.x, p.out, p.mask, p.rows, p.sigma, p.scale, p.prob, p.seed, p.offset, false);
-  } finally {
-    p.temps.dispose();
-  }
+  runNative(p.temps, () => native.visualTokens(p.x, p.out, p.mask, p.rows, p.sigma, p.scale, p.prob, p.seed, p.offset, false));
   return result(p) as VisualTokensResult<D>;
 }
 
@@ -149,10 +143,6 @@ export function visualTokens<D extends DType>(x: TensorLike<D>, options?: Visual
 export async function visualTokensAsync<D extends DType>(x: TensorLike<D>, options?: VisualTokensOptions): Promise<VisualTokensResult<D>> {
   const stack = new Error().stack;
   const p = prepare(x, options);
-  try {
-    await withCallerStack(native.visualTokens(p.x, p.out, p.mask, p.rows, p.sigma, p.scale, p.prob, p.seed, p.offset, true), stack);
-  } finally {
-    p.temps.dispose();
-  }
+  await runNativeAsync(p.temps, () => native.visualTokens(p.x, p.out, p.mask, p.rows, p.sigma, p.scale, p.prob, p.seed, p.offset, true), stack);
   return result(p) as VisualTokensResult<D>;
 }

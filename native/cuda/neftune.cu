@@ -44,41 +44,18 @@ template <class T>
 __global__ void neftune_apply_kernel(const T* x, T* y, int64_t npos, int64_t seq, int64_t dim,
                                      const int32_t* lengths, const uint8_t* mask, const float* mag,
                                      uint64_t seed, uint64_t offset, bool vec) {
-  using V = typename cuda::Vec4Storage<T>::type;
   for (int64_t p = blockIdx.x; p < npos; p += gridDim.x) {
     const int64_t b = p / seq, n = p % seq, e0 = p * dim;
     const bool real = lengths ? n < lengths[b] : mask ? mask[p] != 0 : true;
     const float m = mag[b];
-    if (!real || m == 0.0f) {  // padding: raw copy, bit for bit
-      if (y != x) {
-        if (vec) {
-          for (int64_t g = threadIdx.x; g < dim / 4; g += blockDim.x)
-            *reinterpret_cast<V*>(y + e0 + 4 * g) = *reinterpret_cast<const V*>(x + e0 + 4 * g);
-        } else {
-          for (int64_t d = threadIdx.x; d < dim; d += blockDim.x) y[e0 + d] = x[e0 + d];
-        }
-      }
-      continue;
-    }
-    if (vec) {
-      for (int64_t g = threadIdx.x; g < dim / 4; g += blockDim.x) {
-        const int64_t e = e0 + 4 * g;
-        const Philox4 w = philox_block(seed, offset, uint64_t(e / 4));
-        float v[4];
-        cuda::load4(x + e, v);
+    if (real && m != 0.0f) {
+      cuda::add_noise_row(x, y, e0, dim, m, vec, [&](uint64_t k, float* v) {
+        const Philox4 w = philox_block(seed, offset, k);
 #pragma unroll
-        for (int q = 0; q < 4; ++q) v[q] = fmaf(m, uniform_pm1(w.v[q]), v[q]);
-        cuda::store4(y + e, v);
-      }
-    } else {
-      const int64_t k0 = e0 / 4, k1 = (e0 + dim + 3) / 4;
-      for (int64_t k = k0 + threadIdx.x; k < k1; k += blockDim.x) {
-        const Philox4 w = philox_block(seed, offset, uint64_t(k));
-        for (int q = 0; q < 4; ++q) {
-          const int64_t e = 4 * k + q;
-          if (e >= e0 && e < e0 + dim) y[e] = from_float<T>(fmaf(m, uniform_pm1(w.v[q]), to_float(x[e])));
-        }
-      }
+        for (int q = 0; q < 4; ++q) v[q] = uniform_pm1(w.v[q]);
+      });
+    } else if (y != x) {  // padding: raw copy, bit for bit
+      cuda::copy_row(x, y, e0, dim, vec);
     }
   }
 }
@@ -106,8 +83,7 @@ Status launch(const NeftuneArgs& a) {
   const T* x = static_cast<const T*>(a.x);
   T* y = static_cast<T*>(a.y);
   const int64_t npos = a.batch * a.seq;
-  const int64_t want = (a.dim / 4 + 31) / 32 * 32;
-  const int block = int(want < 32 ? 32 : want > 256 ? 256 : want);
+  const int block = cuda::row_block_threads(a.dim);
   const int grid = int(npos < 65535 * 8 ? npos : 65535 * 8);
   const bool vec = a.dim % 4 == 0 && cuda::vec4_aligned<T>(x) && cuda::vec4_aligned<T>(y);
   neftune_apply_kernel<T><<<grid, block, 0, cuda::op_stream()>>>(x, y, npos, a.seq, a.dim, a.lengths, a.mask,

@@ -89,6 +89,55 @@ __device__ __forceinline__ float block_sum(float v, float* sh) {
   return sh[32];
 }
 
+// Row helpers for the token-wise kernels (one thread block per row of n elements starting at
+// flat element e0). `vec`: e0 and n are multiples of 4 and the pointers are aligned for 4-element
+// vectors. x and y may alias (in place): no __restrict__.
+
+// An untouched row: raw copy (never through float, so NaN payloads survive).
+template <class T>
+__device__ __forceinline__ void copy_row(const T* x, T* y, int64_t e0, int64_t n, bool vec) {
+  using V = typename Vec4Storage<T>::type;
+  if (vec) {
+    for (int64_t g = threadIdx.x; g < n / 4; g += blockDim.x)
+      *reinterpret_cast<V*>(y + e0 + 4 * g) = *reinterpret_cast<const V*>(x + e0 + 4 * g);
+  } else {
+    for (int64_t d = threadIdx.x; d < n; d += blockDim.x) y[e0 + d] = x[e0 + d];
+  }
+}
+
+// y = x + s g over the row, g = the 4 values gen(k, g) makes for Philox block k (elements 4k..4k+3).
+template <class T, class Gen>
+__device__ __forceinline__ void add_noise_row(const T* x, T* y, int64_t e0, int64_t n, float s, bool vec,
+                                              Gen gen) {
+  if (vec) {  // group g of the row is Philox block e0 / 4 + g
+    for (int64_t g = threadIdx.x; g < n / 4; g += blockDim.x) {
+      const int64_t e = e0 + 4 * g;
+      float r[4], v[4];
+      gen(uint64_t(e / 4), r);
+      load4(x + e, v);
+#pragma unroll
+      for (int q = 0; q < 4; ++q) v[q] = fmaf(s, r[q], v[q]);
+      store4(y + e, v);
+    }
+  } else {  // the Philox blocks overlapping [e0, e0 + n), element by element
+    const int64_t k0 = e0 / 4, k1 = (e0 + n + 3) / 4;
+    for (int64_t k = k0 + threadIdx.x; k < k1; k += blockDim.x) {
+      float r[4];
+      gen(uint64_t(k), r);
+      for (int q = 0; q < 4; ++q) {
+        const int64_t e = 4 * k + q;
+        if (e >= e0 && e < e0 + n) y[e] = from_float<T>(fmaf(s, r[q], to_float(x[e])));
+      }
+    }
+  }
+}
+
+// Threads per block for rows of n elements: a warp per 128 elements, 32..256 (a multiple of 32).
+inline int row_block_threads(int64_t n) {
+  const int64_t want = (n / 4 + 31) / 32 * 32;
+  return int(want < 32 ? 32 : want > 256 ? 256 : want);
+}
+
 // Stream-ordered device scratch memory, freed when it goes out of scope.
 template <class T>
 class Scratch {

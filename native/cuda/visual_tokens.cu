@@ -1,8 +1,8 @@
 // CUDA NoiseBoost: one thread block per token (grid-stride over tokens). For a relative scale
 // the block first reduces the token's statistics (block_sum; the token stays in L1/L2 for the
 // noise pass); then each thread takes groups of 4 elements (one Philox block -> 4 normals) with
-// vector loads/stores. Tokens that are not perturbed are copied bit for bit (out of place) or
-// left alone (in place). x and y may alias (in place): no __restrict__.
+// vector loads/stores (cuda::add_noise_row). Tokens that are not perturbed are copied bit for bit
+// (out of place) or left alone (in place). x and y may alias (in place): no __restrict__.
 #include "../cpp/core/normal.h"
 #include "../cpp/ops/visual_tokens.h"
 #include "noise_common.cuh"
@@ -14,7 +14,6 @@ template <class T, TokenScale MODE>
 __global__ void visual_tokens_kernel(const T* x, T* y, int64_t ntok, int64_t tokens, int64_t dim,
                                      const uint8_t* mask, const uint8_t* rows, float sigma, float prob,
                                      uint64_t seed, uint64_t offset, bool vec) {
-  using V = typename cuda::Vec4Storage<T>::type;
   __shared__ float sh[33];
   for (int64_t t = blockIdx.x; t < ntok; t += gridDim.x) {
     const int64_t e0 = t * dim;
@@ -41,40 +40,11 @@ __global__ void visual_tokens_kernel(const T* x, T* y, int64_t ntok, int64_t tok
       }
       s = token_noise_scale(MODE, sigma, cuda::block_sum(acc, sh), dim);
     }
-    if (!on || s == 0.0f) {
-      // 2a. untouched token: raw copy (never through float, so NaN payloads survive)
-      if (y != x) {
-        if (vec) {
-          for (int64_t g = threadIdx.x; g < dim / 4; g += blockDim.x)
-            *reinterpret_cast<V*>(y + e0 + 4 * g) = *reinterpret_cast<const V*>(x + e0 + 4 * g);
-        } else {
-          for (int64_t d = threadIdx.x; d < dim; d += blockDim.x) y[e0 + d] = x[e0 + d];
-        }
-      }
-      continue;
-    }
-    // 2b. y = x + s z, z = normals of the token's elements
-    if (vec) {  // e0 and dim are multiples of 4: group g is Philox block e0 / 4 + g
-      for (int64_t g = threadIdx.x; g < dim / 4; g += blockDim.x) {
-        const int64_t e = e0 + 4 * g;
-        float z[4], v[4];
-        normal4(seed, offset, uint64_t(e / 4), z);
-        cuda::load4(x + e, v);
-#pragma unroll
-        for (int q = 0; q < 4; ++q) v[q] = fmaf(s, z[q], v[q]);
-        cuda::store4(y + e, v);
-      }
-    } else {  // the Philox blocks overlapping [e0, e0 + dim), element by element
-      const int64_t k0 = e0 / 4, k1 = (e0 + dim + 3) / 4;
-      for (int64_t k = k0 + threadIdx.x; k < k1; k += blockDim.x) {
-        float z[4];
-        normal4(seed, offset, uint64_t(k), z);
-        for (int q = 0; q < 4; ++q) {
-          const int64_t e = 4 * k + q;
-          if (e >= e0 && e < e0 + dim) y[e] = from_float<T>(fmaf(s, z[q], to_float(x[e])));
-        }
-      }
-    }
+    // 2. y = x + s z (z = normals of the token's elements), or the token unchanged
+    if (on && s != 0.0f)
+      cuda::add_noise_row(x, y, e0, dim, s, vec, [&](uint64_t k, float* z) { normal4(seed, offset, k, z); });
+    else if (y != x)
+      cuda::copy_row(x, y, e0, dim, vec);
   }
 }
 
@@ -83,9 +53,7 @@ Status launch(const VisualTokensArgs& a) {
   const T* x = static_cast<const T*>(a.x);
   T* y = static_cast<T*>(a.y);
   const int64_t ntok = a.batch * a.tokens;
-  // one warp per 128 elements up to 256 threads (a multiple of 32, as block_sum needs)
-  const int64_t want = (a.dim / 4 + 31) / 32 * 32;
-  const int block = int(want < 32 ? 32 : want > 256 ? 256 : want);
+  const int block = cuda::row_block_threads(a.dim);  // a multiple of 32, as block_sum needs
   const int grid = int(ntok < 65535 * 8 ? ntok : 65535 * 8);
   const bool vec = a.dim % 4 == 0 && cuda::vec4_aligned<T>(x) && cuda::vec4_aligned<T>(y);
   switch (a.scale) {

@@ -4,12 +4,10 @@
 #include "neftune.h"
 
 #include <algorithm>
-#include <cstring>
 #include <string>
 #include <vector>
 
 #include "../core/half.h"
-#include "../core/philox_batch.h"
 #include "../core/thread_pool.h"
 #include "noise_cpu.h"
 
@@ -24,22 +22,14 @@ void run(const NeftuneArgs& a, const std::vector<float>& mag) {
   const int64_t npos = a.batch * a.seq, D = a.dim;
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(D, 1));
   parallel_for(npos, grain, [&](int64_t p0, int64_t p1) {
-    alignas(64) float v[kNoiseChunk];
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t b = p / a.seq, n = p % a.seq;
       const bool real = a.lengths ? n < a.lengths[b] : a.mask ? a.mask[p] != 0 : true;
       const float m = mag[size_t(b)];
-      const T* xp = x + p * D;
-      T* yp = y + p * D;
-      if (!real || m == 0.0f) {
-        if (y != x) std::memcpy(yp, xp, size_t(D) * sizeof(T));
-        continue;
-      }
-      for (int64_t c = 0; c < D; c += kNoiseChunk) {
-        const int64_t len = std::min(kNoiseChunk, D - c);
-        pm1_range(keys, uint64_t(p * D + c), len, v);
-        add_scaled(xp + c, v, len, m, yp + c);
-      }
+      if (real && m != 0.0f)
+        add_noise_row(keys, RowNoise::kPm1, x + p * D, y + p * D, p * D, D, m);
+      else
+        keep_row(x + p * D, y + p * D, D);
     }
   });
 }

@@ -4,10 +4,8 @@
 #include "visual_tokens.h"
 
 #include <algorithm>
-#include <cstring>
 
 #include "../core/half.h"
-#include "../core/philox_batch.h"
 #include "../core/thread_pool.h"
 #include "noise_cpu.h"
 
@@ -22,7 +20,6 @@ void run(const VisualTokensArgs& a) {
   const int64_t ntok = a.batch * a.tokens, D = a.dim;
   const int64_t grain = std::max<int64_t>(1, 16384 / std::max<int64_t>(D, 1));
   parallel_for(ntok, grain, [&](int64_t t0, int64_t t1) {
-    alignas(64) float z[kNoiseChunk];
     for (int64_t t = t0; t < t1; ++t) {
       const T* xt = x + t * D;
       T* yt = y + t * D;
@@ -35,15 +32,10 @@ void run(const VisualTokensArgs& a) {
                                                      : sum_sq_dev(xt, D, row_sum(xt, D) / float(D));
         s = token_noise_scale(a.scale, a.sigma, sq, D);
       }
-      if (!on || s == 0.0f) {
-        if (y != x) std::memcpy(yt, xt, size_t(D) * sizeof(T));
-        continue;
-      }
-      for (int64_t c = 0; c < D; c += kNoiseChunk) {
-        const int64_t len = std::min(kNoiseChunk, D - c);
-        normal_range(keys, uint64_t(t * D + c), len, z);
-        add_scaled(xt + c, z, len, s, yt + c);
-      }
+      if (on && s != 0.0f)
+        add_noise_row(keys, RowNoise::kNormal, xt, yt, t * D, D, s);
+      else
+        keep_row(xt, yt, D);
     }
   });
 }

@@ -81,7 +81,7 @@ export function sideTensor(
   }
   const t = tensorArg(op, name, v, dtypes);
   expectShape(op, name, t, shape, from);
-  sameDevice(op, { [name]: t, input: like });
+  sameDevice(op, { input: like, [name]: t });
   return t;
 }
 

@@ -32,7 +32,8 @@ function check(y: Tensor, ref: { y: Float64Array; scale: Float64Array }, dtype: 
 }
 
 describe('ops.linear', () => {
-  // [M, N, K]: small-M (decode) path for M <= 4, blocked path above; odd sizes hit every remainder
+  // [M, N, K]: small-M (decode) path for M <= 8 (rows in chunks of 4), blocked path above; odd
+  // sizes hit every remainder
   const shapes: [number, number, number][] = [
     [1, 1, 1],
     [1, 7, 17],
@@ -40,6 +41,8 @@ describe('ops.linear', () => {
     [3, 130, 1030],
     [4, 64, 16],
     [5, 3, 1],
+    [7, 9, 35],
+    [8, 130, 300],
     [33, 67, 49],
     [37, 129, 600],
     [70, 5, 513],

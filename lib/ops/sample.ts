@@ -10,23 +10,25 @@ import { native, withCallerStack } from '../native';
 import { describe, empty, type Tensor, type TensorLike } from '../tensor';
 import { checkOptions, numberOpt, sameDevice, seedOpt, shapeStr, tensorArg } from '../validate';
 
+/** Positional arguments of the raw binding after the logits (see native/cpp/binding/sample.cc). */
+type SampleNativeArgs = [
+  history: Tensor | null,
+  repetitionPenalty: number,
+  temperature: number,
+  topK: number,
+  topP: number,
+  minP: number,
+  seed: number | bigint,
+  seeds: BigUint64Array | null,
+  step: number | bigint,
+  tokens: Tensor,
+  logprobs: Tensor,
+];
+
 declare module '../native' {
   interface NativeAddon {
-    sample(
-      logits: Tensor,
-      history: Tensor | null,
-      repetitionPenalty: number,
-      temperature: number,
-      topK: number,
-      topP: number,
-      minP: number,
-      seed: number | bigint,
-      seeds: BigUint64Array | null,
-      step: number | bigint,
-      tokens: Tensor,
-      logprobs: Tensor,
-      async: boolean,
-    ): void | Promise<void>;
+    sample(logits: Tensor, ...rest: [...SampleNativeArgs, async: false]): void;
+    sample(logits: Tensor, ...rest: [...SampleNativeArgs, async: true]): Promise<void>;
   }
 }
 
@@ -105,9 +107,8 @@ function prepare(logits: TensorLike, options?: SampleOptions) {
   const dev = l._device < 0 ? 'cpu' : (`cuda:${l._device}` as const);
   const tokens = empty([rows], 'int32', { device: dev });
   const logprobs = empty([rows], 'float32', { device: dev });
-  const call = (async: boolean) =>
-    native.sample(l, history, penalty, temperature, topK, topP, minP, seed, seeds, step, tokens, logprobs, async);
-  return { call, result: { tokens, logprobs } };
+  const args: SampleNativeArgs = [history, penalty, temperature, topK, topP, minP, seed, seeds, step, tokens, logprobs];
+  return { l, args, result: { tokens, logprobs } };
 }
 
 /**
@@ -117,7 +118,7 @@ function prepare(logits: TensorLike, options?: SampleOptions) {
  */
 export function sample(logits: TensorLike, options?: SampleOptions): SampleResult {
   const p = prepare(logits, options);
-  p.call(false);
+  native.sample(p.l, ...p.args, false);
   return p.result;
 }
 
@@ -125,6 +126,6 @@ export function sample(logits: TensorLike, options?: SampleOptions): SampleResul
 export async function sampleAsync(logits: TensorLike, options?: SampleOptions): Promise<SampleResult> {
   const stack = new Error().stack;
   const p = prepare(logits, options);
-  await withCallerStack(p.call(true) as Promise<void>, stack);
+  await withCallerStack(native.sample(p.l, ...p.args, true), stack);
   return p.result;
 }

@@ -2,10 +2,14 @@
 // key thresholds, Philox words, logprob) is the MMPREF_HD code of cpp/ops/sample.h, so tokens are
 // the same as on the CPU. Per row:
 //   1. max of the processed logits (and the lowest argmax, for greedy), NaN/+inf check;
-//   2. top-k / top-p cuts: exact radix search over the order-preserving key, 3 levels of 11/11/10
-//      bits; each level is one pass over the row into a shared-memory histogram (integer atomics:
-//      order-independent, so reproducible) and one warp that picks the bin where the count or
-//      mass, cumulated from the top, reaches the threshold;
+//   2. top-k / top-p cuts: exact radix search over the order-preserving key, 4 levels of 8 bits
+//      (the CPU uses 11/11/10 bits; the cut is defined exactly, so both find the same key). A
+//      level is one pass over the row: each warp takes 32 consecutive elements at a time, lanes
+//      with the same digit are grouped (__match_any_sync) and their count or mass summed
+//      (__popc / __reduce_add_sync over two 32-bit halves), and the group leader adds it to its
+//      warp's private histogram. No atomics: hot bins do not serialise, and the integer sums are
+//      reproducible. Then the 16 private histograms are combined and one warp picks the bin where
+//      the count or mass, cumulated from the top, reaches the threshold;
 //   3. the draw: every thread sums the masked integer masses of its contiguous segment, one block
 //      exclusive scan, and the thread whose segment holds the target walks it.
 // Logits are processed on the fly (l / temperature); with a history the processed row is first
@@ -21,6 +25,8 @@ namespace mmpref {
 namespace {
 
 constexpr int kThreads = 512;
+constexpr int kWarps = kThreads / 32;
+constexpr int kDigitBits = 8, kBins = 1 << kDigitBits, kLevels = 32 / kDigitBits;
 
 struct SampleParams {
   int64_t rows, vocab;
@@ -52,7 +58,8 @@ struct Shared {
     typename BlockMax::TempStorage max;
     typename BlockScanU64::TempStorage scan;
   } tmp;
-  unsigned long long hist[kRadixBins];
+  unsigned long long priv[kWarps][kBins];  // per-warp histograms of one level
+  unsigned long long hist[kBins];          // their sum
   float m;
   int64_t argmax;
   int sel_bin;
@@ -97,29 +104,52 @@ __device__ void select_bin(Shared& sh, int nbins, unsigned long long above, unsi
 template <bool kMass, class Load>
 __device__ bool radix_search(Shared& sh, const Load& load, int64_t V, float m, uint32_t lo, unsigned long long thr,
                              double top_p, uint32_t* kappa) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x / 32;
   uint32_t prefix = 0;
   unsigned long long above = 0;
-  for (int level = 0; level < kRadixLevels; ++level) {
-    const int nbins = 1 << radix_bits(level);
-    for (int b = threadIdx.x; b < nbins; b += kThreads) sh.hist[b] = 0;
+  for (int level = 0; level < kLevels; ++level) {
+    const int shift = 32 - kDigitBits * (level + 1);
+    for (int i = threadIdx.x; i < kWarps * kBins; i += kThreads) (&sh.priv[0][0])[i] = 0;
     __syncthreads();
-    for (int64_t j = threadIdx.x; j < V; j += kThreads) {
-      const float x = load(j);
-      const uint32_t key = sample_key(x);
-      if (key >= lo && radix_match(key, level, prefix)) {
-        const unsigned long long stat = kMass ? sample_mass(x - m) : 1ull;
-        if (stat) atomicAdd(&sh.hist[radix_digit(key, level)], stat);
+    for (int64_t base = int64_t(warp) * 32; base < V; base += kThreads) {  // warp-uniform loop
+      const int64_t j = base + lane;
+      int bin = kBins;  // sentinel: not counted
+      unsigned long long stat = 0;
+      if (j < V) {
+        const float x = load(j);
+        const uint32_t key = sample_key(x);
+        if (key >= lo && (level == 0 || (key >> (shift + kDigitBits)) == prefix)) {
+          bin = int((key >> shift) & (kBins - 1));
+          stat = kMass ? sample_mass(x - m) : 1ull;
+        }
       }
+      const unsigned peers = __match_any_sync(0xffffffffu, bin);
+      unsigned long long sum;
+      if (kMass) {  // stat < 2^41: 32 low parts of 27 bits and high parts of 14 bits fit 32-bit sums
+        const unsigned lo27 = __reduce_add_sync(peers, unsigned(stat & 0x7ffffffull));
+        const unsigned hi = __reduce_add_sync(peers, unsigned(stat >> 27));
+        sum = (static_cast<unsigned long long>(hi) << 27) + lo27;
+      } else {
+        sum = __popc(peers);
+      }
+      if (bin < kBins && lane == __ffs(peers) - 1) sh.priv[warp][bin] += sum;
+      __syncwarp();
     }
     __syncthreads();
-    if (threadIdx.x < 32) select_bin(sh, nbins, above, thr, level == 0 ? top_p : -1.0);
+    for (int b = threadIdx.x; b < kBins; b += kThreads) {
+      unsigned long long total = 0;
+      for (int w = 0; w < kWarps; ++w) total += sh.priv[w][b];
+      sh.hist[b] = total;
+    }
+    __syncthreads();
+    if (threadIdx.x < 32) select_bin(sh, kBins, above, thr, level == 0 ? top_p : -1.0);
     __syncthreads();
     const int b = sh.sel_bin;
     if (b < 0) return false;
     thr = sh.sel_thr;  // top-p: later levels compare with the same absolute threshold
     above = sh.sel_above;
-    prefix = (prefix << radix_bits(level)) | uint32_t(b);
-    __syncthreads();  // hist and sel_* are reused by the next level
+    prefix = (prefix << kDigitBits) | uint32_t(b);
+    __syncthreads();  // priv, hist and sel_* are reused by the next level
   }
   *kappa = prefix;
   return true;

@@ -3,26 +3,27 @@
 #include <algorithm>
 
 #include "../core/half.h"
+#include "../core/lanes.h"
 #include "../core/thread_pool.h"
 #include "contrastive.h"
 
 namespace mmpref {
 namespace {
 
-constexpr int kLanes = 16;
-
+// Row max of the clamped logits (lane vectors: the auto-vectoriser leaves the AVX-512 clone of
+// the 16-bit version scalar). NaN never wins: x > max is false.
 template <class T>
 MMPREF_CPU_CLONES float row_max(const T* l, int64_t n) {
-  float mx[kLanes];
-  for (int j = 0; j < kLanes; ++j) mx[j] = -kInf;
+  lanes_t mx;
+  for (int j = 0; j < kLaneWidth; ++j) mx[j] = -kInf;
   int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int j = 0; j < kLanes; ++j) {
-      const float x = vcd_clamp_input(to_float(l[i + j]));
-      mx[j] = x > mx[j] ? x : mx[j];  // NaN never wins
-    }
-  float m = -kInf;
-  for (int j = 0; j < kLanes; ++j) m = mx[j] > m ? mx[j] : m;
+  for (; i + kLaneWidth <= n; i += kLaneWidth) {
+    lanes_t x;
+    load_lanes(l + i, &x);
+    x = x == kInf ? kFloatMax : x;
+    mx = x > mx ? x : mx;
+  }
+  float m = lane_max(mx);
   for (; i < n; ++i) {
     const float x = vcd_clamp_input(to_float(l[i]));
     m = x > m ? x : m;

@@ -1,10 +1,11 @@
-// CPU similarity.cosine / similarity.filter: row norms (lane sums), then either the GEMM core
+// CPU similarity.cosine / similarity.filter: row norms (lane vectors, core/lanes.h), then either the GEMM core
 // (gemm_nt.h) with a dividing epilogue (all pairs) or one fused pass per row (paired). The filter
 // takes the row max of the similarity matrix, in reference order.
 #include <algorithm>
 #include <vector>
 
 #include "../core/half.h"
+#include "../core/lanes.h"
 #include "../core/thread_pool.h"
 #include "cosine.h"
 #include "gemm_nt.h"
@@ -12,43 +13,50 @@
 namespace mmpref {
 namespace {
 
-constexpr int kLanes = 16;
+// Lane accumulation over a row; the K tail goes through one zero-padded vector.
+template <class T>
+MMPREF_LANES_INLINE void load_tail(const T* x, int64_t n, lanes_t* v) {
+  alignas(64) float buf[kLaneWidth] = {0};
+  for (int64_t i = 0; i < n; ++i) buf[i] = to_float(x[i]);
+  load_lanes(buf, v);
+}
 
 template <class T>
 MMPREF_CPU_CLONES float row_norm(const T* x, int64_t n) {
-  float acc[kLanes] = {0};
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int j = 0; j < kLanes; ++j) {
-      const float v = to_float(x[i + j]);
-      acc[j] += v * v;
-    }
-  for (int j = 0; i < n; ++i, ++j) acc[j] += to_float(x[i]) * to_float(x[i]);
-  float s = 0.0f;
-  for (int j = 0; j < kLanes; ++j) s += acc[j];
-  return std::sqrt(s);
+  lanes_t acc = {};
+  const int64_t nv = n / kLaneWidth * kLaneWidth;
+  for (int64_t i = 0; i < nv; i += kLaneWidth) {
+    lanes_t v;
+    load_lanes(x + i, &v);
+    acc += v * v;
+  }
+  if (nv < n) {
+    lanes_t v;
+    load_tail(x + nv, n - nv, &v);
+    acc += v * v;
+  }
+  return std::sqrt(lane_sum(acc));
 }
 
 template <class T>
 MMPREF_CPU_CLONES float paired_row(const T* x, const T* y, int64_t n) {
-  float d[kLanes] = {0}, sx[kLanes] = {0}, sy[kLanes] = {0};
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int j = 0; j < kLanes; ++j) {
-      const float u = to_float(x[i + j]), v = to_float(y[i + j]);
-      d[j] += u * v;
-      sx[j] += u * u;
-      sy[j] += v * v;
-    }
-  for (int j = 0; i < n; ++i, ++j) {
-    const float u = to_float(x[i]), v = to_float(y[i]);
-    d[j] += u * v;
-    sx[j] += u * u;
-    sy[j] += v * v;
+  lanes_t d = {}, sx = {}, sy = {}, u, v;
+  const int64_t nv = n / kLaneWidth * kLaneWidth;
+  for (int64_t i = 0; i < nv; i += kLaneWidth) {
+    load_lanes(x + i, &u);
+    load_lanes(y + i, &v);
+    d += u * v;
+    sx += u * u;
+    sy += v * v;
   }
-  float dot = 0.0f, nx = 0.0f, ny = 0.0f;
-  for (int j = 0; j < kLanes; ++j) dot += d[j], nx += sx[j], ny += sy[j];
-  return cosine_finish(dot, std::sqrt(nx), std::sqrt(ny));
+  if (nv < n) {
+    load_tail(x + nv, n - nv, &u);
+    load_tail(y + nv, n - nv, &v);
+    d += u * v;
+    sx += u * u;
+    sy += v * v;
+  }
+  return cosine_finish(lane_sum(d), std::sqrt(lane_sum(sx)), std::sqrt(lane_sum(sy)));
 }
 
 template <class T>

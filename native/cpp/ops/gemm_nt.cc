@@ -1,69 +1,22 @@
 // CPU GEMM kernels behind gemm_nt_cpu (gemm_nt.h): panel packing, the register-tiled block
-// multiply and the small-M (decode) path. The tiles use GCC vector types of kGemmLanes floats:
-// one zmm in the AVX-512 clone, two ymm in the AVX2 clone, four xmm in the baseline clone.
-// NB: lanes are independent IEEE operations and every horizontal sum is one fixed halving tree,
-// so every clone computes the same bits (-ffp-contract=off: no FMA contraction either). The
-// auto-vectoriser picks the wrong loop of these nests, hence the explicit vector types.
+// multiply and the small-M (decode) path. The tiles use the lane vectors of core/lanes.h (the
+// auto-vectoriser picks the wrong loop of these nests): every clone computes the same bits
+// (-ffp-contract=off: no FMA contraction either).
 #include "gemm_nt.h"
+
+#include "../core/lanes.h"
 
 #include <cstring>
 
 namespace mmpref {
 namespace {
 
-typedef float lanes_t __attribute__((vector_size(kGemmLanes * sizeof(float))));
-typedef float half_lanes_t __attribute__((vector_size(kGemmLanes / 2 * sizeof(float))));
-typedef float quarter_lanes_t __attribute__((vector_size(kGemmLanes / 4 * sizeof(float))));
-typedef uint32_t ulanes_t __attribute__((vector_size(kGemmLanes * sizeof(uint32_t))));
-typedef uint16_t u16lanes_t __attribute__((vector_size(kGemmLanes * sizeof(uint16_t))));
-typedef int32_t ilanes_t __attribute__((vector_size(kGemmLanes * sizeof(int32_t))));
-
-#define MMPREF_INLINE __attribute__((always_inline)) inline
-
-// kGemmLanes consecutive elements as float32 lanes (exact conversions, as core/half.h).
-MMPREF_INLINE void load_lanes(const float* p, lanes_t* v) { std::memcpy(v, p, sizeof(lanes_t)); }
-MMPREF_INLINE void load_lanes(const bfloat16_t* p, lanes_t* v) {
-  u16lanes_t h;
-  std::memcpy(&h, p, sizeof(h));
-  const ulanes_t u = __builtin_convertvector(h, ulanes_t) << 16;
-  std::memcpy(v, &u, sizeof(lanes_t));
-}
-MMPREF_INLINE void load_lanes(const half_t* p, lanes_t* v) {
-  // half_bits_to_float, lane-wise: rebias exponent+mantissa by a multiply, then inf/NaN and sign
-  u16lanes_t h;
-  std::memcpy(&h, p, sizeof(h));
-  const ulanes_t u = __builtin_convertvector(h, ulanes_t);
-  const ulanes_t sign = (u & 0x8000u) << 16;
-  const ulanes_t em = u & 0x7fffu;
-  const ulanes_t shifted = em << 13;
-  lanes_t f;
-  std::memcpy(&f, &shifted, sizeof(f));
-  f *= 5.192296858534828e33f;  // 2^112
-  ulanes_t r;
-  std::memcpy(&r, &f, sizeof(r));
-  const ilanes_t special = em >= 0x7c00u;  // -1 where inf/NaN
-  r |= (ulanes_t)special & 0x7f800000u;
-  r |= sign;
-  std::memcpy(v, &r, sizeof(lanes_t));
-}
-
-// Sum of the lanes as a fixed halving tree: v[i] + v[i + 8], then + 4, + 2, + 1.
-MMPREF_INLINE float lane_sum(lanes_t v) {
-  half_lanes_t a, b;
-  std::memcpy(&a, &v, sizeof(a));
-  std::memcpy(&b, reinterpret_cast<const char*>(&v) + sizeof(a), sizeof(b));
-  a += b;
-  quarter_lanes_t c, d;
-  std::memcpy(&c, &a, sizeof(c));
-  std::memcpy(&d, reinterpret_cast<const char*>(&a) + sizeof(c), sizeof(d));
-  c += d;
-  return (c[0] + c[2]) + (c[1] + c[3]);
-}
+static_assert(kGemmLanes == kLaneWidth, "gemm tiles are one lane vector wide");
 
 // MR rows of packed X (row stride ldx floats) against 4 rows of W (row stride ldw elements),
 // over k in [0, kv) with kv % kGemmLanes == 0: acc[r][c] += X[r, k] * W[c, k] lane-wise.
 template <int MR, class T>
-MMPREF_INLINE void tile_acc(const float* X, int64_t ldx, const T* const w[4], int64_t kv, lanes_t acc[MR][4]) {
+MMPREF_LANES_INLINE void tile_acc(const float* X, int64_t ldx, const T* const w[4], int64_t kv, lanes_t acc[MR][4]) {
   for (int64_t k = 0; k < kv; k += kGemmLanes) {
     lanes_t wv[4];
     for (int c = 0; c < 4; ++c) load_lanes(w[c] + k, &wv[c]);
@@ -77,7 +30,7 @@ MMPREF_INLINE void tile_acc(const float* X, int64_t ldx, const T* const w[4], in
 
 // One register tile over a packed K slice: C[r, c] += X[r, :] . W[c, :].
 template <int MR>
-MMPREF_INLINE void block_tile(const float* X, const float* W, float* C, int kb, int ldc) {
+MMPREF_LANES_INLINE void block_tile(const float* X, const float* W, float* C, int kb, int ldc) {
   lanes_t acc[MR][4] = {};
   const float* w[4] = {W, W + kb, W + 2 * kb, W + 3 * kb};
   tile_acc<MR>(X, kb, w, kb, acc);
@@ -97,37 +50,45 @@ MMPREF_CPU_CLONES void pack_rows(const T* src, int64_t ld, int rows, int rows_pa
   for (int r = rows; r < rows_pad; ++r) std::memset(dst + int64_t(r) * cols_pad, 0, sizeof(float) * cols_pad);
 }
 
-// Small-M path: MR rows of packed X (stride kpad) against W rows [n0, n0 + nb), read in place.
-// The K tail (K % kGemmLanes) goes through a zero-padded copy.
+// Small-M path, one tile: MR rows of packed X (stride kpad) against the 4 W rows w[] read in place
+// (row stride K); out[r * kGemmNB + c] for c < nc. The K tail (K % kGemmLanes) goes through a
+// zero-padded copy.
 template <int MR, class T>
-MMPREF_INLINE void rows_small(const float* X, int64_t kpad, const T* W, int64_t K, int nb, float* out) {
+MMPREF_LANES_INLINE void small_tile(const float* X, int64_t kpad, const T* const w[4], int64_t K, int nc, float* out) {
   const int64_t kv = K / kGemmLanes * kGemmLanes;
-  for (int c0 = 0; c0 < nb; c0 += 4) {
-    const T* w[4];
-    for (int c = 0; c < 4; ++c) w[c] = W + int64_t(c0 + c < nb ? c0 + c : c0) * K;  // past nb: reuse, drop
-    lanes_t acc[MR][4] = {};
-    tile_acc<MR>(X, kpad, w, kv, acc);
-    if (kv < K) {
-      alignas(64) float tail[4][kGemmLanes] = {};
-      const float* tw[4];
-      for (int c = 0; c < 4; ++c) {
-        for (int64_t k = kv; k < K; ++k) tail[c][k - kv] = to_float(w[c][k]);
-        tw[c] = tail[c];
-      }
-      tile_acc<MR>(X + kv, kpad, tw, kGemmLanes, acc);
+  lanes_t acc[MR][4] = {};
+  tile_acc<MR>(X, kpad, w, kv, acc);
+  if (kv < K) {
+    alignas(64) float tail[4][kGemmLanes] = {};
+    const float* tw[4];
+    for (int c = 0; c < 4; ++c) {
+      for (int64_t k = kv; k < K; ++k) tail[c][k - kv] = to_float(w[c][k]);
+      tw[c] = tail[c];
     }
-    for (int r = 0; r < MR; ++r)
-      for (int c = 0; c < 4 && c0 + c < nb; ++c) out[r * kGemmNB + c0 + c] = lane_sum(acc[r][c]);
+    tile_acc<MR>(X + kv, kpad, tw, kGemmLanes, acc);
   }
+  for (int r = 0; r < MR; ++r)
+    for (int c = 0; c < nc; ++c) out[r * kGemmNB + c] = lane_sum(acc[r][c]);
 }
 
+// Small-M block: every group of 4 W rows is read from memory once and multiplied with the rows of
+// X in chunks of at most 4 (later chunks find the group in L1).
 template <class T>
 MMPREF_CPU_CLONES void small_block(const float* X, int m, int64_t kpad, const T* W, int64_t K, int nb, float* out) {
-  switch (m) {
-    case 1: rows_small<1>(X, kpad, W, K, nb, out); break;
-    case 2: rows_small<2>(X, kpad, W, K, nb, out); break;
-    case 3: rows_small<3>(X, kpad, W, K, nb, out); break;
-    default: rows_small<4>(X, kpad, W, K, nb, out); break;
+  for (int c0 = 0; c0 < nb; c0 += 4) {
+    const int nc = nb - c0 < 4 ? nb - c0 : 4;
+    const T* w[4];
+    for (int c = 0; c < 4; ++c) w[c] = W + int64_t(c < nc ? c0 + c : c0) * K;  // past nb: reuse, dropped
+    for (int r0 = 0; r0 < m; r0 += 4) {
+      const float* x = X + r0 * kpad;
+      float* o = out + r0 * kGemmNB + c0;
+      switch (m - r0 < 4 ? m - r0 : 4) {
+        case 1: small_tile<1>(x, kpad, w, K, nc, o); break;
+        case 2: small_tile<2>(x, kpad, w, K, nc, o); break;
+        case 3: small_tile<3>(x, kpad, w, K, nc, o); break;
+        default: small_tile<4>(x, kpad, w, K, nc, o); break;
+      }
+    }
   }
 }
 

@@ -24,11 +24,11 @@
 
 namespace mmpref {
 
-constexpr int kGemmLanes = 16;  // lane accumulators per dot product: one AVX-512 vector
+constexpr int kGemmLanes = 16;  // lane accumulators per dot product: one AVX-512 vector (core/lanes.h)
 constexpr int kGemmMB = 32;     // rows of X per work item
 constexpr int kGemmNB = 64;     // rows of W (outputs) per work item
 constexpr int kGemmKB = 512;    // K slice packed at a time (panels stay in L2)
-constexpr int kGemmSmallM = 4;  // M <= this: W is read in place, X packed once (decode shapes)
+constexpr int kGemmSmallM = 8;  // M <= this: W is read in place, X packed once (decode shapes)
 
 // C[r, c] += sum_k X[r, k] * W[c, k] for r < mb, c < nb_pad, over packed float32 panels with row
 // strides kb_pad: kb_pad % kGemmLanes == 0 and nb_pad % 4 == 0 (padding is zeros).
@@ -41,7 +41,7 @@ void gemm_pack(const half_t* src, int64_t ld, int rows, int rows_pad, int64_t co
 void gemm_pack(const bfloat16_t* src, int64_t ld, int rows, int rows_pad, int64_t cols, int64_t cols_pad,
                float* dst);
 
-// Small-M block: out[r * kGemmNB + c] = X[r, :] . W[c, :] for r < m (<= 4), c < nb (<= kGemmNB),
+// Small-M block: out[r * kGemmNB + c] = X[r, :] . W[c, :] for r < m (<= kGemmSmallM), c < nb (<= kGemmNB),
 // X packed float32 [m, kpad] (zero-padded), W read in place with row stride K.
 void gemm_small_block(const float* X, int m, int64_t kpad, const float* W, int64_t K, int nb, float* out);
 void gemm_small_block(const float* X, int m, int64_t kpad, const half_t* W, int64_t K, int nb, float* out);

@@ -19,6 +19,19 @@ namespace {
 constexpr int kLanes = 16;
 constexpr int64_t kScanBlock = 1024;
 
+// Radix search levels over the 32-bit key: bits 31..21, 20..10, 9..0.
+constexpr int kRadixLevels = 3;
+constexpr int kRadixBins = 2048;
+int radix_shift(int level) { return level == 0 ? 21 : (level == 1 ? 10 : 0); }
+int radix_bits(int level) { return level == 2 ? 10 : 11; }
+// True when `key` lies under `prefix` (the bits above this level's digit).
+bool radix_match(uint32_t key, int level, uint32_t prefix) {
+  return (uint64_t(key) >> (radix_shift(level) + radix_bits(level))) == prefix;
+}
+int radix_digit(uint32_t key, int level) {
+  return int((key >> radix_shift(level)) & ((1u << radix_bits(level)) - 1u));
+}
+
 // 1a. l'_j = l_j / temperature (history patched afterwards).
 template <class T>
 MMPREF_CPU_CLONES void process_row(const T* l, int64_t n, float temperature, float* out) {

@@ -14,7 +14,8 @@
 // Exactness and reproducibility. Steps 3-6 are done on integers: every token gets the mass
 // q_j = floor(exp(l'_j - max) * 2^40) (exp_nonpos, bit-identical on CPU and CUDA), the cuts are
 // exact thresholds in the order-preserving uint32 key of l'_j (found by a radix search on count
-// or mass histograms, never a sort), and the draw is an inverse-CDF walk in index order over S:
+// or mass histograms, never a sort: 11/11/10-bit digits on the CPU, 4 x 8 bits on CUDA; the cut
+// is defined exactly, so both find the same key), and the draw is an inverse-CDF walk in index order over S:
 // token = min j with sum_{i <= j, i in S} q_i > floor(r * Z_S / 2^64), r a 64-bit Philox word
 // pair. Integer sums do not depend on summation order, so CPU (any thread count) and CUDA return
 // the same token for the same inputs, and the draw follows q_j / Z_S exactly. The quantisation
@@ -121,19 +122,6 @@ MMPREF_HD float sample_key_to_float(uint32_t k) {
 // log q_j / Z_S in float: (l'_j - max) - log(Z_S * 2^-40).
 MMPREF_HD float sample_logprob(float d, uint64_t z) {
   return float(double(d) - (log(double(z)) - double(kMassBits) * 0.69314718055994530942));
-}
-
-// Radix search levels over the 32-bit key: bits 31..21, 20..10, 9..0.
-constexpr int kRadixLevels = 3;
-constexpr int kRadixBins = 2048;
-MMPREF_HD int radix_shift(int level) { return level == 0 ? 21 : (level == 1 ? 10 : 0); }
-MMPREF_HD int radix_bits(int level) { return level == 2 ? 10 : 11; }
-// True when `key` lies under `prefix` (the bits above this level's digit).
-MMPREF_HD bool radix_match(uint32_t key, int level, uint32_t prefix) {
-  return (uint64_t(key) >> (radix_shift(level) + radix_bits(level))) == prefix;
-}
-MMPREF_HD int radix_digit(uint32_t key, int level) {
-  return int((key >> radix_shift(level)) & ((1u << radix_bits(level)) - 1u));
 }
 
 Status sample_cpu(const SampleArgs& a);

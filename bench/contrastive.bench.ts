@@ -1,0 +1,29 @@
+/**
+ * sampling.contrastive (VCD) at decoding shapes: two logit matrices read, one float32 written
+ * (ceiling: copy, read + write). Baseline: the float64 TS reference on a subset, scaled.
+ */
+import { empty, sampling, type FloatDType } from '../lib';
+import { contrastiveRef } from '../test/reference/contrastive';
+import { fillRandom, timeMs, type BenchContext } from './harness';
+
+export function run(ctx: BenchContext): void {
+  const cases: [number, number, FloatDType][] = ctx.quick ? [[8, 32000, 'float32']] : [[64, 32000, 'bfloat16'], [64, 128256, 'float32']];
+  for (const [B, V, dtype] of cases) {
+    const hl = empty([B, V], dtype);
+    const hd = empty([B, V], dtype);
+    fillRandom(hl, 4);
+    fillRandom(hd, 4);
+    const dev = ctx.device === 'cuda';
+    const [l, d] = dev ? [hl.to('cuda'), hd.to('cuda')] : [hl, hd];
+    const ms = timeMs(() => sampling.contrastive(l, d, { alpha: 1, beta: 0.1 }).dispose());
+    let baseline: { name: string; ms: number } | undefined;
+    if (!dev) {
+      const sub = 4;
+      const lf = hl.toFloat32Array().subarray(0, sub * V);
+      const df = hd.toFloat32Array().subarray(0, sub * V);
+      baseline = { name: 'naive TS', ms: (timeMs(() => contrastiveRef(lf, df, sub, V, 1, 0.1), { warmup: 1, reps: 3 }) * B) / sub };
+    }
+    ctx.record({ op: 'sampling.contrastive', case: `[${B}, ${V}] ${dtype}`, device: ctx.device, ms, bytes: l.byteLength * 2 + B * V * 4, ceiling: 'copy', baseline });
+    if (dev) [l, d].forEach((t) => t.dispose());
+  }
+}

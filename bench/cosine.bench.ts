@@ -1,0 +1,35 @@
+/**
+ * similarity.cosine at BDHS rejection shapes (all-mpnet-base-v2 embeddings, E = 768): candidates x
+ * a bank of references (all pairs) and paired rows; baseline: the float64 TS reference on a
+ * subset, scaled. Bytes: both embedding matrices read once, the similarities written once.
+ */
+import { empty, similarity } from '../lib';
+import { cosineRef } from '../test/reference/cosine';
+import { fillRandom, timeMs, type BenchContext } from './harness';
+
+export function run(ctx: BenchContext): void {
+  const cases: [number, number, number, boolean][] = ctx.quick
+    ? [[16, 256, 768, false]]
+    : [
+        [64, 4096, 768, false],
+        [4096, 4096, 768, true],
+        [1024, 1024, 768, false],
+      ];
+  for (const [n, m, e, paired] of cases) {
+    const ha = empty([n, e]);
+    const hb = empty([m, e]);
+    fillRandom(ha, 1);
+    fillRandom(hb, 1);
+    const dev = ctx.device === 'cuda';
+    const [a, b] = dev ? [ha.to('cuda'), hb.to('cuda')] : [ha, hb];
+    const ms = timeMs(() => similarity.cosine(a, b, { paired }).dispose());
+    let baseline: { name: string; ms: number } | undefined;
+    if (!dev) {
+      const sub = paired ? 256 : 4;
+      baseline = { name: 'naive TS', ms: (timeMs(() => cosineRef(ha.data.subarray(0, sub * e), hb.data, sub, paired ? sub : m, e, paired), { warmup: 1, reps: 3 }) * n) / sub };
+    }
+    const out = paired ? n : n * m;
+    ctx.record({ op: 'similarity.cosine', case: `[${n}, ${e}] x [${m}, ${e}]${paired ? ' paired' : ''} float32`, device: ctx.device, ms, bytes: (n * e + m * e + out) * 4, ceiling: 'read', baseline, note: paired ? undefined : `${((2 * n * m * e) / ms / 1e6).toFixed(1)} GFLOP/s` });
+    if (dev) [a, b].forEach((t) => t.dispose());
+  }
+}

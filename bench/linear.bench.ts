@@ -1,0 +1,43 @@
+/**
+ * ops.linear at decoder shapes: decode (M = 1 and 8 rows through a 4096 x 4096 projection, bound by
+ * reading the weight) and prefill (M = 512, compute-bound: GFLOP/s in the note). Baseline: the
+ * float64 TS reference on a few rows, scaled. Bytes: x, W and b read once, y written once.
+ */
+import { empty, ops, type FloatDType } from '../lib';
+import { linearRef } from '../test/reference/linear';
+import { fillRandom, timeMs, type BenchContext } from './harness';
+
+export function run(ctx: BenchContext): void {
+  const cases: [number, number, number, FloatDType][] = ctx.quick
+    ? [[1, 1024, 1024, 'bfloat16']]
+    : [
+        [1, 4096, 4096, 'bfloat16'],
+        [1, 4096, 4096, 'float32'],
+        [8, 4096, 4096, 'bfloat16'],
+        [512, 2048, 2048, 'bfloat16'],
+        [512, 2048, 2048, 'float32'],
+      ];
+  for (const [m, n, k, dtype] of cases) {
+    const hx = empty([m, k], dtype);
+    const hw = empty([n, k], dtype);
+    const hb = empty([n], dtype);
+    fillRandom(hx, 1);
+    fillRandom(hw, 1);
+    fillRandom(hb, 1);
+    const dev = ctx.device === 'cuda';
+    const [x, w, b] = dev ? [hx.to('cuda'), hw.to('cuda'), hb.to('cuda')] : [hx, hw, hb];
+    const ms = timeMs(() => ops.linear(x, w, { bias: b }).dispose(), { reps: m >= 512 && !dev ? 3 : 7 });
+    let baseline: { name: string; ms: number } | undefined;
+    if (!dev) {
+      const sub = 1;
+      const xf = hx.toFloat32Array().subarray(0, sub * k);
+      const wf = hw.toFloat32Array();
+      const bf = hb.toFloat32Array();
+      baseline = { name: 'naive TS', ms: (timeMs(() => linearRef(xf, wf, bf, sub, n, k), { warmup: 1, reps: 3 }) * m) / sub };
+    }
+    const item = dtype === 'float32' ? 4 : 2;
+    const bytes = (m * k + n * k + n + m * n) * item;
+    ctx.record({ op: 'ops.linear', case: `[${m}, ${k}] x [${n}, ${k}]^T ${dtype}`, device: ctx.device, ms, bytes, ceiling: 'read', baseline, note: `${((2 * m * n * k) / ms / 1e6).toFixed(1)} GFLOP/s` });
+    if (dev) [x, w, b].forEach((t) => t.dispose());
+  }
+}

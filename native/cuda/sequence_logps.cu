@@ -253,23 +253,29 @@ __global__ void logps_backward_row_kernel(LogpsRows m, const T* logits, T* grad,
     const int64_t y = block_target(m, r, &li);
     const T* x = logits + r * V;
     T* g = grad + r * V;
-    // gradient value of element j with logit v
+    if (y < 0) {  // block-uniform: zeros, without reading the logits
+      const int64_t gmis = (reinterpret_cast<uintptr_t>(g) / sizeof(T)) % kVec;
+      const int64_t ghead = gmis ? (kVec - gmis < V ? kVec - gmis : V) : 0;
+      for (int64_t j = threadIdx.x; j < ghead; j += kBlock) g[j] = from_float<T>(0.0f);
+      const int64_t gvec = (V - ghead) / kVec;
+      uint4* gz = reinterpret_cast<uint4*>(g + ghead);
+      for (int64_t i = threadIdx.x; i < gvec; i += kBlock) gz[i] = make_uint4(0u, 0u, 0u, 0u);
+      for (int64_t j = ghead + gvec * kVec + threadIdx.x; j < V; j += kBlock) g[j] = from_float<T>(0.0f);
+      continue;
+    }
     // lse as hi + lo floats: exp((x - hi) - lo) keeps a recomputed (double) lse's precision
-    float gb = 0.0f, lse_hi = 0.0f, lse_lo = 0.0f;
-    if (y >= 0) {
-      const SeqSpan sp = seq_of_row(m, r);
-      const int n = counts[sp.seq];
-      gb = grad_logps[sp.seq] / float(m.average ? (n > 1 ? n : 1) : 1);
-      if (lse_in) {
-        lse_hi = lse_in[r];
-      } else {
-        const double lse = row_lse(x, V);
-        lse_hi = float(lse);
-        lse_lo = (lse_hi == lse) ? 0.0f : float(lse - double(lse_hi));  // 0 for +-inf, NaN kept in hi
-      }
+    const SeqSpan sp = seq_of_row(m, r);
+    const int n = counts[sp.seq];
+    const float gb = grad_logps[sp.seq] / float(m.average ? (n > 1 ? n : 1) : 1);
+    float lse_hi = 0.0f, lse_lo = 0.0f;
+    if (lse_in) {
+      lse_hi = lse_in[r];
+    } else {
+      const double lse = row_lse(x, V);
+      lse_hi = float(lse);
+      lse_lo = (lse_hi == lse) ? 0.0f : float(lse - double(lse_hi));  // 0 for +-inf, NaN kept in hi
     }
     const auto value = [&](int64_t j, float v) -> float {
-      if (y < 0) return 0.0f;
       const float p = expf((v - lse_hi) - lse_lo);
       return j == y ? gb * (1.0f - p) : -gb * p;
     };

@@ -125,7 +125,7 @@ export function trainDpo(o: TrainOptions = {}): TrainResult {
     rows.forEach((seq, b) =>
       seq.forEach((tok, t) => {
         const src = (b * T + t) * V;
-        for (let j = 0; j < V; j++) dW[tok * V + j] += g[src + j]!;
+        for (let j = 0; j < V; j++) dW[tok * V + j] = dW[tok * V + j]! + g[src + j]!;
       }),
     );
 

@@ -2,11 +2,12 @@
 //
 // Forward, per scored row (rows in parallel; unscored rows are never read): ONE pass over the
 // logits in 4096-element chunks. Each element costs one FMA (y = x*L - c against the row's
-// running reference c), a clamp, a max and a degree-5 polynomial 2^y, summed in 32 float lanes.
-// The first chunk of a row fixes c from its max (a max-only pass over 4096 elements); a later
-// chunk whose max exceeds c re-centres c after it is summed (rescaling the double total), and one
-// whose max is more than 64 binades above c (2^y could overflow) is summed again. The label logit
-// is read directly. Backward: ONE pass writing g * (onehot - 2^(x*L - c_b) * k) per element.
+// running reference c), a clamp, a max and a polynomial 2^y (degree 5 for float32 logits, 4 for
+// half types), summed in 32 float lanes; bfloat16 is read two elements per 32-bit word. The first
+// chunk of a row takes c from the max of its first 256 elements; a chunk whose max exceeds c
+// re-centres c after it is summed (rescaling the double total), and one whose max is more than
+// 64 binades above c (2^y could overflow) is summed again. The label logit is read directly.
+// Backward: ONE pass writing g * (onehot - 2^(x*L - c_b) * k) per element, -inf logits exactly 0.
 // Every reduction happens inside one row in a fixed order, so results never depend on the thread
 // count; rows with NaN, +inf or |max| > 1.8e8 take an exact (slow) double path.
 #include "sequence_logps.h"
@@ -23,6 +24,7 @@ namespace mmpref {
 namespace {
 
 constexpr int64_t kChunk = 4096;
+constexpr int64_t kPrefix = 256;  // elements whose max gives a row's first reference
 constexpr int kLanes = 32;  // two AVX-512 / four AVX2 registers per accumulator array
 // Overflow guard: a chunk whose largest exponent y exceeds this is re-centred and summed again.
 constexpr float kYMax = 64.0f;
@@ -63,6 +65,10 @@ Status make_plan(const char* op, const LogpsRows& m, Plan* p) {
 
 // ---- fast row kernels (vectorised by GCC in every MMPREF_CPU_CLONES clone) ---------------------
 
+// Polynomial degree of 2^y per logits dtype (see exp2_poly).
+template <class T>
+constexpr int kDeg = std::is_same_v<T, float> ? 5 : 4;
+
 struct Part {
   float ymax;   // largest clamped exponent y of the chunk
   float sum;    // sum of 2^y
@@ -86,7 +92,7 @@ MMPREF_CPU_CLONES Part chunk_exp2_sum(const T* x, int64_t n, float c, float lo) 
       float y = fmaf(v, kLog2eF, -c);
       y = lo > y ? lo : y;  // NB: maxps(lo, y) keeps a NaN y, so NaN reaches the sum
       ym[j] = y > ym[j] ? y : ym[j];
-      acc[j] += exp2_reduced(y);
+      acc[j] += exp2_reduced<kDeg<T>>(y);
       if constexpr (std::is_same_v<T, float>) pr[j] += v;
     }
   for (int j = 0; i < n; ++i, ++j) {
@@ -94,7 +100,7 @@ MMPREF_CPU_CLONES Part chunk_exp2_sum(const T* x, int64_t n, float c, float lo) 
     float y = fmaf(v, kLog2eF, -c);
     y = lo > y ? lo : y;
     ym[j] = y > ym[j] ? y : ym[j];
-    acc[j] += exp2_reduced(y);
+    acc[j] += exp2_reduced<kDeg<T>>(y);
     if constexpr (std::is_same_v<T, float>) pr[j] += v;
   }
   Part p{lo, 0.0f, 0.0f};
@@ -144,14 +150,14 @@ MMPREF_CPU_CLONES void grad_row(const T* x, T* g, int64_t n, float c, float scal
   for (; i + kLanes <= n; i += kLanes) {
     for (int j = 0; j < kLanes; ++j) {
       const float y = fmaf(to_float(x[i + j]), kLog2eF, -c);
-      const float p = exp2_reduced(lo > y ? lo : y);
+      const float p = exp2_reduced<kDeg<T>>(lo > y ? lo : y);
       e[j] = y < lo ? 0.0f : scale * p;  // -inf logits get exactly 0
     }
     for (int j = 0; j < kLanes; ++j) g[i + j] = from_float<T>(e[j]);
   }
   for (; i < n; ++i) {
     const float y = fmaf(to_float(x[i]), kLog2eF, -c);
-    const float p = exp2_reduced(lo > y ? lo : y);
+    const float p = exp2_reduced<kDeg<T>>(lo > y ? lo : y);
     g[i] = from_float<T>(y < lo ? 0.0f : scale * p);
   }
 }
@@ -185,7 +191,7 @@ MMPREF_CPU_CLONES Part chunk_exp2_sum(const bfloat16_t* x, int64_t n, float c, f
     float y = fmaf(v, kLog2eF, -c);
     y = lo > y ? lo : y;
     ym[j] = y > ym[j] ? y : ym[j];
-    acc[j] += exp2_reduced(y);
+    acc[j] += exp2_reduced<4>(y);
   };
   int64_t i = 0;
   if (n > 0 && (reinterpret_cast<uintptr_t>(x) & 2)) add(to_float(x[i++]), acc_a, ym_a, 0);
@@ -201,8 +207,8 @@ MMPREF_CPU_CLONES Part chunk_exp2_sum(const bfloat16_t* x, int64_t n, float c, f
       yb = lo > yb ? lo : yb;
       ym_a[j] = ya > ym_a[j] ? ya : ym_a[j];
       ym_b[j] = yb > ym_b[j] ? yb : ym_b[j];
-      acc_a[j] += exp2_reduced(ya);
-      acc_b[j] += exp2_reduced(yb);
+      acc_a[j] += exp2_reduced<4>(ya);
+      acc_b[j] += exp2_reduced<4>(yb);
     }
   for (int j = 0; k < words; ++k, ++j) {
     add(bf16_lo(w[k]), acc_a, ym_a, j);
@@ -224,7 +230,7 @@ MMPREF_CPU_CLONES void grad_row_pairs(const bfloat16_t* x, bfloat16_t* g, int64_
                                       float lo) {
   const auto one = [&](float v) {
     const float y = fmaf(v, kLog2eF, -c);
-    const float p = exp2_reduced(lo > y ? lo : y);
+    const float p = exp2_reduced<4>(lo > y ? lo : y);
     return y < lo ? 0.0f : scale * p;
   };
   int64_t i = 0;
@@ -267,12 +273,14 @@ bool row_lse_fast(const T* x, int64_t n, float lo, double* out) {
   for (int64_t c0 = 0; c0 < n; c0 += kChunk) {
     const int64_t len = std::min(kChunk, n - c0);
     const T* p = x + c0;
-    // 1. reference from the first chunk that is not all -inf
+    // 1. reference: the max of a short prefix (a later, larger max re-centres c below), or of
+    //    the whole chunk when the prefix is all -inf; a chunk of -inf contributes nothing
     if (!have_ref) {
       float probe;
-      const float m = chunk_max(p, len, &probe);
+      float m = chunk_max(p, std::min(len, kPrefix), &probe);
+      if (m == -kInf && len > kPrefix) m = chunk_max(p, len, &probe);
       if (probe != probe) return false;
-      if (m == -kInf) continue;  // contributes exp(-inf) = 0
+      if (m == -kInf) continue;
       c = m * kLog2eF;
       if (!ref_ok(c)) return false;
       have_ref = true;

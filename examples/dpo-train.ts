@@ -16,6 +16,7 @@
 import { dpo, tensor, type FloatDType } from '../lib';
 import { decodeToFloat32, encodeInto } from '../lib/dtype';
 import type { DpoLossType } from '../lib/api/dpo';
+import { rng } from '../test/helpers';
 
 export interface TrainOptions {
   steps?: number;
@@ -40,18 +41,6 @@ export interface TrainResult {
   losses: number[];
   accuracies: number[];
   margins: number[];
-}
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 export function trainDpo(o: TrainOptions = {}): TrainResult {

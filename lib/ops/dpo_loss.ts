@@ -339,6 +339,30 @@ export function weightsArg(op: string, w: TensorLike | undefined, B: number): Fl
   return v;
 }
 
+/**
+ * @internal The reference vectors as float64 (null when reference-free): float32 [B] each, required
+ * unless `cfg.referenceFree`, on the device of `like` (named `likeName`; `from` explains B).
+ */
+export function refArgs(
+  op: string,
+  cfg: LossConfig,
+  refs: Pick<DpoLossInputs, 'refChosen' | 'refRejected'>,
+  B: number,
+  from: string,
+  likeName: string,
+  like: Tensor,
+): { rc: Float64Array | null; rr: Float64Array | null } {
+  if (cfg.referenceFree) return { rc: null, rr: null };
+  if (refs.refChosen === undefined || refs.refRejected === undefined)
+    fail('ERR_ARGUMENT', op, `expected refChosen and refRejected for '${cfg.type}' (or referenceFree: true)`);
+  const rc = tensorArg(op, 'refChosen', refs.refChosen, ['float32']);
+  const rr = tensorArg(op, 'refRejected', refs.refRejected, ['float32']);
+  expectShape(op, 'refChosen', rc, [B], from);
+  expectShape(op, 'refRejected', rr, [B], from);
+  sameDevice(op, { [likeName]: like, refChosen: rc, refRejected: rr });
+  return { rc: Float64Array.from(rc.toFloat32Array()), rr: Float64Array.from(rr.toFloat32Array()) };
+}
+
 function prepare(inputs: DpoLossInputs, options: DpoLossOptions | undefined) {
   const op = 'loss';
   const o = checkOptions(op, options, LOSS_KEYS);
@@ -354,18 +378,11 @@ function prepare(inputs: DpoLossInputs, options: DpoLossOptions | undefined) {
     return t;
   };
   const pr = vec('policyRejected');
-  let rc: Tensor | undefined;
-  let rr: Tensor | undefined;
-  if (!cfg.referenceFree) {
-    if (inputs.refChosen === undefined || inputs.refRejected === undefined)
-      fail('ERR_ARGUMENT', op, `expected refChosen and refRejected for '${cfg.type}' (or referenceFree: true)`);
-    rc = vec('refChosen');
-    rr = vec('refRejected');
-  }
-  sameDevice(op, { policyChosen: pc, policyRejected: pr, refChosen: rc, refRejected: rr });
+  sameDevice(op, { policyChosen: pc, policyRejected: pr });
+  const { rc, rr } = refArgs(op, cfg, inputs, B, `policyChosen ${shapeStr(pc.shape)}`, 'policyChosen', pc);
   const weights = weightsArg(op, o.weights, B);
-  const f64 = (t: Tensor | undefined) => (t ? Float64Array.from(t.toFloat32Array()) : null);
-  const values = computeLoss(cfg, f64(pc)!, f64(pr)!, f64(rc), f64(rr), weights);
+  const f64 = (t: Tensor) => Float64Array.from(t.toFloat32Array());
+  const values = computeLoss(cfg, f64(pc), f64(pr), rc, rr, weights);
   return lossResult(values, pc._device < 0 ? 'cpu' : `cuda:${pc._device}`);
 }
 

@@ -6,11 +6,12 @@
  */
 import { fail } from '../errors';
 import { tensor, type Tensor, type TensorLike } from '../tensor';
-import { boolOpt, checkOptions, expectShape, sameDevice, tensorArg } from '../validate';
+import { boolOpt, checkOptions, shapeStr, tensorArg } from '../validate';
 import {
   computeLoss,
   lossConfig,
   lossResult,
+  refArgs,
   weightsArg,
   type DpoLossOptions,
   type DpoLossResult,
@@ -73,17 +74,7 @@ function prepare(inputs: DpoStepInputs, options: DpoStepOptions | undefined) {
   if (rows === undefined || rows % 2 !== 0 || rows < 2)
     fail('ERR_SHAPE', op, `expected an even number (>= 2) of sequences, chosen then rejected, but received ${rows ?? 0}`);
   const B = rows / 2;
-  let rc: Tensor | undefined;
-  let rr: Tensor | undefined;
-  if (!cfg.referenceFree) {
-    if (inputs.refChosen === undefined || inputs.refRejected === undefined)
-      fail('ERR_ARGUMENT', op, `expected refChosen and refRejected for '${cfg.type}' (or referenceFree: true)`);
-    rc = tensorArg(op, 'refChosen', inputs.refChosen, ['float32']);
-    rr = tensorArg(op, 'refRejected', inputs.refRejected, ['float32']);
-    expectShape(op, 'refChosen', rc, [B], 'B = half the logits rows');
-    expectShape(op, 'refRejected', rr, [B], 'B = half the logits rows');
-    sameDevice(op, { logits, refChosen: rc, refRejected: rr });
-  }
+  const refs = refArgs(op, cfg, inputs, B, `logits ${shapeStr(logits.shape)}: B = half its sequences`, 'logits', logits);
   const weights = weightsArg(op, o.weights, B);
   const inPlace = boolOpt(op, 'inPlace', o.inPlace, true);
   if (inPlace && o.out !== undefined) fail('ERR_ARGUMENT', op, 'expected out only with inPlace: false');
@@ -93,8 +84,6 @@ function prepare(inputs: DpoStepInputs, options: DpoStepOptions | undefined) {
     average: boolOpt(op, 'average', o.average, AVERAGED.includes(cfg.type)),
     cuSeqlens: o.cuSeqlens,
   };
-  const f64 = (t: Tensor | undefined) => (t ? Float64Array.from(t.toFloat32Array()) : null);
-  const refs = { rc: f64(rc), rr: f64(rr) };
   // the loss between the two native passes: B numbers on the host
   const middle = (fwd: SequenceLogpsResult) => {
     const all = fwd.logps.toFloat32Array();

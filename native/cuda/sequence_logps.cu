@@ -85,14 +85,21 @@ __device__ __forceinline__ void for_row(const T* p, int64_t n, F&& f) {
   }
   const int64_t nvec = (n - head) / kVec;
   const uint4* pv = reinterpret_cast<const uint4*>(p + head);
-  for (int64_t i = threadIdx.x; i < nvec; i += kBlock) {
-    const uint4 raw = __ldg(pv + i);
+  const auto use = [&](const uint4& raw) {
     const T* e = reinterpret_cast<const T*>(&raw);
     float v[kVec];
 #pragma unroll
     for (int k = 0; k < kVec; ++k) v[k] = to_float(e[k]);
     f(v);
+  };
+  // NB: two 16-byte loads in flight per thread before either is used (memory-level parallelism)
+  int64_t i = threadIdx.x;
+  for (; i + kBlock < nvec; i += 2 * kBlock) {
+    const uint4 a = __ldg(pv + i), b = __ldg(pv + i + kBlock);
+    use(a);
+    use(b);
   }
+  if (i < nvec) use(__ldg(pv + i));
   for (int64_t i = head + nvec * kVec + threadIdx.x; i < n; i += kBlock) {
     float v[1] = {to_float(p[i])};
     f(v);
@@ -178,7 +185,7 @@ __device__ __forceinline__ int64_t block_target(const LogpsRows& m, int64_t r, i
 }
 
 template <class T>
-__global__ void sequence_logps_row_kernel(LogpsRows m, const T* __restrict__ logits,
+__global__ void __launch_bounds__(kBlock, 4) sequence_logps_row_kernel(LogpsRows m, const T* __restrict__ logits,
                                           float* __restrict__ per_token, float* __restrict__ lse_out) {
   for (int64_t r = blockIdx.x; r < m.rows; r += gridDim.x) {
     int64_t li;
@@ -242,7 +249,7 @@ __global__ void sequence_reduce_kernel(LogpsRows m, const float* __restrict__ pe
 }
 
 template <class T>
-__global__ void logps_backward_row_kernel(LogpsRows m, const T* logits, T* grad,
+__global__ void __launch_bounds__(kBlock, 4) logps_backward_row_kernel(LogpsRows m, const T* logits, T* grad,
                                           const float* __restrict__ grad_logps,
                                           const float* __restrict__ lse_in,
                                           const int32_t* __restrict__ counts) {
@@ -288,15 +295,22 @@ __global__ void logps_backward_row_kernel(LogpsRows m, const T* logits, T* grad,
     const int64_t nvec = (V - head) / kVec;
     const uint4* xv = reinterpret_cast<const uint4*>(x + head);
     uint4* gv = reinterpret_cast<uint4*>(g + head);
-    for (int64_t i = threadIdx.x; i < nvec; i += kBlock) {
-      const uint4 raw = xv[i];
+    const auto grad_vec = [&](int64_t i, const uint4& raw) {
       const T* e = reinterpret_cast<const T*>(&raw);
       uint4 o;
       T* oe = reinterpret_cast<T*>(&o);
 #pragma unroll
       for (int k = 0; k < kVec; ++k) oe[k] = from_float<T>(value(head + i * kVec + k, to_float(e[k])));
       gv[i] = o;
+    };
+    // two loads in flight per thread (both read before either is written: safe in place)
+    int64_t i = threadIdx.x;
+    for (; i + kBlock < nvec; i += 2 * kBlock) {
+      const uint4 a = xv[i], b = xv[i + kBlock];
+      grad_vec(i, a);
+      grad_vec(i + kBlock, b);
     }
+    if (i < nvec) grad_vec(i, xv[i]);
     for (int64_t j = head + nvec * kVec + threadIdx.x; j < V; j += kBlock)
       g[j] = from_float<T>(value(j, to_float(x[j])));
   }

@@ -190,6 +190,9 @@ describe('dpo.loss', () => {
     expectError(() => dpo.loss({ ...x, extra: 1 } as never), 'ERR_ARGUMENT', /unknown option 'extra'/);
     expectError(() => dpo.loss(x, { bogus: 1 } as never), 'ERR_ARGUMENT', /unknown option 'bogus'/);
     expectError(() => dpo.loss(null as never), 'ERR_ARGUMENT');
+    const gone = f32([1, 2, 3]);
+    gone.dispose();
+    expectError(() => dpo.loss({ ...x, refChosen: gone }), 'ERR_DETACHED', /refChosen was disposed/);
     await expectRejection(dpo.lossAsync(x, { beta: 0 }), 'ERR_RANGE', /beta/);
   });
 });

@@ -437,6 +437,11 @@ describe('dpo.logpsBackward', () => {
     expect(y.data[29]).toBe(29);
     await expectRejection(dpo.logpsBackwardAsync(x, lab, g, { cuSeqlens: tensor(Int32Array.from([0, 6])) }), 'ERR_SHAPE', /packed logits/);
     // an out buffer that overlaps the logits without being them
+    const gone = tensor(new Float32Array(2), [2]);
+    gone.dispose();
+    expectError(() => dpo.logpsBackward(x, lab, gone), 'ERR_DETACHED', /gradLogps was disposed/);
+    expectError(() => dpo.logpsBackward(x, lab, g, { shift: 'no' as never }), 'ERR_ARGUMENT', /a boolean for shift/);
+    expectError(() => dpo.logpsBackward(x, lab, g, { inPlace: 1 as never }), 'ERR_ARGUMENT', /a boolean for inPlace/);
     const buf = new Float32Array(40);
     const a = tensor(buf.subarray(0, 30), [2, 3, 5]);
     const b = tensor(buf.subarray(5, 35), [2, 3, 5]);

@@ -1,0 +1,229 @@
+/**
+ * dpo.sequenceLogps and dpo.logpsBackward: per-sequence log-probabilities of label tokens under
+ * the logits, and the gradient of any loss of them with respect to the logits, fused (one pass
+ * over the logits each, never a softmax [rows, V] in memory: extra memory O(B*T)).
+ *
+ *   lp[b, t]  = logits[b, t - 1, y] - logsumexp(logits[b, t - 1, :]),  y = labels[b, t]   (shift)
+ *   logps[b]  = sum_t lp[b, t] over scored t (average: / count), counts[b] = #scored t
+ *   dL/dlogits[b, t - 1, j] = g[b] * (1[j == y] - softmax(logits[b, t - 1])_j)   (average: g / count)
+ *
+ * A position is scored when its label is not `ignoreIndex` (and, with shift, it is not the first of
+ * its sequence). CPU: thread pool + SIMD; CUDA: a block per row. Accumulation in float32 or better.
+ */
+import type { DType, FloatDType } from '../dtype';
+import { fail } from '../errors';
+import { native, withCallerStack } from '../native';
+import { empty, type Tensor, type TensorLike } from '../tensor';
+import { boolOpt, checkOptions, expectShape, numberOpt, outputTensor, sameDevice, shapeStr, tensorArg } from '../validate';
+
+declare module '../native' {
+  interface NativeAddon {
+    sequenceLogps(
+      logits: Tensor, labels: Tensor, cuSeqlens: Tensor | null, logps: Tensor, counts: Tensor, perToken: Tensor,
+      lse: Tensor | null, ignoreIndex: number, shift: boolean, average: boolean, async: false,
+    ): void;
+    sequenceLogps(
+      logits: Tensor, labels: Tensor, cuSeqlens: Tensor | null, logps: Tensor, counts: Tensor, perToken: Tensor,
+      lse: Tensor | null, ignoreIndex: number, shift: boolean, average: boolean, async: true,
+    ): Promise<void>;
+    logpsBackward(
+      logits: Tensor, labels: Tensor, cuSeqlens: Tensor | null, gradLogps: Tensor, lse: Tensor | null, out: Tensor,
+      ignoreIndex: number, shift: boolean, average: boolean, async: false,
+    ): void;
+    logpsBackward(
+      logits: Tensor, labels: Tensor, cuSeqlens: Tensor | null, gradLogps: Tensor, lse: Tensor | null, out: Tensor,
+      ignoreIndex: number, shift: boolean, average: boolean, async: true,
+    ): Promise<void>;
+  }
+}
+
+/** How positions are scored (shared by sequenceLogps, logpsBackward and step). */
+export interface LogpsRowOptions {
+  /** Label value of positions that are not scored (prompt, padding, image tokens): any safe integer, default -100. May also be a real token id, which is then never scored. */
+  ignoreIndex?: number;
+  /** true (default): logits at position t score labels[t + 1] within the sequence (causal LM, as TRL); false: logits[t] scores labels[t]. */
+  shift?: boolean;
+  /** false (default): logps is the sum over scored tokens; true: their mean (0 for a sequence with none). */
+  average?: boolean;
+  /** Packed (padding-free) input: int32 [B + 1] offsets of B sequences in logits [N, V] / labels [N]; must start at 0, never decrease and end at N. */
+  cuSeqlens?: TensorLike;
+}
+
+export interface SequenceLogpsOptions extends LogpsRowOptions {
+  /** Also return `perToken`: float32 log-probs shaped like labels, perToken[b, t] for labels[b, t], 0 where nothing is scored. Default false. */
+  perToken?: boolean;
+  /** Also return `lse`: float32 log-sum-exp of every logits row that scores a token, shaped like labels (0 for other rows), for logpsBackward. Default false. */
+  returnLse?: boolean;
+}
+
+export interface SequenceLogpsResult {
+  /** float32 [B]: sum (or mean) of the scored tokens' log-probs; 0 for a sequence with none. */
+  logps: Tensor<'float32'>;
+  /** int32 [B]: scored tokens per sequence. */
+  counts: Tensor<'int32'>;
+  /** float32, shaped like labels (with `perToken: true`). */
+  perToken?: Tensor<'float32'>;
+  /** float32, shaped like labels: per logits row (with `returnLse: true`). */
+  lse?: Tensor<'float32'>;
+}
+
+export interface LogpsBackwardOptions extends LogpsRowOptions {
+  /** The forward's `lse` (sequenceLogps with `returnLse: true`): makes the backward one pass over the logits; results are identical without it. */
+  lse?: TensorLike;
+  /** Overwrite the logits with the gradient (no extra [rows, V] memory). Default false. */
+  inPlace?: boolean;
+  /** Write the gradient into this tensor (logits' shape, dtype and device) instead of a new one. Not with inPlace. */
+  out?: TensorLike;
+}
+
+const FLOATS: readonly FloatDType[] = ['float32', 'float16', 'bfloat16'];
+const LABELS: readonly DType[] = ['int32', 'int64'];
+const ROW_KEYS = ['ignoreIndex', 'shift', 'average', 'cuSeqlens'] as const;
+
+/** @internal validated inputs shared by both ops */
+export interface LogpsRows {
+  logits: Tensor;
+  labels: Tensor;
+  cuSeqlens: Tensor | null;
+  /** sequences */
+  seqs: number;
+  ignoreIndex: number;
+  shift: boolean;
+  average: boolean;
+}
+
+/** @internal */
+export function logpsRows(op: string, logits: TensorLike, labels: TensorLike, o: LogpsRowOptions): LogpsRows {
+  // 1. tensors
+  const lg = tensorArg(op, 'logits', logits, FLOATS);
+  const lb = tensorArg(op, 'labels', labels, LABELS);
+  const cu = o.cuSeqlens === undefined ? null : tensorArg(op, 'cuSeqlens', o.cuSeqlens, ['int32'], 1);
+  // 2. shapes: padded [B, T, V] + [B, T], or packed [N, V] + [N] + [B + 1]
+  let seqs: number;
+  if (!cu) {
+    if (lg.ndim !== 3) fail('ERR_SHAPE', op, `expected logits of shape [B, T, V] (or [N, V] with cuSeqlens) but received ${shapeStr(lg.shape)}`);
+    expectShape(op, 'labels', lb, lg.shape.slice(0, 2), `logits ${shapeStr(lg.shape)}`);
+    seqs = lg.shape[0]!;
+  } else {
+    if (lg.ndim !== 2) fail('ERR_SHAPE', op, `expected packed logits of shape [N, V] (with cuSeqlens) but received ${shapeStr(lg.shape)}`);
+    expectShape(op, 'labels', lb, lg.shape.slice(0, 1), `logits ${shapeStr(lg.shape)}`);
+    if (cu.shape[0]! < 1) fail('ERR_SHAPE', op, `expected cuSeqlens of shape [B + 1] (at least one element) but received ${shapeStr(cu.shape)}`);
+    seqs = cu.shape[0]! - 1;
+  }
+  sameDevice(op, { logits: lg, labels: lb, cuSeqlens: cu ?? undefined });
+  // 3. options
+  const ignoreIndex = numberOpt(op, 'ignoreIndex', o.ignoreIndex, -100, { integer: true, min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER });
+  const shift = boolOpt(op, 'shift', o.shift, true);
+  const average = boolOpt(op, 'average', o.average, false);
+  return { logits: lg, labels: lb, cuSeqlens: cu, seqs, ignoreIndex, shift, average };
+}
+
+const devOf = (t: Tensor) => (t._device < 0 ? 'cpu' : (`cuda:${t._device}` as const));
+
+interface ForwardPlan {
+  rows: LogpsRows;
+  logps: Tensor<'float32'>;
+  counts: Tensor<'int32'>;
+  perToken: Tensor<'float32'>;
+  lse: Tensor<'float32'> | null;
+  wantPerToken: boolean;
+}
+
+function prepareForward(logits: TensorLike, labels: TensorLike, options: SequenceLogpsOptions | undefined): ForwardPlan {
+  const op = 'sequenceLogps';
+  const o = checkOptions(op, options, [...ROW_KEYS, 'perToken', 'returnLse']);
+  const rows = logpsRows(op, logits, labels, o);
+  const wantPerToken = boolOpt(op, 'perToken', o.perToken, false);
+  const returnLse = boolOpt(op, 'returnLse', o.returnLse, false);
+  const device = devOf(rows.logits);
+  const lshape = rows.labels.shape;
+  return {
+    rows,
+    logps: empty([rows.seqs], 'float32', { device }),
+    counts: empty([rows.seqs], 'int32', { device }),
+    // always computed (it is the op's O(B*T) scratch); returned when asked for
+    perToken: empty(lshape, 'float32', { device }),
+    lse: returnLse ? empty(lshape, 'float32', { device }) : null,
+    wantPerToken,
+  };
+}
+
+function forwardResult(p: ForwardPlan): SequenceLogpsResult {
+  const r: SequenceLogpsResult = { logps: p.logps, counts: p.counts };
+  if (p.wantPerToken) r.perToken = p.perToken;
+  else p.perToken.dispose();
+  if (p.lse) r.lse = p.lse;
+  return r;
+}
+
+function callForward(p: ForwardPlan, async: boolean): void | Promise<void> {
+  const r = p.rows;
+  const args = [r.logits, r.labels, r.cuSeqlens, p.logps, p.counts, p.perToken, p.lse, r.ignoreIndex, r.shift, r.average] as const;
+  return async ? native.sequenceLogps(...args, true) : native.sequenceLogps(...args, false);
+}
+
+/**
+ * Per-sequence log-probabilities of the label tokens: logits float32/float16/bfloat16 [B, T, V]
+ * and labels int32/int64 [B, T] (or packed [N, V] / [N] with `cuSeqlens`).
+ * A label outside [0, V) that is not `ignoreIndex` is an ERR_RANGE error.
+ */
+export function sequenceLogps(logits: TensorLike, labels: TensorLike, options?: SequenceLogpsOptions): SequenceLogpsResult {
+  const p = prepareForward(logits, labels, options);
+  callForward(p, false);
+  return forwardResult(p);
+}
+
+/** {@link sequenceLogps} off the main thread; bit-identical results. */
+export async function sequenceLogpsAsync(logits: TensorLike, labels: TensorLike, options?: SequenceLogpsOptions): Promise<SequenceLogpsResult> {
+  const stack = new Error().stack;
+  const p = prepareForward(logits, labels, options);
+  await withCallerStack(callForward(p, true) as Promise<void>, stack);
+  return forwardResult(p);
+}
+
+interface BackwardPlan {
+  rows: LogpsRows;
+  grad: Tensor;
+  lse: Tensor | null;
+  out: Tensor;
+}
+
+function prepareBackward(logits: TensorLike, labels: TensorLike, gradLogps: TensorLike, options: LogpsBackwardOptions | undefined): BackwardPlan {
+  const op = 'logpsBackward';
+  const o = checkOptions(op, options, [...ROW_KEYS, 'lse', 'inPlace', 'out']);
+  const rows = logpsRows(op, logits, labels, o);
+  const grad = tensorArg(op, 'gradLogps', gradLogps, ['float32']);
+  expectShape(op, 'gradLogps', grad, [rows.seqs], 'one per sequence');
+  const lse = o.lse === undefined ? null : tensorArg(op, 'lse', o.lse, ['float32']);
+  if (lse) expectShape(op, 'lse', lse, rows.labels.shape, 'sequenceLogps with returnLse: true');
+  sameDevice(op, { logits: rows.logits, gradLogps: grad, lse: lse ?? undefined });
+  const inPlace = boolOpt(op, 'inPlace', o.inPlace, false);
+  if (inPlace && o.out !== undefined) fail('ERR_ARGUMENT', op, 'expected either inPlace or out but received both');
+  const out = inPlace ? rows.logits : outputTensor(op, o.out, rows.logits.shape, rows.logits.dtype, rows.logits);
+  return { rows, grad, lse, out };
+}
+
+function callBackward(p: BackwardPlan, async: boolean): void | Promise<void> {
+  const r = p.rows;
+  const args = [r.logits, r.labels, r.cuSeqlens, p.grad, p.lse, p.out, r.ignoreIndex, r.shift, r.average] as const;
+  return async ? native.logpsBackward(...args, true) : native.logpsBackward(...args, false);
+}
+
+/**
+ * Gradient of a loss L(logps) with respect to the logits, given gradLogps = dL/dlogps (float32
+ * [B]): g * (onehot(label) - softmax) on scored rows, 0 on every other row, in the logits' dtype.
+ * Returns the gradient tensor (the logits themselves with `inPlace: true`).
+ */
+export function logpsBackward(logits: TensorLike, labels: TensorLike, gradLogps: TensorLike, options?: LogpsBackwardOptions): Tensor {
+  const p = prepareBackward(logits, labels, gradLogps, options);
+  callBackward(p, false);
+  return p.out;
+}
+
+/** {@link logpsBackward} off the main thread; bit-identical results. */
+export async function logpsBackwardAsync(logits: TensorLike, labels: TensorLike, gradLogps: TensorLike, options?: LogpsBackwardOptions): Promise<Tensor> {
+  const stack = new Error().stack;
+  const p = prepareBackward(logits, labels, gradLogps, options);
+  await withCallerStack(callBackward(p, true) as Promise<void>, stack);
+  return p.out;
+}

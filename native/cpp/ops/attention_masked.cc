@@ -1,12 +1,15 @@
 // CPU masked attention. A work item is (b, kv head, query tile, key split); its rows are the G
 // query heads of that kv head times the query tile. Keys are processed in blocks of kKeyBlock:
-//   1. convert the K and V block to float32 once (padded to a multiple of kLanes; blocks whose
+//   1. convert the K and V block to float32 once (padded to a multiple of kCols; blocks whose
 //      keys are all masked are skipped without reading them),
 //   2. per row: scores s_j = <q, k_j> over lane arrays, masking, block max,
 //   3. per row: rescale the running state to the new max, add exp(s_j - m) and exp(s_j - m) v_j.
 // Everything reduces in an order fixed by the shape (never by the thread count), so results are
 // bit-identical for any MMPREF_NUM_THREADS; hot loops are plain loops over kLanes-wide arrays
-// that GCC vectorises in every MMPREF_CPU_CLONES clone.
+// that GCC vectorises in every MMPREF_CPU_CLONES clone, specialised on the padded head dim so
+// they unroll and keep q and the output row in registers. Products use explicit fmaf (as
+// core/math.h does): one rounding everywhere, so every clone gives the same bits.
+// The next block is prefetched while the current one is computed (decode is a K/V stream).
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
@@ -49,22 +52,24 @@ MMPREF_ALWAYS_INLINE float hsum16(const float (&a)[kLanes]) {
 }
 
 // s[j] = <q, k_j> for the n keys of a block, four keys at a time (independent accumulators, so
-// the add chains overlap), lanes over d.
-MMPREF_ALWAYS_INLINE void block_scores(const float* q, const float* kb, int n, int64_t dp, float* s) {
+// the add chains overlap), lanes over d. DP (the padded head dim) is a compile-time constant so
+// the loops unroll and q stays in registers.
+template <int DP>
+MMPREF_ALWAYS_INLINE void block_scores(const float* q, const float* kb, int n, float* s) {
   int j = 0;
   for (; j + 4 <= n; j += 4) {
-    const float* k0 = kb + j * dp;
-    const float* k1 = k0 + dp;
-    const float* k2 = k1 + dp;
-    const float* k3 = k2 + dp;
+    const float* k0 = kb + j * DP;
+    const float* k1 = k0 + DP;
+    const float* k2 = k1 + DP;
+    const float* k3 = k2 + DP;
     float a0[kLanes] = {0}, a1[kLanes] = {0}, a2[kLanes] = {0}, a3[kLanes] = {0};
-    for (int64_t t = 0; t < dp; t += kLanes)
+    for (int t = 0; t < DP; t += kLanes)
       for (int l = 0; l < kLanes; ++l) {
         const float x = q[t + l];
-        a0[l] += x * k0[t + l];
-        a1[l] += x * k1[t + l];
-        a2[l] += x * k2[t + l];
-        a3[l] += x * k3[t + l];
+        a0[l] = fmaf(x, k0[t + l], a0[l]);
+        a1[l] = fmaf(x, k1[t + l], a1[l]);
+        a2[l] = fmaf(x, k2[t + l], a2[l]);
+        a3[l] = fmaf(x, k3[t + l], a3[l]);
       }
     s[j] = hsum16(a0);
     s[j + 1] = hsum16(a1);
@@ -72,20 +77,21 @@ MMPREF_ALWAYS_INLINE void block_scores(const float* q, const float* kb, int n, i
     s[j + 3] = hsum16(a3);
   }
   for (; j < n; ++j) {
-    const float* k = kb + j * dp;
+    const float* k = kb + j * DP;
     float a[kLanes] = {0};
-    for (int64_t t = 0; t < dp; t += kLanes)
-      for (int l = 0; l < kLanes; ++l) a[l] += q[t + l] * k[t + l];
+    for (int t = 0; t < DP; t += kLanes)
+      for (int l = 0; l < kLanes; ++l) a[l] = fmaf(q[t + l], k[t + l], a[l]);
     s[j] = hsum16(a);
   }
 }
 
 // acc = acc * corr + sum_j p_j v_j over the block's keys with p_j != 0 (masked keys have p_j = 0
-// and are never read, so even a NaN in a masked value cannot leak in). kCols output columns at a
-// time stay in registers; even and odd kept keys go to two accumulators (two independent add
-// chains), added together at the end: a fixed order, the same in every clone.
-MMPREF_ALWAYS_INLINE void block_accumulate(float* acc, float corr, const float* p, const float* vb, int n,
-                                           int64_t dp) {
+// and are never read, so even a NaN in a masked value cannot leak in). Even and odd kept keys go
+// to two accumulators (two independent add chains), added together at the end: a fixed order,
+// the same in every clone. Up to DP = 128 the whole row accumulator stays in registers.
+template <int DP>
+MMPREF_ALWAYS_INLINE void block_accumulate(float* acc, float corr, const float* p, const float* vb, int n) {
+  constexpr int W = DP <= 128 ? DP : 128;  // columns per pass
   int idx[kKeyBlock];
   float pk[kKeyBlock];
   int m = 0;
@@ -94,41 +100,43 @@ MMPREF_ALWAYS_INLINE void block_accumulate(float* acc, float corr, const float* 
       idx[m] = j;
       pk[m++] = p[j];
     }
-  for (int64_t t = 0; t < dp; t += kCols) {
-    float a[kCols], b[kCols];
-    for (int l = 0; l < kCols; ++l) {
+  for (int t = 0; t < DP; t += W) {
+    float a[W], b[W];
+    for (int l = 0; l < W; ++l) {
       a[l] = acc[t + l] * corr;
       b[l] = 0.0f;
     }
     int j = 0;
     for (; j + 2 <= m; j += 2) {
       const float p0 = pk[j], p1 = pk[j + 1];
-      const float* v0 = vb + idx[j] * dp + t;
-      const float* v1 = vb + idx[j + 1] * dp + t;
-      for (int l = 0; l < kCols; ++l) a[l] += p0 * v0[l];
-      for (int l = 0; l < kCols; ++l) b[l] += p1 * v1[l];
+      const float* v0 = vb + idx[j] * DP + t;
+      const float* v1 = vb + idx[j + 1] * DP + t;
+      for (int l = 0; l < W; ++l) a[l] = fmaf(p0, v0[l], a[l]);
+      for (int l = 0; l < W; ++l) b[l] = fmaf(p1, v1[l], b[l]);
     }
     if (j < m) {
       const float p0 = pk[j];
-      const float* v0 = vb + idx[j] * dp + t;
-      for (int l = 0; l < kCols; ++l) a[l] += p0 * v0[l];
+      const float* v0 = vb + idx[j] * DP + t;
+      for (int l = 0; l < W; ++l) a[l] = fmaf(p0, v0[l], a[l]);
     }
-    for (int l = 0; l < kCols; ++l) acc[t + l] = a[l] + b[l];
+    for (int l = 0; l < W; ++l) acc[t + l] = a[l] + b[l];
   }
 }
 
 // One key block [j0, j0 + n) for every row of a work item: scores, masking, online-softmax
 // update and accumulation. `last[r]` is row r's last visible key (-1: absent row), `keep` the
-// block's key mask (nullptr: all kept). All loops run over float32 buffers padded to kCols (dp).
+// block's key mask (nullptr: all kept). All buffers are float32 rows of DP (head dim padded to
+// a multiple of kCols).
+template <int DP>
 MMPREF_CPU_CLONES void attend_block(const float* qf, int64_t rows, const int64_t* last, int64_t j0, int n,
-                                    const float* kb, const float* vb, const uint8_t* keep, int64_t dp,
-                                    AttnRowState* st, float* acc) {
+                                    const float* kb, const float* vb, const uint8_t* keep, AttnRowState* st,
+                                    float* acc) {
   float s[kKeyBlock], pr[kKeyBlock];
   for (int64_t r = 0; r < rows; ++r) {
     if (last[r] < j0) continue;  // absent row, or every key of this block is in its future
     const int nr = int(std::min<int64_t>(n, last[r] - j0 + 1));
     // 1. scores s_j = <q, k_j>
-    block_scores(qf + r * dp, kb, nr, dp, s);
+    block_scores<DP>(qf + r * DP, kb, nr, s);
     // 2. masked keys -> -inf, block max
     float mb = -kInf;
     for (int j = 0; j < nr; ++j) {
@@ -144,14 +152,32 @@ MMPREF_CPU_CLONES void attend_block(const float* qf, int64_t rows, const int64_t
     for (int j = 0; j < nr; ++j) sum += pr[j];
     st[r].l = st[r].l * corr + sum;
     st[r].m = m_new;
-    block_accumulate(acc + r * dp, corr, pr, vb, nr, dp);
+    block_accumulate<DP>(acc + r * DP, corr, pr, vb, nr);
   }
 }
 
-// Requests `bytes` bytes at `p` into the cache, one line at a time.
+using AttendBlockFn = void (*)(const float*, int64_t, const int64_t*, int64_t, int, const float*, const float*,
+                               const uint8_t*, AttnRowState*, float*);
+
+// The block kernel for a padded head dim dp (a multiple of kCols up to kAttnMaxHeadDim).
+AttendBlockFn attend_block_for(int64_t dp) {
+  switch (dp / kCols) {
+    case 1: return attend_block<1 * kCols>;
+    case 2: return attend_block<2 * kCols>;
+    case 3: return attend_block<3 * kCols>;
+    case 4: return attend_block<4 * kCols>;
+    case 5: return attend_block<5 * kCols>;
+    case 6: return attend_block<6 * kCols>;
+    case 7: return attend_block<7 * kCols>;
+    default: return attend_block<8 * kCols>;
+  }
+}
+
+// Requests `bytes` bytes at `p` into L2, one line at a time (prefetcht2: L2 tracks more
+// outstanding misses than L1, and the block is converted from L2 into an L1 buffer anyway).
 inline void prefetch(const void* p, int64_t bytes) {
   const char* c = static_cast<const char*>(p);
-  for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(c + off, 0, 3);
+  for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(c + off, 0, 1);
 }
 
 struct Plan {
@@ -200,6 +226,7 @@ void run_item(const AttentionMaskedArgs& a, const Plan& p, int64_t b, int64_t hk
       max_last = std::max(max_last, last[size_t(r)]);
     }
   k_end = std::min(k_end, max_last + 1);
+  const AttendBlockFn block = attend_block_for(dp);
 
   for (int64_t j0 = k_begin; j0 < k_end; j0 += kKeyBlock) {
     const int n = int(std::min<int64_t>(kKeyBlock, k_end - j0));
@@ -224,7 +251,7 @@ void run_item(const AttentionMaskedArgs& a, const Plan& p, int64_t b, int64_t hk
       load_rows(kbase + j0 * d, n, d, dp, kb);
       load_rows(vbase + j0 * d, n, d, dp, vb);
     }
-    attend_block(qf, p.rows, last.data(), j0, n, kf, vf, mask ? mask + j0 : nullptr, dp, st, acc);
+    block(qf, p.rows, last.data(), j0, n, kf, vf, mask ? mask + j0 : nullptr, st, acc);
   }
 }
 

@@ -127,6 +127,61 @@ MMPREF_ALWAYS_INLINE void block_accumulate(float* acc, float corr, const float* 
   }
 }
 
+// The same for four rows that share the block's kept keys (indices idx[0..m), weights
+// pk[4 * i + row]): every V chunk is loaded once for the four rows, and the four accumulators of
+// W columns stay in registers. One add chain per (row, column), in key order.
+template <int DP>
+MMPREF_ALWAYS_INLINE void block_accumulate4(float* acc, const float* corr, const float* pk, const float* vb,
+                                            const int* idx, int m) {
+  constexpr int W = DP % 64 == 0 ? 64 : kCols;  // columns per pass
+  for (int t = 0; t < DP; t += W) {
+    float a0[W], a1[W], a2[W], a3[W];
+    for (int l = 0; l < W; ++l) a0[l] = acc[t + l] * corr[0];
+    for (int l = 0; l < W; ++l) a1[l] = acc[DP + t + l] * corr[1];
+    for (int l = 0; l < W; ++l) a2[l] = acc[2 * DP + t + l] * corr[2];
+    for (int l = 0; l < W; ++l) a3[l] = acc[3 * DP + t + l] * corr[3];
+    for (int j = 0; j < m; ++j) {
+      const float* v = vb + idx[j] * DP + t;
+      const float w0 = pk[4 * j], w1 = pk[4 * j + 1], w2 = pk[4 * j + 2], w3 = pk[4 * j + 3];
+      for (int l = 0; l < W; ++l) a0[l] = fmaf(w0, v[l], a0[l]);
+      for (int l = 0; l < W; ++l) a1[l] = fmaf(w1, v[l], a1[l]);
+      for (int l = 0; l < W; ++l) a2[l] = fmaf(w2, v[l], a2[l]);
+      for (int l = 0; l < W; ++l) a3[l] = fmaf(w3, v[l], a3[l]);
+    }
+    for (int l = 0; l < W; ++l) acc[t + l] = a0[l];
+    for (int l = 0; l < W; ++l) acc[DP + t + l] = a1[l];
+    for (int l = 0; l < W; ++l) acc[2 * DP + t + l] = a2[l];
+    for (int l = 0; l < W; ++l) acc[3 * DP + t + l] = a3[l];
+  }
+}
+
+// Scores of one row over the block's first nr keys, masked, and its online-softmax update:
+// leaves p_j = exp(s_j - m_new) in pr and returns the factor that rescales the row's previous
+// accumulator (1 and no update when no key of the block is kept).
+template <int DP>
+MMPREF_ALWAYS_INLINE float row_softmax(const float* q, const float* kb, const uint8_t* keep, int nr,
+                                       AttnRowState& st, float* pr) {
+  float s[kKeyBlock];
+  block_scores<DP>(q, kb, nr, s);
+  float mb = -kInf;
+  for (int j = 0; j < nr; ++j) {
+    if (keep && !keep[j]) s[j] = -kInf;
+    mb = s[j] > mb ? s[j] : mb;
+  }
+  if (mb == -kInf) {
+    for (int j = 0; j < nr; ++j) pr[j] = 0.0f;
+    return 1.0f;
+  }
+  const float m_new = st.m > mb ? st.m : mb;
+  const float corr = attn_rescale(st.m, m_new);
+  for (int j = 0; j < nr; ++j) pr[j] = exp_nonpos(s[j] - m_new);
+  float sum = 0.0f;
+  for (int j = 0; j < nr; ++j) sum += pr[j];
+  st.l = st.l * corr + sum;
+  st.m = m_new;
+  return corr;
+}
+
 // One key block [j0, j0 + n) for every row of a work item: scores, masking, online-softmax
 // update and accumulation. `last[r]` is row r's last visible key (-1: absent row), `keep` the
 // block's key mask (nullptr: all kept). All buffers are float32 rows of DP (head dim padded to
@@ -135,28 +190,31 @@ template <int DP>
 MMPREF_CPU_CLONES void attend_block(const float* qf, int64_t rows, const int64_t* last, int64_t j0, int n,
                                     const float* kb, const float* vb, const uint8_t* keep, AttnRowState* st,
                                     float* acc) {
-  float s[kKeyBlock], pr[kKeyBlock];
-  for (int64_t r = 0; r < rows; ++r) {
-    if (last[r] < j0) continue;  // absent row, or every key of this block is in its future
-    const int nr = int(std::min<int64_t>(n, last[r] - j0 + 1));
-    // 1. scores s_j = <q, k_j>
-    block_scores<DP>(qf + r * DP, kb, nr, s);
-    // 2. masked keys -> -inf, block max
-    float mb = -kInf;
-    for (int j = 0; j < nr; ++j) {
-      if (keep && !keep[j]) s[j] = -kInf;
-      mb = s[j] > mb ? s[j] : mb;
+  float pr[kKeyBlock];
+  for (int64_t r = 0; r < rows;) {
+    if (last[r] < j0) {  // absent row, or every key of this block is in its future
+      ++r;
+      continue;
     }
-    if (mb == -kInf) continue;
-    // 3. rescale the running state to the new max, add exp(s - m) and exp(s - m) v
-    const float m_new = st[r].m > mb ? st[r].m : mb;
-    const float corr = attn_rescale(st[r].m, m_new);
-    for (int j = 0; j < nr; ++j) pr[j] = exp_nonpos(s[j] - m_new);
-    float sum = 0.0f;
-    for (int j = 0; j < nr; ++j) sum += pr[j];
-    st[r].l = st[r].l * corr + sum;
-    st[r].m = m_new;
+    const int nr = int(std::min<int64_t>(n, last[r] - j0 + 1));
+    if (r + 4 <= rows && last[r + 3] == last[r]) {
+      // four rows (query heads of one query position) with the same kept keys
+      int idx[kKeyBlock];
+      float pk[4 * kKeyBlock], corr[4];
+      int m = 0;
+      for (int j = 0; j < nr; ++j)
+        if (!keep || keep[j]) idx[m++] = j;
+      for (int rr = 0; rr < 4; ++rr) {
+        corr[rr] = row_softmax<DP>(qf + (r + rr) * DP, kb, keep, nr, st[r + rr], pr);
+        for (int i = 0; i < m; ++i) pk[4 * i + rr] = pr[idx[i]];
+      }
+      if (m > 0) block_accumulate4<DP>(acc + r * DP, corr, pk, vb, idx, m);
+      r += 4;
+      continue;
+    }
+    const float corr = row_softmax<DP>(qf + r * DP, kb, keep, nr, st[r], pr);
     block_accumulate<DP>(acc + r * DP, corr, pr, vb, nr);
+    ++r;
   }
 }
 
@@ -195,8 +253,9 @@ struct Plan {
   int64_t items() const { return splits * tiles; }
 };
 
-// One work item: rows (g, qi) of kv head `hk` of batch row `b`, query tile `qt`, keys
-// [k_begin, k_end). Leaves the unnormalised state in st/acc (acc: rows x dp).
+// One work item: rows r = qi * G + g (query qi of tile `qt`, query head hk * G + g) of kv head
+// `hk` of batch row `b`, keys [k_begin, k_end). Leaves the unnormalised state in st/acc
+// (acc: rows x dp).
 template <class T>
 void run_item(const AttentionMaskedArgs& a, const Plan& p, int64_t b, int64_t hk, int64_t qt,
               int64_t k_begin, int64_t k_end, AttnRowState* st, float* acc) {
@@ -214,9 +273,9 @@ void run_item(const AttentionMaskedArgs& a, const Plan& p, int64_t b, int64_t hk
   int64_t max_last = -1;
 
   // 0. scaled float32 queries; rows past Tq are marked absent
-  for (int64_t g = 0; g < G; ++g)
-    for (int64_t qi = 0; qi < p.tile; ++qi) {
-      const int64_t r = g * p.tile + qi, i = qt * p.tile + qi;
+  for (int64_t qi = 0; qi < p.tile; ++qi)
+    for (int64_t g = 0; g < G; ++g) {
+      const int64_t r = qi * G + g, i = qt * p.tile + qi;  // query-major: a query's heads adjacent
       st[r] = attn_empty();
       std::fill(acc + r * dp, acc + (r + 1) * dp, 0.0f);
       if (i >= a.q_len) {
@@ -262,7 +321,7 @@ void run_item(const AttentionMaskedArgs& a, const Plan& p, int64_t b, int64_t hk
 template <class T>
 void write_row(const AttentionMaskedArgs& a, const Plan& p, int64_t b, int64_t hk, int64_t qt,
                int64_t r, AttnRowState st, const float* acc) {
-  const int64_t g = r / p.tile, i = qt * p.tile + r % p.tile;
+  const int64_t g = r % p.groups, i = qt * p.tile + r / p.groups;
   if (i >= a.q_len) return;
   const int64_t row = (b * a.q_heads + hk * p.groups + g) * a.q_len + i;
   T* out = static_cast<T*>(a.out) + row * a.head_dim;

@@ -256,20 +256,26 @@ struct Plan {
 // One work item: rows r = qi * G + g (query qi of tile `qt`, query head hk * G + g) of kv head
 // `hk` of batch row `b`, keys [k_begin, k_end). Leaves the unnormalised state in st/acc
 // (acc: rows x dp).
+// Per-thread scratch of run_item, allocated once per parallel_for chunk.
+struct ItemScratch {
+  std::vector<float> buf;     // q rows, then the float32 K and V blocks
+  std::vector<int64_t> last;  // last visible key per row (-1: row absent)
+  explicit ItemScratch(const Plan& p) : buf(size_t(p.rows * p.dp + 2 * kKeyBlock * p.dp)), last(size_t(p.rows)) {}
+};
+
 template <class T>
 void run_item(const AttentionMaskedArgs& a, const Plan& p, int64_t b, int64_t hk, int64_t qt,
-              int64_t k_begin, int64_t k_end, AttnRowState* st, float* acc) {
+              int64_t k_begin, int64_t k_end, ItemScratch& scratch, AttnRowState* st, float* acc) {
   const int64_t d = a.head_dim, dp = p.dp, G = p.groups;
   const T* q = static_cast<const T*>(a.q);
   const T* kbase = static_cast<const T*>(a.k) + (b * a.kv_heads + hk) * a.kv_buf_len * d;
   const T* vbase = static_cast<const T*>(a.v) + (b * a.kv_heads + hk) * a.kv_buf_len * d;
   const uint8_t* mask = a.key_mask ? a.key_mask + b * a.mask_len : nullptr;
 
-  std::vector<float> buf(size_t(p.rows * dp + 2 * kKeyBlock * dp));
-  float* qf = buf.data();
+  float* qf = scratch.buf.data();
   float* kb = qf + p.rows * dp;
   float* vb = kb + kKeyBlock * dp;
-  std::vector<int64_t> last(size_t(p.rows));  // last visible key per row (-1: row absent)
+  std::vector<int64_t>& last = scratch.last;
   int64_t max_last = -1;
 
   // 0. scaled float32 queries; rows past Tq are marked absent
@@ -347,9 +353,10 @@ void run(const AttentionMaskedArgs& a) {
     parallel_for(heads * p.tiles, 1, [&](int64_t i0, int64_t i1) {
       std::vector<AttnRowState> st(size_t(p.rows));
       std::vector<float> acc(size_t(p.rows * p.dp));
+      ItemScratch scratch(p);
       for (int64_t it = i0; it < i1; ++it) {
         const int64_t bh = it / p.tiles, qt = it % p.tiles, b = bh / a.kv_heads, hk = bh % a.kv_heads;
-        run_item<T>(a, p, b, hk, qt, 0, a.kv_len, st.data(), acc.data());
+        run_item<T>(a, p, b, hk, qt, 0, a.kv_len, scratch, st.data(), acc.data());
         for (int64_t r = 0; r < p.rows; ++r) write_row<T>(a, p, b, hk, qt, r, st[size_t(r)], acc.data() + r * p.dp);
       }
     });
@@ -361,12 +368,13 @@ void run(const AttentionMaskedArgs& a) {
   std::vector<float> part(size_t(heads * p.items() * per_item));
   parallel_for(heads * p.items(), 1, [&](int64_t i0, int64_t i1) {
     std::vector<AttnRowState> st(size_t(p.rows));
+    ItemScratch scratch(p);
     for (int64_t it = i0; it < i1; ++it) {
       const int64_t bh = it / p.items(), rest = it % p.items();
       const int64_t qt = rest / p.splits, sp = rest % p.splits;
       float* slot = part.data() + it * per_item;
       run_item<T>(a, p, bh / a.kv_heads, bh % a.kv_heads, qt, sp * p.split_len,
-                  std::min(a.kv_len, (sp + 1) * p.split_len), st.data(), slot + 2 * p.rows);
+                  std::min(a.kv_len, (sp + 1) * p.split_len), scratch, st.data(), slot + 2 * p.rows);
       for (int64_t r = 0; r < p.rows; ++r) {
         slot[2 * r] = st[size_t(r)].m;
         slot[2 * r + 1] = st[size_t(r)].l;

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { attention, numThreads, setNumThreads, tensor, zeros, empty, type FloatDType, type Tensor } from '../lib';
 import { decodeToFloat32 } from '../lib/dtype';
 import { native } from '../lib/native';
-import { attentionRef } from './reference/attention_masked';
+import { attentionRef, type AttentionRefArgs } from './reference/attention_masked';
 import { imageKeyMaskRef } from './reference/image_key_mask';
 import { assertBitEqual, assertClose, expectError, expectRejection, randomArray, rng } from './helpers';
 
@@ -15,14 +15,7 @@ const TOL: Record<FloatDType, { rtol: number; atol: number }> = {
 };
 const LSE_TOL = { rtol: 2e-5, atol: 2e-5 }; // lse is float32 for every dtype
 
-interface Case {
-  B: number;
-  Hq: number;
-  Hkv: number;
-  Tq: number;
-  T: number;
-  d: number;
-}
+type Case = Pick<AttentionRefArgs, 'B' | 'Hq' | 'Hkv' | 'Tq' | 'T' | 'd'>;
 
 /** Random q, k, v of `dtype` and the float64 values they hold after rounding. */
 function make(c: Case, dtype: FloatDType, seed: number, scale = 1) {

@@ -17,7 +17,7 @@ import { KEY_MASK_DTYPES, maskRatioOpt, packSpans, type ImageSpans } from './ima
 
 declare module '../native' {
   interface NativeAddon {
-    attentionMasked(
+    attentionMasked<A extends boolean>(
       q: Tensor,
       k: Tensor,
       v: Tensor,
@@ -28,21 +28,8 @@ declare module '../native' {
       causal: boolean,
       queryOffset: number,
       kvLength: number,
-      async: false,
-    ): void;
-    attentionMasked(
-      q: Tensor,
-      k: Tensor,
-      v: Tensor,
-      out: Tensor,
-      lse: Tensor | null,
-      keyMask: Tensor | null,
-      scale: number,
-      causal: boolean,
-      queryOffset: number,
-      kvLength: number,
-      async: true,
-    ): Promise<void>;
+      async: A,
+    ): A extends true ? Promise<void> : void;
   }
 }
 

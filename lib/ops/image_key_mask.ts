@@ -15,24 +15,15 @@ import { checkOptions, expectShape, numberOpt, outputTensor, seedOpt, tensorArg 
 
 declare module '../native' {
   interface NativeAddon {
-    imageKeyMask(
+    imageKeyMask<A extends boolean>(
       spans: Tensor,
       keyMask: Tensor | null,
       out: Tensor,
       maskRatio: number,
       seed: number | bigint,
       offset: number | bigint,
-      async: false,
-    ): void;
-    imageKeyMask(
-      spans: Tensor,
-      keyMask: Tensor | null,
-      out: Tensor,
-      maskRatio: number,
-      seed: number | bigint,
-      offset: number | bigint,
-      async: true,
-    ): Promise<void>;
+      async: A,
+    ): A extends true ? Promise<void> : void;
   }
 }
 

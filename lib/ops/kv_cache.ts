@@ -17,8 +17,7 @@ import { masked, maskedAsync, type MaskedAttentionOptions, type MaskedAttentionR
 
 declare module '../native' {
   interface NativeAddon {
-    kvCacheAppend(kCache: Tensor, vCache: Tensor, k: Tensor, v: Tensor, start: number, async: false): void;
-    kvCacheAppend(kCache: Tensor, vCache: Tensor, k: Tensor, v: Tensor, start: number, async: true): Promise<void>;
+    kvCacheAppend<A extends boolean>(kCache: Tensor, vCache: Tensor, k: Tensor, v: Tensor, start: number, async: A): A extends true ? Promise<void> : void;
   }
 }
 

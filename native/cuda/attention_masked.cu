@@ -48,6 +48,17 @@ __device__ __forceinline__ void load_chunk(const T* row, int64_t chunk, float (&
   }
 }
 
+// This lane's chunks c * 32 + lane (c < C) of a row as float32; zeros past the row's nchunk chunks.
+template <class T, int E, int C>
+__device__ __forceinline__ void load_lane_slice(const T* row, int64_t nchunk, int lane, float (&out)[C][E]) {
+#pragma unroll
+  for (int c = 0; c < C; ++c) {
+#pragma unroll
+    for (int e = 0; e < E; ++e) out[c][e] = 0.0f;
+    if (c * 32 + lane < nchunk) load_chunk<T, E>(row, c * 32 + lane, out[c]);
+  }
+}
+
 // Copies n rows of d elements (contiguous, stride d) into shared memory as float32 with row
 // stride `ld`, the whole block cooperating.
 template <class T, int E>
@@ -194,17 +205,14 @@ __global__ void __launch_bounds__(kThreads)
 
     // 1. this lane's slice of the scaled query
     float qv[C][E], acc[C][E];
+    load_lane_slice<T, E, C>(static_cast<const T*>(a.q) + row * d, nchunk, lane, qv);
 #pragma unroll
-    for (int c = 0; c < C; ++c) {
+    for (int c = 0; c < C; ++c)
 #pragma unroll
-      for (int e = 0; e < E; ++e) qv[c][e] = acc[c][e] = 0.0f;
-      const int64_t ch = c * 32 + lane;
-      if (ch < nchunk) {
-        load_chunk<T, E>(static_cast<const T*>(a.q) + row * d, ch, qv[c]);
-#pragma unroll
-        for (int e = 0; e < E; ++e) qv[c][e] *= a.scale;
+      for (int e = 0; e < E; ++e) {
+        qv[c][e] *= a.scale;
+        acc[c][e] = 0.0f;
       }
-    }
     const int64_t k_begin = sp * kAttnCudaSplitKeys;
     int64_t k_end = attn_last_key(a, i) + 1;
     if (k_end > k_begin + kAttnCudaSplitKeys) k_end = k_begin + kAttnCudaSplitKeys;
@@ -215,16 +223,8 @@ __global__ void __launch_bounds__(kThreads)
       if (mask && !mask[j]) continue;  // warp-uniform
       // K and V rows are loaded together so both requests are in flight at once
       float kf[C][E], vf[C][E];
-#pragma unroll
-      for (int c = 0; c < C; ++c) {
-#pragma unroll
-        for (int e = 0; e < E; ++e) kf[c][e] = vf[c][e] = 0.0f;
-        const int64_t ch = c * 32 + lane;
-        if (ch < nchunk) {
-          load_chunk<T, E>(kbase + j * d, ch, kf[c]);
-          load_chunk<T, E>(vbase + j * d, ch, vf[c]);
-        }
-      }
+      load_lane_slice<T, E, C>(kbase + j * d, nchunk, lane, kf);
+      load_lane_slice<T, E, C>(vbase + j * d, nchunk, lane, vf);
       float dot = 0.0f;
 #pragma unroll
       for (int c = 0; c < C; ++c)

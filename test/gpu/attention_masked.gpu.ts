@@ -2,6 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { attention, empty, tensor, type FloatDType, type Tensor } from '../../lib';
 import { assertClose, expectError, expectRejection, randomArray, rng } from '../helpers';
+import type { AttentionRefArgs } from '../reference/attention_masked';
 import { skip } from './gpu';
 
 // CUDA vs the CPU kernel: both accumulate in float32 from the same inputs; outputs are rounded
@@ -18,16 +19,10 @@ function rand(shape: number[], dtype: FloatDType, seed: number): Tensor {
   return tensor(Float32Array.from(randomArray(n, rng(seed))), shape, { dtype });
 }
 
-interface Case {
+type Case = Pick<AttentionRefArgs, 'B' | 'Hq' | 'Hkv' | 'Tq' | 'T' | 'd'> & {
   name: string;
-  B: number;
-  Hq: number;
-  Hkv: number;
-  Tq: number;
-  T: number;
-  d: number;
   opts?: { causal?: boolean; queryOffset?: number; kvLength?: number; scale?: number };
-}
+};
 
 const cases: Case[] = [
   { name: 'prefill causal GQA', B: 2, Hq: 8, Hkv: 2, Tq: 77, T: 77, d: 64, opts: { causal: true } },

@@ -1,12 +1,15 @@
 // CPU masked attention. A work item is (b, kv head, query tile, key split); its rows are the G
 // query heads of that kv head times the query tile. Keys are processed in blocks of kKeyBlock:
-//   1. convert the K and V block to float32 once (padded to a multiple of kLanes; blocks whose
+//   1. convert the K and V block to float32 once (padded to a multiple of kCols; blocks whose
 //      keys are all masked are skipped without reading them),
 //   2. per row: scores s_j = <q, k_j> over lane arrays, masking, block max,
 //   3. per row: rescale the running state to the new max, add exp(s_j - m) and exp(s_j - m) v_j.
 // Everything reduces in an order fixed by the shape (never by the thread count), so results are
 // bit-identical for any MMPREF_NUM_THREADS; hot loops are plain loops over kLanes-wide arrays
-// that GCC vectorises in every MMPREF_CPU_CLONES clone.
+// that GCC vectorises in every MMPREF_CPU_CLONES clone, specialised on the padded head dim so
+// they unroll and keep q and the output row in registers. Products use explicit fmaf (as
+// core/math.h does): one rounding everywhere, so every clone gives the same bits.
+// The next block is prefetched while the current one is computed (decode is a K/V stream).
 #include <algorithm>
 #include <cstring>
 #include <type_traits>
@@ -24,7 +27,11 @@ namespace {
 
 constexpr int kLanes = 16;    // one AVX-512 vector of floats (two AVX2 vectors)
 constexpr int kCols = 32;     // head dims are padded to this (the accumulation width)
-constexpr int kKeyBlock = 32;  // keys converted and scored together (2 x 32 x 256 floats max)
+// Keys converted and scored together: 16 keys of K and V as float32 (at most 2 x 16 KiB for
+// d = 256, 16 KiB for d = 128) stay in L1 next to q and the accumulators; 32 measured slower.
+constexpr int kKeyBlock = 16;
+// The block this many keys ahead is prefetched while the current one is computed.
+constexpr int kPrefetchKeys = kKeyBlock;
 
 inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
@@ -49,22 +56,24 @@ MMPREF_ALWAYS_INLINE float hsum16(const float (&a)[kLanes]) {
 }
 
 // s[j] = <q, k_j> for the n keys of a block, four keys at a time (independent accumulators, so
-// the add chains overlap), lanes over d.
-MMPREF_ALWAYS_INLINE void block_scores(const float* q, const float* kb, int n, int64_t dp, float* s) {
+// the add chains overlap), lanes over d. DP (the padded head dim) is a compile-time constant so
+// the loops unroll and q stays in registers.
+template <int DP>
+MMPREF_ALWAYS_INLINE void block_scores(const float* q, const float* kb, int n, float* s) {
   int j = 0;
   for (; j + 4 <= n; j += 4) {
-    const float* k0 = kb + j * dp;
-    const float* k1 = k0 + dp;
-    const float* k2 = k1 + dp;
-    const float* k3 = k2 + dp;
+    const float* k0 = kb + j * DP;
+    const float* k1 = k0 + DP;
+    const float* k2 = k1 + DP;
+    const float* k3 = k2 + DP;
     float a0[kLanes] = {0}, a1[kLanes] = {0}, a2[kLanes] = {0}, a3[kLanes] = {0};
-    for (int64_t t = 0; t < dp; t += kLanes)
+    for (int t = 0; t < DP; t += kLanes)
       for (int l = 0; l < kLanes; ++l) {
         const float x = q[t + l];
-        a0[l] += x * k0[t + l];
-        a1[l] += x * k1[t + l];
-        a2[l] += x * k2[t + l];
-        a3[l] += x * k3[t + l];
+        a0[l] = fmaf(x, k0[t + l], a0[l]);
+        a1[l] = fmaf(x, k1[t + l], a1[l]);
+        a2[l] = fmaf(x, k2[t + l], a2[l]);
+        a3[l] = fmaf(x, k3[t + l], a3[l]);
       }
     s[j] = hsum16(a0);
     s[j + 1] = hsum16(a1);
@@ -72,20 +81,21 @@ MMPREF_ALWAYS_INLINE void block_scores(const float* q, const float* kb, int n, i
     s[j + 3] = hsum16(a3);
   }
   for (; j < n; ++j) {
-    const float* k = kb + j * dp;
+    const float* k = kb + j * DP;
     float a[kLanes] = {0};
-    for (int64_t t = 0; t < dp; t += kLanes)
-      for (int l = 0; l < kLanes; ++l) a[l] += q[t + l] * k[t + l];
+    for (int t = 0; t < DP; t += kLanes)
+      for (int l = 0; l < kLanes; ++l) a[l] = fmaf(q[t + l], k[t + l], a[l]);
     s[j] = hsum16(a);
   }
 }
 
 // acc = acc * corr + sum_j p_j v_j over the block's keys with p_j != 0 (masked keys have p_j = 0
-// and are never read, so even a NaN in a masked value cannot leak in). kCols output columns at a
-// time stay in registers; even and odd kept keys go to two accumulators (two independent add
-// chains), added together at the end: a fixed order, the same in every clone.
-MMPREF_ALWAYS_INLINE void block_accumulate(float* acc, float corr, const float* p, const float* vb, int n,
-                                           int64_t dp) {
+// and are never read, so even a NaN in a masked value cannot leak in). Even and odd kept keys go
+// to two accumulators (two independent add chains), added together at the end: a fixed order,
+// the same in every clone. Up to DP = 128 the whole row accumulator stays in registers.
+template <int DP>
+MMPREF_ALWAYS_INLINE void block_accumulate(float* acc, float corr, const float* p, const float* vb, int n) {
+  constexpr int W = DP <= 128 ? DP : 128;  // columns per pass
   int idx[kKeyBlock];
   float pk[kKeyBlock];
   int m = 0;
@@ -94,64 +104,142 @@ MMPREF_ALWAYS_INLINE void block_accumulate(float* acc, float corr, const float* 
       idx[m] = j;
       pk[m++] = p[j];
     }
-  for (int64_t t = 0; t < dp; t += kCols) {
-    float a[kCols], b[kCols];
-    for (int l = 0; l < kCols; ++l) {
+  for (int t = 0; t < DP; t += W) {
+    float a[W], b[W];
+    for (int l = 0; l < W; ++l) {
       a[l] = acc[t + l] * corr;
       b[l] = 0.0f;
     }
     int j = 0;
     for (; j + 2 <= m; j += 2) {
       const float p0 = pk[j], p1 = pk[j + 1];
-      const float* v0 = vb + idx[j] * dp + t;
-      const float* v1 = vb + idx[j + 1] * dp + t;
-      for (int l = 0; l < kCols; ++l) a[l] += p0 * v0[l];
-      for (int l = 0; l < kCols; ++l) b[l] += p1 * v1[l];
+      const float* v0 = vb + idx[j] * DP + t;
+      const float* v1 = vb + idx[j + 1] * DP + t;
+      for (int l = 0; l < W; ++l) a[l] = fmaf(p0, v0[l], a[l]);
+      for (int l = 0; l < W; ++l) b[l] = fmaf(p1, v1[l], b[l]);
     }
     if (j < m) {
       const float p0 = pk[j];
-      const float* v0 = vb + idx[j] * dp + t;
-      for (int l = 0; l < kCols; ++l) a[l] += p0 * v0[l];
+      const float* v0 = vb + idx[j] * DP + t;
+      for (int l = 0; l < W; ++l) a[l] = fmaf(p0, v0[l], a[l]);
     }
-    for (int l = 0; l < kCols; ++l) acc[t + l] = a[l] + b[l];
+    for (int l = 0; l < W; ++l) acc[t + l] = a[l] + b[l];
   }
+}
+
+// The same for four rows that share the block's kept keys (indices idx[0..m), weights
+// pk[4 * i + row]): every V chunk is loaded once for the four rows, and the four accumulators of
+// W columns stay in registers. One add chain per (row, column), in key order.
+template <int DP>
+MMPREF_ALWAYS_INLINE void block_accumulate4(float* acc, const float* corr, const float* pk, const float* vb,
+                                            const int* idx, int m) {
+  constexpr int W = DP % 64 == 0 ? 64 : kCols;  // columns per pass
+  for (int t = 0; t < DP; t += W) {
+    float a0[W], a1[W], a2[W], a3[W];
+    for (int l = 0; l < W; ++l) a0[l] = acc[t + l] * corr[0];
+    for (int l = 0; l < W; ++l) a1[l] = acc[DP + t + l] * corr[1];
+    for (int l = 0; l < W; ++l) a2[l] = acc[2 * DP + t + l] * corr[2];
+    for (int l = 0; l < W; ++l) a3[l] = acc[3 * DP + t + l] * corr[3];
+    for (int j = 0; j < m; ++j) {
+      const float* v = vb + idx[j] * DP + t;
+      const float w0 = pk[4 * j], w1 = pk[4 * j + 1], w2 = pk[4 * j + 2], w3 = pk[4 * j + 3];
+      for (int l = 0; l < W; ++l) a0[l] = fmaf(w0, v[l], a0[l]);
+      for (int l = 0; l < W; ++l) a1[l] = fmaf(w1, v[l], a1[l]);
+      for (int l = 0; l < W; ++l) a2[l] = fmaf(w2, v[l], a2[l]);
+      for (int l = 0; l < W; ++l) a3[l] = fmaf(w3, v[l], a3[l]);
+    }
+    for (int l = 0; l < W; ++l) acc[t + l] = a0[l];
+    for (int l = 0; l < W; ++l) acc[DP + t + l] = a1[l];
+    for (int l = 0; l < W; ++l) acc[2 * DP + t + l] = a2[l];
+    for (int l = 0; l < W; ++l) acc[3 * DP + t + l] = a3[l];
+  }
+}
+
+// Scores of one row over the block's first nr keys, masked, and its online-softmax update:
+// leaves p_j = exp(s_j - m_new) in pr and returns the factor that rescales the row's previous
+// accumulator (1 and no update when no key of the block is kept).
+template <int DP>
+MMPREF_ALWAYS_INLINE float row_softmax(const float* q, const float* kb, const uint8_t* keep, int nr,
+                                       AttnRowState& st, float* pr) {
+  float s[kKeyBlock];
+  block_scores<DP>(q, kb, nr, s);
+  float mb = -kInf;
+  for (int j = 0; j < nr; ++j) {
+    if (keep && !keep[j]) s[j] = -kInf;
+    mb = s[j] > mb ? s[j] : mb;
+  }
+  if (mb == -kInf) {
+    for (int j = 0; j < nr; ++j) pr[j] = 0.0f;
+    return 1.0f;
+  }
+  const float m_new = st.m > mb ? st.m : mb;
+  const float corr = attn_rescale(st.m, m_new);
+  for (int j = 0; j < nr; ++j) pr[j] = exp_nonpos(s[j] - m_new);
+  float sum = 0.0f;
+  for (int j = 0; j < nr; ++j) sum += pr[j];
+  st.l = st.l * corr + sum;
+  st.m = m_new;
+  return corr;
 }
 
 // One key block [j0, j0 + n) for every row of a work item: scores, masking, online-softmax
 // update and accumulation. `last[r]` is row r's last visible key (-1: absent row), `keep` the
-// block's key mask (nullptr: all kept). All loops run over float32 buffers padded to kCols (dp).
+// block's key mask (nullptr: all kept). All buffers are float32 rows of DP (head dim padded to
+// a multiple of kCols).
+template <int DP>
 MMPREF_CPU_CLONES void attend_block(const float* qf, int64_t rows, const int64_t* last, int64_t j0, int n,
-                                    const float* kb, const float* vb, const uint8_t* keep, int64_t dp,
-                                    AttnRowState* st, float* acc) {
-  float s[kKeyBlock], pr[kKeyBlock];
-  for (int64_t r = 0; r < rows; ++r) {
-    if (last[r] < j0) continue;  // absent row, or every key of this block is in its future
-    const int nr = int(std::min<int64_t>(n, last[r] - j0 + 1));
-    // 1. scores s_j = <q, k_j>
-    block_scores(qf + r * dp, kb, nr, dp, s);
-    // 2. masked keys -> -inf, block max
-    float mb = -kInf;
-    for (int j = 0; j < nr; ++j) {
-      if (keep && !keep[j]) s[j] = -kInf;
-      mb = s[j] > mb ? s[j] : mb;
+                                    const float* kb, const float* vb, const uint8_t* keep, AttnRowState* st,
+                                    float* acc) {
+  float pr[kKeyBlock];
+  for (int64_t r = 0; r < rows;) {
+    if (last[r] < j0) {  // absent row, or every key of this block is in its future
+      ++r;
+      continue;
     }
-    if (mb == -kInf) continue;
-    // 3. rescale the running state to the new max, add exp(s - m) and exp(s - m) v
-    const float m_new = st[r].m > mb ? st[r].m : mb;
-    const float corr = attn_rescale(st[r].m, m_new);
-    for (int j = 0; j < nr; ++j) pr[j] = exp_nonpos(s[j] - m_new);
-    float sum = 0.0f;
-    for (int j = 0; j < nr; ++j) sum += pr[j];
-    st[r].l = st[r].l * corr + sum;
-    st[r].m = m_new;
-    block_accumulate(acc + r * dp, corr, pr, vb, nr, dp);
+    const int nr = int(std::min<int64_t>(n, last[r] - j0 + 1));
+    if (r + 4 <= rows && last[r + 3] == last[r]) {
+      // four rows (query heads of one query position) with the same kept keys
+      int idx[kKeyBlock];
+      float pk[4 * kKeyBlock], corr[4];
+      int m = 0;
+      for (int j = 0; j < nr; ++j)
+        if (!keep || keep[j]) idx[m++] = j;
+      for (int rr = 0; rr < 4; ++rr) {
+        corr[rr] = row_softmax<DP>(qf + (r + rr) * DP, kb, keep, nr, st[r + rr], pr);
+        for (int i = 0; i < m; ++i) pk[4 * i + rr] = pr[idx[i]];
+      }
+      if (m > 0) block_accumulate4<DP>(acc + r * DP, corr, pk, vb, idx, m);
+      r += 4;
+      continue;
+    }
+    const float corr = row_softmax<DP>(qf + r * DP, kb, keep, nr, st[r], pr);
+    block_accumulate<DP>(acc + r * DP, corr, pr, vb, nr);
+    ++r;
   }
 }
 
-// Requests `bytes` bytes at `p` into the cache, one line at a time.
+using AttendBlockFn = void (*)(const float*, int64_t, const int64_t*, int64_t, int, const float*, const float*,
+                               const uint8_t*, AttnRowState*, float*);
+
+// The block kernel for a padded head dim dp (a multiple of kCols up to kAttnMaxHeadDim).
+AttendBlockFn attend_block_for(int64_t dp) {
+  switch (dp / kCols) {
+    case 1: return attend_block<1 * kCols>;
+    case 2: return attend_block<2 * kCols>;
+    case 3: return attend_block<3 * kCols>;
+    case 4: return attend_block<4 * kCols>;
+    case 5: return attend_block<5 * kCols>;
+    case 6: return attend_block<6 * kCols>;
+    case 7: return attend_block<7 * kCols>;
+    default: return attend_block<8 * kCols>;
+  }
+}
+
+// Requests `bytes` bytes at `p` into L2, one line at a time (prefetcht2: L2 tracks more
+// outstanding misses than L1, and the block is converted from L2 into an L1 buffer anyway).
 inline void prefetch(const void* p, int64_t bytes) {
   const char* c = static_cast<const char*>(p);
-  for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(c + off, 0, 3);
+  for (int64_t off = 0; off < bytes; off += 64) __builtin_prefetch(c + off, 0, 1);
 }
 
 struct Plan {
@@ -165,28 +253,35 @@ struct Plan {
   int64_t items() const { return splits * tiles; }
 };
 
-// One work item: rows (g, qi) of kv head `hk` of batch row `b`, query tile `qt`, keys
-// [k_begin, k_end). Leaves the unnormalised state in st/acc (acc: rows x dp).
+// One work item: rows r = qi * G + g (query qi of tile `qt`, query head hk * G + g) of kv head
+// `hk` of batch row `b`, keys [k_begin, k_end). Leaves the unnormalised state in st/acc
+// (acc: rows x dp).
+// Per-thread scratch of run_item, allocated once per parallel_for chunk.
+struct ItemScratch {
+  std::vector<float> buf;     // q rows, then the float32 K and V blocks
+  std::vector<int64_t> last;  // last visible key per row (-1: row absent)
+  explicit ItemScratch(const Plan& p) : buf(size_t(p.rows * p.dp + 2 * kKeyBlock * p.dp)), last(size_t(p.rows)) {}
+};
+
 template <class T>
 void run_item(const AttentionMaskedArgs& a, const Plan& p, int64_t b, int64_t hk, int64_t qt,
-              int64_t k_begin, int64_t k_end, AttnRowState* st, float* acc) {
+              int64_t k_begin, int64_t k_end, ItemScratch& scratch, AttnRowState* st, float* acc) {
   const int64_t d = a.head_dim, dp = p.dp, G = p.groups;
   const T* q = static_cast<const T*>(a.q);
   const T* kbase = static_cast<const T*>(a.k) + (b * a.kv_heads + hk) * a.kv_buf_len * d;
   const T* vbase = static_cast<const T*>(a.v) + (b * a.kv_heads + hk) * a.kv_buf_len * d;
   const uint8_t* mask = a.key_mask ? a.key_mask + b * a.mask_len : nullptr;
 
-  std::vector<float> buf(size_t(p.rows * dp + 2 * kKeyBlock * dp));
-  float* qf = buf.data();
+  float* qf = scratch.buf.data();
   float* kb = qf + p.rows * dp;
   float* vb = kb + kKeyBlock * dp;
-  std::vector<int64_t> last(size_t(p.rows));  // last visible key per row (-1: row absent)
+  std::vector<int64_t>& last = scratch.last;
   int64_t max_last = -1;
 
   // 0. scaled float32 queries; rows past Tq are marked absent
-  for (int64_t g = 0; g < G; ++g)
-    for (int64_t qi = 0; qi < p.tile; ++qi) {
-      const int64_t r = g * p.tile + qi, i = qt * p.tile + qi;
+  for (int64_t qi = 0; qi < p.tile; ++qi)
+    for (int64_t g = 0; g < G; ++g) {
+      const int64_t r = qi * G + g, i = qt * p.tile + qi;  // query-major: a query's heads adjacent
       st[r] = attn_empty();
       std::fill(acc + r * dp, acc + (r + 1) * dp, 0.0f);
       if (i >= a.q_len) {
@@ -200,6 +295,7 @@ void run_item(const AttentionMaskedArgs& a, const Plan& p, int64_t b, int64_t hk
       max_last = std::max(max_last, last[size_t(r)]);
     }
   k_end = std::min(k_end, max_last + 1);
+  const AttendBlockFn block = attend_block_for(dp);
 
   for (int64_t j0 = k_begin; j0 < k_end; j0 += kKeyBlock) {
     const int n = int(std::min<int64_t>(kKeyBlock, k_end - j0));
@@ -209,11 +305,11 @@ void run_item(const AttentionMaskedArgs& a, const Plan& p, int64_t b, int64_t hk
       for (int j = 0; j < n; ++j) any |= mask[j0 + j] != 0;
       if (!any) continue;
     }
-    // the next block is requested now so that its memory reads overlap this block's math
-    if (j0 + kKeyBlock < k_end) {
-      const int64_t nn = std::min<int64_t>(kKeyBlock, k_end - j0 - kKeyBlock);
-      prefetch(kbase + (j0 + kKeyBlock) * d, nn * d * int64_t(sizeof(T)));
-      prefetch(vbase + (j0 + kKeyBlock) * d, nn * d * int64_t(sizeof(T)));
+    // a block kPrefetchKeys ahead is requested now so that its memory reads overlap this math
+    if (j0 + kPrefetchKeys < k_end) {
+      const int64_t nn = std::min<int64_t>(kKeyBlock, k_end - j0 - kPrefetchKeys);
+      prefetch(kbase + (j0 + kPrefetchKeys) * d, nn * d * int64_t(sizeof(T)));
+      prefetch(vbase + (j0 + kPrefetchKeys) * d, nn * d * int64_t(sizeof(T)));
     }
     const float* kf = kb;
     const float* vf = vb;
@@ -224,14 +320,14 @@ void run_item(const AttentionMaskedArgs& a, const Plan& p, int64_t b, int64_t hk
       load_rows(kbase + j0 * d, n, d, dp, kb);
       load_rows(vbase + j0 * d, n, d, dp, vb);
     }
-    attend_block(qf, p.rows, last.data(), j0, n, kf, vf, mask ? mask + j0 : nullptr, dp, st, acc);
+    block(qf, p.rows, last.data(), j0, n, kf, vf, mask ? mask + j0 : nullptr, st, acc);
   }
 }
 
 template <class T>
 void write_row(const AttentionMaskedArgs& a, const Plan& p, int64_t b, int64_t hk, int64_t qt,
                int64_t r, AttnRowState st, const float* acc) {
-  const int64_t g = r / p.tile, i = qt * p.tile + r % p.tile;
+  const int64_t g = r % p.groups, i = qt * p.tile + r / p.groups;
   if (i >= a.q_len) return;
   const int64_t row = (b * a.q_heads + hk * p.groups + g) * a.q_len + i;
   T* out = static_cast<T*>(a.out) + row * a.head_dim;
@@ -257,9 +353,10 @@ void run(const AttentionMaskedArgs& a) {
     parallel_for(heads * p.tiles, 1, [&](int64_t i0, int64_t i1) {
       std::vector<AttnRowState> st(size_t(p.rows));
       std::vector<float> acc(size_t(p.rows * p.dp));
+      ItemScratch scratch(p);
       for (int64_t it = i0; it < i1; ++it) {
         const int64_t bh = it / p.tiles, qt = it % p.tiles, b = bh / a.kv_heads, hk = bh % a.kv_heads;
-        run_item<T>(a, p, b, hk, qt, 0, a.kv_len, st.data(), acc.data());
+        run_item<T>(a, p, b, hk, qt, 0, a.kv_len, scratch, st.data(), acc.data());
         for (int64_t r = 0; r < p.rows; ++r) write_row<T>(a, p, b, hk, qt, r, st[size_t(r)], acc.data() + r * p.dp);
       }
     });
@@ -271,12 +368,13 @@ void run(const AttentionMaskedArgs& a) {
   std::vector<float> part(size_t(heads * p.items() * per_item));
   parallel_for(heads * p.items(), 1, [&](int64_t i0, int64_t i1) {
     std::vector<AttnRowState> st(size_t(p.rows));
+    ItemScratch scratch(p);
     for (int64_t it = i0; it < i1; ++it) {
       const int64_t bh = it / p.items(), rest = it % p.items();
       const int64_t qt = rest / p.splits, sp = rest % p.splits;
       float* slot = part.data() + it * per_item;
       run_item<T>(a, p, bh / a.kv_heads, bh % a.kv_heads, qt, sp * p.split_len,
-                  std::min(a.kv_len, (sp + 1) * p.split_len), st.data(), slot + 2 * p.rows);
+                  std::min(a.kv_len, (sp + 1) * p.split_len), scratch, st.data(), slot + 2 * p.rows);
       for (int64_t r = 0; r < p.rows; ++r) {
         slot[2 * r] = st[size_t(r)].m;
         slot[2 * r + 1] = st[size_t(r)].l;

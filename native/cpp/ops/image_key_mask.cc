@@ -9,6 +9,7 @@
 namespace mmpref {
 
 Status image_key_mask_cpu(const ImageKeyMaskArgs& a) {
+  if (a.batch * a.length == 0) return Status::Ok();  // nothing to write (out may be null)
   // spans grouped by row, in the order given (each position is written once: no overlaps)
   std::vector<std::vector<ImageKeySpan>> by_row(size_t(a.batch));
   for (const ImageKeySpan& s : a.spans) by_row[size_t(s.row)].push_back(s);

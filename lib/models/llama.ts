@@ -11,9 +11,10 @@ import { KVCache } from '../ops/kv_cache';
 import { add, embedding, rmsNorm, rotary, swiglu } from '../ops/decoder_ops';
 import { linear } from '../ops/linear';
 import { permute } from '../ops/permute';
-import { encodeInto, STORAGE_CTOR, type FloatDType } from '../dtype';
+import type { FloatDType } from '../dtype';
+import { normal } from '../ops/random_fill';
 import { fail } from '../errors';
-import { Tensor, empty, parseDevice, tensor, type DeviceSpec, type TensorLike } from '../tensor';
+import { Tensor, empty, full, parseDevice, tensor, type DeviceSpec, type TensorLike } from '../tensor';
 import { checkOptions, enumOpt, expectShape, numberOpt, sameDevice, tensorArg } from '../validate';
 
 export interface LlamaConfig {
@@ -118,26 +119,6 @@ function resolve(config: LlamaConfig): ResolvedLlamaConfig {
   return r;
 }
 
-/** Deterministic N(0, std^2) weights from a seed (a counter-hashed Box-Muller stream, host side). */
-function seededNormal(seed: number, stream: number, n: number, std: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = (Math.imul(seed + 1, 0x9e3779b1) ^ Math.imul(stream + 1, 0x85ebca6b)) >>> 0;
-  const next = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  for (let i = 0; i < n; i += 2) {
-    const r = Math.sqrt(-2 * Math.log(1 - next())) * std;
-    const a = 2 * Math.PI * next();
-    out[i] = r * Math.cos(a);
-    if (i + 1 < n) out[i + 1] = r * Math.sin(a);
-  }
-  return out;
-}
-
 export class LlamaModel {
   readonly config: ResolvedLlamaConfig;
   readonly dtype: FloatDType;
@@ -168,16 +149,10 @@ export class LlamaModel {
     const device = o.device ?? 'cpu';
     parseDevice(device, op);
     let stream = 0;
-    const make = (shape: number[], kind: 'normal' | 'ones'): Tensor<FloatDType> => {
-      const n = shape.reduce((a, b) => a * b, 1);
-      const values = kind === 'ones' ? new Float32Array(n).fill(1) : seededNormal(seed, stream++, n, std);
-      const t = dtype === 'float32' ? tensor(values, shape) : (() => {
-        const s = new STORAGE_CTOR[dtype](n);
-        encodeInto(dtype, s, values);
-        return tensor(s as Uint16Array, shape, { dtype });
-      })();
-      return (device === 'cpu' ? t : t.to(device)) as Tensor<FloatDType>;
-    };
+    // Weights are Philox normals (random.normal) from (seed, offset = tensor index), generated on
+    // the target device: identical on CPU and CUDA for a seed.
+    const make = (shape: number[], kind: 'normal' | 'ones'): Tensor<FloatDType> =>
+      kind === 'ones' ? full(shape, 1, dtype, { device }) : normal(shape, { seed, offset: stream++, std, dtype, device });
     const { vocabSize: V, hiddenSize: D, intermediateSize: I, numHeads: H, numKvHeads: Hkv, headDim: d } = c;
     const embed = make([V, D], 'normal');
     const layers: LlamaLayer[] = [];

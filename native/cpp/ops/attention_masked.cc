@@ -15,6 +15,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "../core/dispatch.h"
 #include "../core/half.h"
 #include "../core/thread_pool.h"
 #include "attention_masked.h"
@@ -409,15 +410,7 @@ void run(const AttentionMaskedArgs& a) {
 
 Status attention_masked_cpu(const AttentionMaskedArgs& a) {
   if (a.batch * a.q_heads * a.q_len == 0) return Status::Ok();
-  switch (a.dtype) {
-    case DType::kFloat32: run<float>(a); break;
-    case DType::kFloat16: run<half_t>(a); break;
-    case DType::kBFloat16: run<bfloat16_t>(a); break;
-    default:
-      return make_status(Code::kDtype, std::string("attention.masked: expected float32, float16 or bfloat16 but received ") +
-                                           dtype_name(a.dtype));
-  }
-  return Status::Ok();
+  return dispatch_float(a.dtype, "attention.masked", [&](auto t) { run<decltype(t)>(a); });
 }
 
 }  // namespace mmpref

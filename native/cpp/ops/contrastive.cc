@@ -2,6 +2,7 @@
 // over fixed-width lane arrays (vectorised by the clones).
 #include <algorithm>
 
+#include "../core/dispatch.h"
 #include "../core/half.h"
 #include "../core/lanes.h"
 #include "../core/thread_pool.h"
@@ -63,15 +64,7 @@ void run(const ContrastiveArgs& a) {
 }  // namespace
 
 Status contrastive_cpu(const ContrastiveArgs& a) {
-  switch (a.dtype) {
-    case DType::kFloat32: run<float>(a); break;
-    case DType::kFloat16: run<half_t>(a); break;
-    case DType::kBFloat16: run<bfloat16_t>(a); break;
-    default:
-      return make_status(Code::kDtype, std::string("contrastive: expected float32, float16 or bfloat16 but received ") +
-                                           dtype_name(a.dtype));
-  }
-  return Status::Ok();
+  return dispatch_float(a.dtype, "contrastive", [&](auto t) { run<decltype(t)>(a); });
 }
 
 }  // namespace mmpref

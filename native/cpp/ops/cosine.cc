@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "../core/dispatch.h"
 #include "../core/half.h"
 #include "../core/lanes.h"
 #include "../core/thread_pool.h"
@@ -107,15 +108,7 @@ void run(const CosineArgs& a) {
 }  // namespace
 
 Status cosine_cpu(const CosineArgs& a) {
-  switch (a.dtype) {
-    case DType::kFloat32: run<float>(a); break;
-    case DType::kFloat16: run<half_t>(a); break;
-    case DType::kBFloat16: run<bfloat16_t>(a); break;
-    default:
-      return make_status(Code::kDtype, std::string("cosine: expected float32, float16 or bfloat16 but received ") +
-                                           dtype_name(a.dtype));
-  }
-  return Status::Ok();
+  return dispatch_float(a.dtype, "cosine", [&](auto t) { run<decltype(t)>(a); });
 }
 
 }  // namespace mmpref

@@ -4,26 +4,13 @@
 #include <string>
 #include <vector>
 
+#include "../core/dispatch.h"
 #include "../core/half.h"
 #include "../core/thread_pool.h"
 #include "decoder_ops.h"
 
 namespace mmpref {
 namespace {
-
-template <class T>
-float ld(const void* p, int64_t i) {
-  return to_float(static_cast<const T*>(p)[i]);
-}
-
-#define MMPREF_CPU_DISPATCH_FLOAT(dtype, T, opname, ...)                                                \
-  switch (dtype) {                                                                                      \
-    case DType::kFloat32: { using T = float; __VA_ARGS__ break; }                                       \
-    case DType::kFloat16: { using T = half_t; __VA_ARGS__ break; }                                      \
-    case DType::kBFloat16: { using T = bfloat16_t; __VA_ARGS__ break; }                                 \
-    default:                                                                                            \
-      return make_status(Code::kDtype, std::string(opname) + ": unsupported dtype " + dtype_name(dtype)); \
-  }
 
 template <class T, class W>
 MMPREF_CPU_CLONES void rms_norm_row(const T* x, const W* w, T* y, int64_t n, float eps) {
@@ -65,7 +52,8 @@ constexpr int64_t kBlock = 1 << 14;
 }  // namespace
 
 Status rms_norm_cpu(const RmsNormArgs& a) {
-  MMPREF_CPU_DISPATCH_FLOAT(a.dtype, T, "rmsNorm", {
+  return dispatch_float(a.dtype, "rmsNorm", [&](auto tag) {
+    using T = decltype(tag);
     const T* x = static_cast<const T*>(a.x);
     T* y = static_cast<T*>(a.y);
     auto rows = [&](auto* w) {
@@ -75,13 +63,13 @@ Status rms_norm_cpu(const RmsNormArgs& a) {
     };
     if (a.w_dtype == DType::kFloat32) rows(static_cast<const float*>(a.w));
     else rows(static_cast<const T*>(a.w));
-  })
-  return Status::Ok();
+  });
 }
 
 Status rotary_cpu(const RotaryArgs& a) {
   const int64_t half = a.d / 2;
-  MMPREF_CPU_DISPATCH_FLOAT(a.dtype, T, "rotary", {
+  return dispatch_float(a.dtype, "rotary", [&](auto tag) {
+    using T = decltype(tag);
     const T* x = static_cast<const T*>(a.x);
     T* y = static_cast<T*>(a.y);
     // one item per (b, t): the angles are shared by all heads of that position
@@ -103,28 +91,27 @@ Status rotary_cpu(const RotaryArgs& a) {
         }
       }
     });
-  })
-  return Status::Ok();
+  });
 }
 
 Status swiglu_cpu(const ElementwiseArgs& a) {
-  MMPREF_CPU_DISPATCH_FLOAT(a.dtype, T, "swiglu", {
+  return dispatch_float(a.dtype, "swiglu", [&](auto tag) {
+    using T = decltype(tag);
     parallel_for((a.n + kBlock - 1) / kBlock, 1, [&](int64_t b0, int64_t b1) {
       const int64_t s = b0 * kBlock, e = std::min(a.n, b1 * kBlock);
       swiglu_block(static_cast<const T*>(a.a) + s, static_cast<const T*>(a.b) + s, static_cast<T*>(a.y) + s, e - s);
     });
-  })
-  return Status::Ok();
+  });
 }
 
 Status add_cpu(const ElementwiseArgs& a) {
-  MMPREF_CPU_DISPATCH_FLOAT(a.dtype, T, "add", {
+  return dispatch_float(a.dtype, "add", [&](auto tag) {
+    using T = decltype(tag);
     parallel_for((a.n + kBlock - 1) / kBlock, 1, [&](int64_t b0, int64_t b1) {
       const int64_t s = b0 * kBlock, e = std::min(a.n, b1 * kBlock);
       add_block(static_cast<const T*>(a.a) + s, static_cast<const T*>(a.b) + s, static_cast<T*>(a.y) + s, e - s, a.alpha);
     });
-  })
-  return Status::Ok();
+  });
 }
 
 Status embedding_cpu(const EmbeddingArgs& a) {

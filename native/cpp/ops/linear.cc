@@ -1,6 +1,7 @@
 // CPU linear: gemm_nt_cpu with an epilogue that adds the bias and rounds to the output dtype.
 #include "linear.h"
 
+#include "../core/dispatch.h"
 #include "../core/half.h"
 #include "gemm_nt.h"
 
@@ -25,15 +26,7 @@ void run(const LinearArgs& a) {
 }  // namespace
 
 Status linear_cpu(const LinearArgs& a) {
-  switch (a.dtype) {
-    case DType::kFloat32: run<float>(a); break;
-    case DType::kFloat16: run<half_t>(a); break;
-    case DType::kBFloat16: run<bfloat16_t>(a); break;
-    default:
-      return make_status(Code::kDtype, std::string("linear: expected float32, float16 or bfloat16 but received ") +
-                                           dtype_name(a.dtype));
-  }
-  return Status::Ok();
+  return dispatch_float(a.dtype, "linear", [&](auto t) { run<decltype(t)>(a); });
 }
 
 }  // namespace mmpref

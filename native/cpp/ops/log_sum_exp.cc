@@ -5,6 +5,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "../core/dispatch.h"
 #include "../core/half.h"
 #include "../core/math.h"
 #include "../core/thread_pool.h"
@@ -101,15 +102,7 @@ void run(const LogSumExpArgs& a) {
 }  // namespace
 
 Status log_sum_exp_cpu(const LogSumExpArgs& a) {
-  switch (a.dtype) {
-    case DType::kFloat32: run<float>(a); break;
-    case DType::kFloat16: run<half_t>(a); break;
-    case DType::kBFloat16: run<bfloat16_t>(a); break;
-    default:
-      return make_status(Code::kDtype, std::string("logSumExp: expected float32, float16 or bfloat16 but received ") +
-                                           dtype_name(a.dtype));
-  }
-  return Status::Ok();
+  return dispatch_float(a.dtype, "logSumExp", [&](auto t) { run<decltype(t)>(a); });
 }
 
 }  // namespace mmpref

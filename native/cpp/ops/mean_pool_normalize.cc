@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "../core/dispatch.h"
 #include "../core/half.h"
 #include "../core/thread_pool.h"
 #include "mean_pool_normalize.h"
@@ -55,15 +56,7 @@ void run(const MeanPoolArgs& a) {
 }  // namespace
 
 Status mean_pool_normalize_cpu(const MeanPoolArgs& a) {
-  switch (a.dtype) {
-    case DType::kFloat32: run<float>(a); break;
-    case DType::kFloat16: run<half_t>(a); break;
-    case DType::kBFloat16: run<bfloat16_t>(a); break;
-    default:
-      return make_status(Code::kDtype, std::string("meanPoolNormalize: expected float32, float16 or bfloat16 but received ") +
-                                           dtype_name(a.dtype));
-  }
-  return Status::Ok();
+  return dispatch_float(a.dtype, "meanPoolNormalize", [&](auto t) { run<decltype(t)>(a); });
 }
 
 }  // namespace mmpref

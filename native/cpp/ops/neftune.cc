@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/dispatch.h"
 #include "../core/half.h"
 #include "../core/thread_pool.h"
 #include "noise_cpu.h"
@@ -53,15 +54,7 @@ Status neftune_cpu(const NeftuneArgs& a) {
     }
     mag[size_t(b)] = neftune_magnitude(a.alpha, a.padded_norm, count, a.seq, a.dim);
   }
-  switch (a.dtype) {
-    case DType::kFloat32: run<float>(a, mag); break;
-    case DType::kFloat16: run<half_t>(a, mag); break;
-    case DType::kBFloat16: run<bfloat16_t>(a, mag); break;
-    default:
-      return make_status(Code::kDtype, std::string("noise.neftune: expected float32, float16 or bfloat16 but received ") +
-                                           dtype_name(a.dtype));
-  }
-  return Status::Ok();
+  return dispatch_float(a.dtype, "noise.neftune", [&](auto t) { run<decltype(t)>(a, mag); });
 }
 
 }  // namespace mmpref

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "../core/dispatch.h"
 #include "../core/half.h"
 #include "../core/philox_batch.h"
 #include "../core/thread_pool.h"
@@ -58,15 +59,7 @@ Status random_fill_cpu(const RandomFillArgs& a) {
     run_bits(a, keys);
     return Status::Ok();
   }
-  switch (a.dtype) {
-    case DType::kFloat32: run<float>(a, keys); break;
-    case DType::kFloat16: run<half_t>(a, keys); break;
-    case DType::kBFloat16: run<bfloat16_t>(a, keys); break;
-    default:
-      return make_status(Code::kDtype, std::string("random: expected a float32, float16 or bfloat16 output but received ") +
-                                           dtype_name(a.dtype));
-  }
-  return Status::Ok();
+  return dispatch_float(a.dtype, "random", [&](auto t) { run<decltype(t)>(a, keys); });
 }
 
 }  // namespace mmpref

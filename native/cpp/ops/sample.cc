@@ -9,6 +9,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "../core/dispatch.h"
 #include "../core/half.h"
 #include "../core/thread_pool.h"
 #include "sample.h"
@@ -254,14 +255,7 @@ Status run(const SampleArgs& a) {
 }  // namespace
 
 Status sample_cpu(const SampleArgs& a) {
-  switch (a.dtype) {
-    case DType::kFloat32: return run<float>(a);
-    case DType::kFloat16: return run<half_t>(a);
-    case DType::kBFloat16: return run<bfloat16_t>(a);
-    default:
-      return make_status(Code::kDtype, std::string("sample: expected float32, float16 or bfloat16 but received ") +
-                                           dtype_name(a.dtype));
-  }
+  return dispatch_float(a.dtype, "sample", [&](auto t) { return run<decltype(t)>(a); });
 }
 
 }  // namespace mmpref

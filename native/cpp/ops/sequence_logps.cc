@@ -17,6 +17,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "../core/dispatch.h"
 #include "../core/half.h"
 #include "../core/thread_pool.h"
 
@@ -424,30 +425,14 @@ Status backward(const LogpsBackwardArgs& a) {
   return Status::Ok();
 }
 
-Status dtype_error(const char* op, DType t) {
-  return make_status(Code::kDtype, std::string(op) +
-                                       ": expected logits of dtype float32, float16 or bfloat16 "
-                                       "but received " + dtype_name(t));
-}
-
 }  // namespace
 
 Status sequence_logps_cpu(const SequenceLogpsArgs& a) {
-  switch (a.dtype) {
-    case DType::kFloat32: return forward<float>(a);
-    case DType::kFloat16: return forward<half_t>(a);
-    case DType::kBFloat16: return forward<bfloat16_t>(a);
-    default: return dtype_error("sequenceLogps", a.dtype);
-  }
+  return dispatch_float(a.dtype, "sequenceLogps", [&](auto t) { return forward<decltype(t)>(a); });
 }
 
 Status logps_backward_cpu(const LogpsBackwardArgs& a) {
-  switch (a.dtype) {
-    case DType::kFloat32: return backward<float>(a);
-    case DType::kFloat16: return backward<half_t>(a);
-    case DType::kBFloat16: return backward<bfloat16_t>(a);
-    default: return dtype_error("logpsBackward", a.dtype);
-  }
+  return dispatch_float(a.dtype, "logpsBackward", [&](auto t) { return backward<decltype(t)>(a); });
 }
 
 }  // namespace mmpref

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "../core/dispatch.h"
 #include "../core/half.h"
 #include "../core/thread_pool.h"
 #include "noise_cpu.h"
@@ -43,15 +44,7 @@ void run(const VisualTokensArgs& a) {
 }  // namespace
 
 Status visual_tokens_cpu(const VisualTokensArgs& a) {
-  switch (a.dtype) {
-    case DType::kFloat32: run<float>(a); break;
-    case DType::kFloat16: run<half_t>(a); break;
-    case DType::kBFloat16: run<bfloat16_t>(a); break;
-    default:
-      return make_status(Code::kDtype, std::string("noise.visualTokens: expected float32, float16 or bfloat16 but received ") +
-                                           dtype_name(a.dtype));
-  }
-  return Status::Ok();
+  return dispatch_float(a.dtype, "noise.visualTokens", [&](auto t) { run<decltype(t)>(a); });
 }
 
 }  // namespace mmpref

@@ -231,6 +231,9 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
         for (int e = 0; e < E; ++e) dot += qv[c][e] * kf[c][e];
       const float s = warp_sum(dot);
+      // a -inf score (infinite q or k) weighs 0, as a masked key (CPU, tile kernel); folded in as the
+      // warp's first key it would give exp(-inf - -inf) = NaN
+      if (s == -kInf) continue;  // warp-uniform
       const float m_new = fmaxf(m, s);
       const float corr = attn_rescale(m, m_new);
       const float p = exp_nonpos(s - m_new);

@@ -81,6 +81,22 @@ describe('attention.masked CUDA vs CPU', { skip }, () => {
     }
   });
 
+  it('a kept key whose score is -Infinity weighs 0, as on the CPU (split and tile paths)', () => {
+    const [Hq, T, d] = [2, 9, 8];
+    for (const Tq of [1, 20]) {
+      const q = tensor(new Float32Array(Hq * Tq * d).fill(1), [1, Hq, Tq, d]);
+      const kd = Float32Array.from(randomArray(T * d, rng(21)));
+      kd[0] = -Infinity; // key 0, the first key of split warp 0: score -Infinity
+      const k = tensor(kd, [1, 1, T, d]);
+      const v = rand([1, 1, T, d], 'float32', 22);
+      const cpu = attention.masked(q, k, v, { returnLse: true });
+      const gpu = attention.masked(q.to('cuda'), k.to('cuda'), v.to('cuda'), { returnLse: true });
+      assert.ok(!cpu.out.toFloat32Array().some((x) => Number.isNaN(x)));
+      assertClose(gpu.out.toFloat32Array(), cpu.out.toFloat32Array(), { ...TOL.float32, name: `Tq ${Tq}` });
+      assertClose(gpu.lse.to('cpu').data, cpu.lse.data, LSE);
+    }
+  });
+
   it('async equals sync on the GPU, bit for bit', async () => {
     for (const Tq of [1, 50]) {
       const q = rand([2, 8, Tq, 128], 'float16', 9).to('cuda');

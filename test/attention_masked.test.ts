@@ -116,6 +116,41 @@ describe('attention.masked key masking', () => {
     assertClose(y.data as Float32Array, attentionRef({ ...ref, keep: keepFrom(m, c.T) }).out, TOL.float32);
   });
 
+  it('a kept key whose score is NaN makes its row NaN (out and lse), whatever the key blocking', () => {
+    const { q, k, v, ref } = make(c, 'float32', 17);
+    const qd = q.t.data as Float32Array;
+    const kd = k.t.data as Float32Array;
+    const m = new Uint8Array(c.B * c.T).fill(1);
+    // batch row 0, head 1, query 2: NaN in q, so every score of the row is NaN
+    qd[((0 * c.Hq + 1) * c.Tq + 2) * c.d + 4] = NaN;
+    // batch row 2, kv head 1: key 3 holds NaN and is the only kept key of keys 0..15
+    m.fill(0, 2 * c.T, 2 * c.T + 16);
+    m[2 * c.T + 3] = 1;
+    kd[((2 * c.Hkv + 1) * c.T + 3) * c.d] = NaN;
+    const keep = keepFrom(m, c.T);
+    const e = attentionRef({ ...ref, q: Float64Array.from(qd), k: Float64Array.from(kd), keep });
+    for (const Tq of [c.Tq, 2]) {
+      // Tq = 2 (the CUDA decode path) uses the first two queries only: rebuild q and the reference
+      const qs = Tq === c.Tq ? q.t : tensor(Float32Array.from({ length: c.B * c.Hq * 2 * c.d }, (_, i) => {
+        const row = Math.floor(i / (2 * c.d)), r = i % (2 * c.d);
+        return qd[row * c.Tq * c.d + r]!;
+      }), [c.B, c.Hq, 2, c.d]);
+      const er = Tq === c.Tq ? e : attentionRef({ ...ref, Tq: 2, q: Float64Array.from(qs.data as Float32Array), k: Float64Array.from(kd), keep });
+      const { out, lse } = attention.masked(qs, k.t, v.t, { keyMask: tensor(m, [c.B, c.T], { dtype: 'bool' }), returnLse: true });
+      assertClose(out.data as Float32Array, er.out, { ...TOL.float32, name: `out Tq ${Tq}` });
+      assertClose(lse.data, er.lse, { ...LSE_TOL, name: `lse Tq ${Tq}` });
+      const o = out.data as Float32Array;
+      if (Tq === c.Tq) {
+        const row = (0 * c.Hq + 1) * c.Tq + 2;
+        expect(Number.isNaN(lse.data[row])).toBe(true);
+        expect(o.slice(row * c.d, (row + 1) * c.d).every((x) => Number.isNaN(x))).toBe(true);
+      }
+      const row2 = (2 * c.Hq + 2) * Tq; // batch row 2, head 2 (kv head 1), query 0
+      expect(Number.isNaN(lse.data[row2])).toBe(true);
+      expect(Number.isFinite(lse.data[(2 * c.Hq + 0) * Tq])).toBe(true); // kv head 0 is clean
+    }
+  });
+
   it('a keyMask longer than kvLength is read as its prefix', () => {
     const { q, k, v, ref } = make(c, 'float32', 14);
     const r = rng(15);

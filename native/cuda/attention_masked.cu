@@ -22,9 +22,13 @@ constexpr int kTileRows = kWarps * kRowsPerWarp;  // query rows per tile block
 constexpr int kTileKeys = 32;                     // one key per lane
 constexpr int kMaxCols = kAttnMaxHeadDim / 32;    // output columns per lane (tile kernel)
 
+// NaN-propagating (fmaxf would drop a NaN score; the CPU's block max keeps it: the row becomes NaN).
 __device__ __forceinline__ float warp_max(float v) {
 #pragma unroll
-  for (int off = 16; off > 0; off >>= 1) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, off));
+  for (int off = 16; off > 0; off >>= 1) {
+    const float o = __shfl_xor_sync(0xffffffffu, v, off);
+    v = (v != v || o != o) ? v + o : fmaxf(v, o);
+  }
   return v;
 }
 
@@ -142,7 +146,7 @@ __global__ void __launch_bounds__(kThreads)
         const float mb = warp_max(s);
         if (mb == -kInf) continue;
         // 3. online softmax update
-        const float m_new = fmaxf(m[rr], mb);
+        const float m_new = mb != mb ? mb : fmaxf(m[rr], mb);  // a NaN block max poisons the row, as on the CPU
         const float corr = attn_rescale(m[rr], m_new);
         const float p = exp_nonpos(s - m_new);  // 0 for masked keys (s = -inf)
         l[rr] = l[rr] * corr + warp_sum(p);
@@ -231,6 +235,9 @@ __global__ void __launch_bounds__(kThreads)
 #pragma unroll
         for (int e = 0; e < E; ++e) dot += qv[c][e] * kf[c][e];
       const float s = warp_sum(dot);
+      // a -inf score (infinite q or k) weighs 0, as a masked key (CPU, tile kernel); folded in as the
+      // warp's first key it would give exp(-inf - -inf) = NaN
+      if (s == -kInf) continue;  // warp-uniform
       const float m_new = fmaxf(m, s);
       const float corr = attn_rescale(m, m_new);
       const float p = exp_nonpos(s - m_new);

@@ -105,7 +105,8 @@ Status launch(const CosineArgs& a) {
                                                                                            a.keep);
     return cuda::check_launch_and_sync("similarityFilter");
   }
-  return Status::Ok();
+  // gemm_nt_cuda returns without a sync when M = 0: the norm kernel on `a` must still be waited for
+  return cuda::check_launch_and_sync("cosine");
 }
 
 }  // namespace

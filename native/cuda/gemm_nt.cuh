@@ -24,7 +24,9 @@ constexpr int kGemvRows = 8, kGemvThreads = 256;
 template <class T>
 __device__ __forceinline__ void load4(const T* __restrict__ p, int64_t rows, int64_t cols, int64_t row,
                                       int64_t col, bool vec, float v[4]) {
-  if (row < rows && vec) {  // col % 4 == 0 and cols % 4 == 0: col + 3 < cols
+  // col % 4 == 0 and cols % 4 == 0: col < cols implies col + 3 < cols. The tail slice of K (cols % 16 != 0)
+  // has loader columns col >= cols, which must read zeros, not the next row.
+  if (row < rows && col < cols && vec) {
     const T* q = p + row * cols + col;
     if constexpr (sizeof(T) == 4) {
       const float4 f = __ldg(reinterpret_cast<const float4*>(q));

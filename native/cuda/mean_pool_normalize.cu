@@ -31,7 +31,11 @@ __global__ void __launch_bounds__(kThreads) mean_pool_kernel(const T* __restrict
     }
     if (!a.normalize || count == 0) continue;  // block-uniform
     const float total = Reduce(tmp).Sum(ss);
-    if (threadIdx.x == 0) norm_s = fmaxf(sqrtf(total), kNormalizeEps);
+    // NB: not fmaxf, which drops a NaN norm; the CPU's std::max(norm, eps) keeps it (NaN row -> all NaN)
+    if (threadIdx.x == 0) {
+      const float nrm = sqrtf(total);
+      norm_s = nrm < kNormalizeEps ? kNormalizeEps : nrm;
+    }
     __syncthreads();
     const float norm = norm_s;
     for (int64_t i = threadIdx.x; i < a.e; i += kThreads) out[i] = out[i] / norm;

@@ -81,6 +81,44 @@ describe('attention.masked CUDA vs CPU', { skip }, () => {
     }
   });
 
+  it('a kept key whose score is -Infinity weighs 0, as on the CPU (split and tile paths)', () => {
+    const [Hq, T, d] = [2, 9, 8];
+    for (const Tq of [1, 20]) {
+      const q = tensor(new Float32Array(Hq * Tq * d).fill(1), [1, Hq, Tq, d]);
+      const kd = Float32Array.from(randomArray(T * d, rng(21)));
+      kd[0] = -Infinity; // key 0, the first key of split warp 0: score -Infinity
+      const k = tensor(kd, [1, 1, T, d]);
+      const v = rand([1, 1, T, d], 'float32', 22);
+      const cpu = attention.masked(q, k, v, { returnLse: true });
+      const gpu = attention.masked(q.to('cuda'), k.to('cuda'), v.to('cuda'), { returnLse: true });
+      assert.ok(!cpu.out.toFloat32Array().some((x) => Number.isNaN(x)));
+      assertClose(gpu.out.toFloat32Array(), cpu.out.toFloat32Array(), { ...TOL.float32, name: `Tq ${Tq}` });
+      assertClose(gpu.lse.to('cpu').data, cpu.lse.data, LSE);
+    }
+  });
+
+  it('NaN scores poison exactly the rows that see them, as on the CPU (split and tile paths)', () => {
+    const [B, Hq, Hkv, T, d] = [2, 4, 2, 300, 32];
+    const m = new Uint8Array(B * T).fill(1);
+    m.fill(0, T, T + 64);
+    m[T + 3] = 1; // batch row 1: key 3 (NaN in kv head 1) is the only kept key of keys 0..63
+    const keyMask = tensor(m, [B, T], { dtype: 'bool' });
+    for (const Tq of [1, 40]) {
+      const qd = Float32Array.from(randomArray(B * Hq * Tq * d, rng(23)));
+      qd[(1 * Tq + 0) * d + 5] = NaN; // batch row 0, head 1, query 0
+      const kd = Float32Array.from(randomArray(B * Hkv * T * d, rng(24)));
+      kd[((1 * Hkv + 1) * T + 3) * d] = NaN;
+      const q = tensor(qd, [B, Hq, Tq, d]);
+      const k = tensor(kd, [B, Hkv, T, d]);
+      const v = rand([B, Hkv, T, d], 'float32', 25);
+      const cpu = attention.masked(q, k, v, { keyMask, returnLse: true });
+      const gpu = attention.masked(q.to('cuda'), k.to('cuda'), v.to('cuda'), { keyMask: keyMask.to('cuda'), returnLse: true });
+      assert.ok(Number.isNaN(cpu.lse.data[Hq * Tq * 0 + Tq]!));
+      assertClose(gpu.out.toFloat32Array(), cpu.out.toFloat32Array(), { ...TOL.float32, name: `out Tq ${Tq}` });
+      assertClose(gpu.lse.to('cpu').data, cpu.lse.data, { ...LSE, name: `lse Tq ${Tq}` });
+    }
+  });
+
   it('async equals sync on the GPU, bit for bit', async () => {
     for (const Tq of [1, 50]) {
       const q = rand([2, 8, Tq, 128], 'float16', 9).to('cuda');

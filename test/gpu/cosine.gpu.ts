@@ -5,7 +5,7 @@ import { assertClose, expectError, randomArray, rng } from '../helpers';
 import { skip } from './gpu';
 
 describe('similarity CUDA vs CPU', { skip }, () => {
-  const shapes: [number, number, number][] = [[1, 1, 1], [3, 5, 7], [8, 100, 768], [70, 6, 769], [200, 300, 64]];
+  const shapes: [number, number, number][] = [[1, 1, 1], [3, 5, 7], [8, 100, 768], [70, 6, 769], [200, 300, 64], [20, 30, 20]];
   for (const dtype of ['float32', 'float16', 'bfloat16'] as FloatDType[])
     for (const [n, m, e] of shapes)
       it(`cosine ${dtype} [${n}, ${e}] x [${m}, ${e}], paired, and the filter`, () => {
@@ -37,6 +37,12 @@ describe('similarity CUDA vs CPU', { skip }, () => {
     const cpu = similarity.meanPoolNormalize(x, { mask }).data;
     const gpu = similarity.meanPoolNormalize(x.to('cuda'), { mask: mask.to('cuda') }).to('cpu').data;
     assertClose(gpu, cpu, { atol: 2e-6, rtol: 2e-6, name: 'meanPoolNormalize' });
+    // a NaN token makes its whole row NaN (the norm is NaN, not clamped to 1e-12)
+    const xn = tensor([[[1, NaN, 2]], [[3, 4, 0]]]);
+    const gn = Array.from(similarity.meanPoolNormalize(xn.to('cuda')).to('cpu').data);
+    assertClose(gn, similarity.meanPoolNormalize(xn).data, { atol: 2e-6, rtol: 2e-6, name: 'meanPoolNormalize NaN' });
+    assert.ok(gn.slice(0, 3).every((v) => Number.isNaN(v)));
+    assert.deepEqual(similarity.cosine(z, tensor(new Float32Array(0), [0, 3]).to('cuda')).shape, [2, 0]);
     const ga = tensor(Float32Array.from(randomArray(40 * 50, rng(4))), [40, 50]).to('cuda');
     assert.deepEqual(Array.from((await similarity.cosineAsync(ga, ga)).to('cpu').data), Array.from(similarity.cosine(ga, ga).to('cpu').data));
     expectError(() => similarity.cosine(ga, tensor(new Float32Array(50), [1, 50])), 'ERR_DEVICE', /same device/);

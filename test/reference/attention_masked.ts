@@ -2,7 +2,8 @@
  * float64 reference for attention.masked (also the bench's naive TS baseline): for every
  * (b, h, i), scores s_j = scale * <q, k_j> over the kept keys j < kvLength (keep(b, j), and
  * j <= queryOffset + i when causal), softmax, weighted sum of v. kv head of query head h is
- * h / (Hq / Hkv). A row with no kept key gives zeros and lse -Infinity.
+ * h / (Hq / Hkv). A row with no kept key gives zeros and lse -Infinity; a kept key with a NaN
+ * score makes the row's output and lse NaN.
  */
 export interface AttentionRefArgs {
   q: ArrayLike<number>; // [B, Hq, Tq, d]
@@ -46,7 +47,7 @@ export function attentionRef(a: AttentionRefArgs): { out: Float64Array; lse: Flo
           let dot = 0;
           for (let t = 0; t < d; t++) dot += a.q[row * d + t]! * a.k[((b * Hkv + kvh) * T + j) * d + t]!;
           s[j] = scale * dot;
-          if (s[j]! > m) m = s[j]!;
+          if (s[j]! > m || Number.isNaN(s[j]!)) m = s[j]!; // a NaN score makes the row NaN
         }
         if (m === -Infinity) {
           lse[row] = -Infinity;

@@ -167,7 +167,8 @@ MMPREF_ALWAYS_INLINE float row_softmax(const float* q, const float* kb, const ui
   float mb = -kInf;
   for (int j = 0; j < nr; ++j) {
     if (keep && !keep[j]) s[j] = -kInf;
-    mb = s[j] > mb ? s[j] : mb;
+    // NB: a NaN score wins the max, so the row becomes NaN (out and lse) whatever else its block holds
+    mb = (s[j] > mb || s[j] != s[j]) ? s[j] : mb;
   }
   if (mb == -kInf) {
     for (int j = 0; j < nr; ++j) pr[j] = 0.0f;

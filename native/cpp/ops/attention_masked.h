@@ -16,7 +16,8 @@
 // NB: float32 accumulation for every dtype; q is multiplied by `scale` once (float32) before the
 // dot products; exp is exp_nonpos (core/math.h), whose arguments are always <= 0 here. A row whose
 // keys are all masked never leaves the empty state (m = -inf, l = 0) and writes zeros / -inf,
-// never NaN. NaN inputs propagate to the rows that see them.
+// never NaN. NaN inputs propagate to the rows that see them: a kept key with a NaN score makes the
+// row's out and lse NaN (the block max becomes NaN; l stays NaN through every later rescale).
 // Reference: FlashAttention-2 (Dao, 2023) Algorithm 1; the split merge is FlashDecoding's.
 #pragma once
 
@@ -75,7 +76,7 @@ MMPREF_HD float attn_rescale(float m_old, float m_new) {
 
 // Final values of a row: 1 / l (0 for an empty row, so the output is zeros) and the lse.
 MMPREF_HD float attn_inv_l(AttnRowState st) { return st.l > 0.0f ? 1.0f / st.l : 0.0f; }
-MMPREF_HD float attn_lse(AttnRowState st) { return st.l > 0.0f ? st.m + logf(st.l) : -kInf; }
+MMPREF_HD float attn_lse(AttnRowState st) { return st.l == 0.0f ? -kInf : st.m + logf(st.l); }  // NaN l: NaN
 
 // Last key (inclusive) query row i may see: Tk - 1 without causal masking.
 MMPREF_HD int64_t attn_last_key(const AttentionMaskedArgs& a, int64_t i) {

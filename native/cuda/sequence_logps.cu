@@ -341,15 +341,20 @@ Status check_rows(const char* op, const LogpsRows& m) {
 
 // Turns the recorded smallest bad label index into ERR_RANGE (after the kernels synchronised).
 Status read_label_error(const char* op, const LogpsRows& m, const unsigned long long* err) {
+  // NB: copies on op_stream() (cudaMemcpy's legacy default stream would wait for other threads' work)
+  const auto d2h = [&](void* dst, const void* src, size_t n) {
+    MMPREF_RETURN_IF_ERROR(
+        cuda::status_from(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToHost, cuda::op_stream()), op));
+    return cuda::status_from(cudaStreamSynchronize(cuda::op_stream()), op);
+  };
   unsigned long long li = 0;
-  MMPREF_RETURN_IF_ERROR(cuda::status_from(cudaMemcpy(&li, err, sizeof(li), cudaMemcpyDeviceToHost), op));
+  MMPREF_RETURN_IF_ERROR(d2h(&li, err, sizeof(li)));
   if (li == ~0ull) return Status::Ok();
   int64_t y = 0;
   const size_t isz = m.label_dtype == DType::kInt64 ? 8 : 4;
   int32_t y32 = 0;
   const char* src = static_cast<const char*>(m.labels) + li * isz;
-  MMPREF_RETURN_IF_ERROR(cuda::status_from(
-      cudaMemcpy(isz == 8 ? static_cast<void*>(&y) : static_cast<void*>(&y32), src, isz, cudaMemcpyDeviceToHost), op));
+  MMPREF_RETURN_IF_ERROR(d2h(isz == 8 ? static_cast<void*>(&y) : static_cast<void*>(&y32), src, isz));
   return label_range_error(op, m, int64_t(li), isz == 8 ? y : int64_t(y32));
 }
 

@@ -42,7 +42,10 @@ __device__ __forceinline__ void ref_push(Ref& st, const float (&v)[K]) {
     nan |= v[k] != v[k];
   }
   st.nan |= nan;
-  const float cn = vm * kLog2eF;
+  float cn = vm * kLog2eF;
+  // NB: a finite |vm| > 2.4e38 (float32 / bfloat16) overflows vm * L; keep c finite (and >= the
+  // 2^28 bound) so the row takes the exact path instead of reading as all -inf or containing +inf.
+  if (fabsf(cn) == kInf && fabsf(vm) != kInf) cn = copysignf(3.40282347e38f, vm);
   if (cn > st.c) {  // new running max: rescale (s is 0 while c is -inf)
     st.s = st.c == -kInf ? 0.0f : st.s * exp2f(st.c - cn);
     st.c = cn;
@@ -154,7 +157,7 @@ __device__ double row_lse(const T* p, int64_t n) {
   if (st.c == -kInf) return -double(kInf);  // all -inf (or n = 0)
   if (st.c == kInf) return double(kInf);    // a +inf (its s is NaN: inf - inf)
   if (fabsf(st.c) < kRefLimit && st.s > 0.0f && st.s < kInf) return lse_from_ref(st.c, double(st.s));
-  // 2. exact two-pass path for |max| > 1.8e8 (rare)
+  // 2. exact two-pass path for |max| > 1.8e8 (rare; st.s is meaningless here)
   float m = -kInf;
   for_row(p, n, [&](const auto& v) {
     for (float e : v) m = fmaxf(m, e);

@@ -286,8 +286,11 @@ __global__ void __launch_bounds__(kBlock, 4) logps_backward_row_kernel(LogpsRows
       lse_lo = (lse_hi == lse) ? 0.0f : float(lse - double(lse_hi));  // 0 for +-inf, NaN kept in hi
     }
     const auto value = [&](int64_t j, float v) -> float {
-      const float p = expf((v - lse_hi) - lse_lo);
-      return j == y ? gb * (1.0f - p) : -gb * p;
+      const float z = (v - lse_hi) - lse_lo;
+      // NB: the label's g * (1 - p) as -g * expm1(z): 1.0f - expf(z) cancels when p is close to 1
+      // (a confident token), where the CPU computes it in double
+      if (j == y) return -gb * expm1f(z);
+      return -gb * expf(z);
     };
     // NB: each element is read and written by the same thread, so logits == grad is safe.
     const int64_t mis = (reinterpret_cast<uintptr_t>(x) / sizeof(T)) % kVec;

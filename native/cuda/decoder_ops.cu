@@ -59,8 +59,10 @@ __global__ void swiglu_kernel(const T* g, const T* u, T* y, int64_t n) {
 
 template <class T>
 __global__ void add_kernel(const T* a, const T* b, T* y, int64_t n, float alpha) {
+  // NB: __fmul_rn keeps nvcc from contracting this into one fma: the CPU (-ffp-contract=off)
+  // rounds alpha * b before the add, and the results must be identical
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
-    y[i] = from_float<T>(to_float(a[i]) + alpha * to_float(b[i]));
+    y[i] = from_float<T>(to_float(a[i]) + __fmul_rn(alpha, to_float(b[i])));
 }
 
 template <class I>

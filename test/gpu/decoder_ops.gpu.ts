@@ -39,5 +39,12 @@ describe('decoder layer ops CUDA vs CPU', { skip }, () => {
     const tok = tensor(Int32Array.from({ length: 33 }, (_, i) => (i * 7) % 100), [3, 11]);
     assert.deepEqual(ops.embedding(table.to('cuda'), tok.to('cuda')).toArray(), ops.embedding(table, tok).toArray());
     expectError(() => ops.embedding(table.to('cuda'), tensor([100], undefined, { dtype: 'int32' }).to('cuda')), 'ERR_RANGE');
+    // as on the CPU: the first bad token is named and `out` is left untouched
+    const out = ops.embedding(table.to('cuda'), tok.to('cuda'));
+    const before = out.toArray();
+    const bad = tensor(Int32Array.from({ length: 33 }, (_, i) => (i === 20 ? -4 : i === 30 ? 100 : i)), [3, 11]);
+    expectError(() => ops.embedding(table, bad, { out: ops.embedding(table, tok) }), 'ERR_RANGE', /token -4 at index 20/);
+    expectError(() => ops.embedding(table.to('cuda'), bad.to('cuda'), { out }), 'ERR_RANGE', /token -4 at index 20/);
+    assert.deepEqual(out.toArray(), before);
   });
 });

@@ -166,10 +166,12 @@ void free(int device, void* ptr) {
 }
 
 void empty_cache() {
-  for (size_t d = 0; d < probe().devices.size() && d < size_t(kMaxDevices); ++d) {
-    DeviceCache& c = cache(int(d));
+  // NB: by device ordinal (probe() skips a device it could not query, so positions can differ)
+  for (const DeviceInfo& dev : probe().devices) {
+    if (dev.index >= kMaxDevices) continue;
+    DeviceCache& c = cache(dev.index);
     std::lock_guard<std::mutex> lk(c.mu);
-    release_cached(int(d), c);
+    release_cached(dev.index, c);
   }
 }
 

@@ -41,9 +41,12 @@ class DeviceFlag {
     return status_from(cudaMemsetAsync(ptr_, 0, sizeof(int), op_stream()), "flag");
   }
   int* get() const { return ptr_; }
-  // Call after the kernel has been synchronised.
+  // Call after the kernel has been synchronised. NB: on op_stream(), not cudaMemcpy's legacy
+  // default stream, which would also wait for every other host thread's queued work.
   Status read(int* value) {
-    return status_from(cudaMemcpy(value, ptr_, sizeof(int), cudaMemcpyDeviceToHost), "flag");
+    MMPREF_RETURN_IF_ERROR(
+        status_from(cudaMemcpyAsync(value, ptr_, sizeof(int), cudaMemcpyDeviceToHost, op_stream()), "flag"));
+    return status_from(cudaStreamSynchronize(op_stream()), "flag");
   }
   ~DeviceFlag() {
     if (ptr_) cudaFreeAsync(ptr_, op_stream());

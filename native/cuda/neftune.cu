@@ -83,6 +83,7 @@ Status launch(const NeftuneArgs& a) {
   const T* x = static_cast<const T*>(a.x);
   T* y = static_cast<T*>(a.y);
   const int64_t npos = a.batch * a.seq;
+  if (npos == 0 || a.dim == 0) return Status::Ok();  // lengths checked, nothing to write
   const int block = cuda::row_block_threads(a.dim);
   const int grid = int(npos < 65535 * 8 ? npos : 65535 * 8);
   const bool vec = a.dim % 4 == 0 && cuda::vec4_aligned<T>(x) && cuda::vec4_aligned<T>(y);
@@ -95,7 +96,8 @@ Status launch(const NeftuneArgs& a) {
 
 Status neftune_cuda(const NeftuneArgs& a) {
   MMPREF_RETURN_IF_ERROR(cuda::set_device(a.device));
-  if (a.batch == 0 || a.seq == 0 || a.dim == 0) return Status::Ok();
+  // NB: L = 0 or D = 0 still range-checks lengths (as the CPU does); launch() skips the rest
+  if (a.batch == 0) return Status::Ok();
   return MMPREF_CUDA_DISPATCH_FLOAT(a.dtype, T, "noise.neftune", { return launch<T>(a); });
 }
 

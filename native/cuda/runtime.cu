@@ -72,7 +72,9 @@ namespace {
 // Size classes: multiples of 512 B below 1 MiB, of 2 MiB above, so a block is reused for
 // requests of the same class. Safe to reuse at once: every op synchronises its stream before it
 // returns and in-flight async jobs keep their buffers alive, so a freed block is idle.
-constexpr int kMaxDevices = 64;
+// NB: every index the bindings accept (0..1023): cache() must never map two devices to one cache,
+// or a block of one device would be handed out for another.
+constexpr int kMaxDevices = 1024;
 
 size_t size_class(size_t bytes) {
   const size_t small = 512, large = size_t(2) << 20;
@@ -166,10 +168,12 @@ void free(int device, void* ptr) {
 }
 
 void empty_cache() {
-  for (size_t d = 0; d < probe().devices.size() && d < size_t(kMaxDevices); ++d) {
-    DeviceCache& c = cache(int(d));
+  // NB: by device ordinal (probe() skips a device it could not query, so positions can differ)
+  for (const DeviceInfo& dev : probe().devices) {
+    if (dev.index >= kMaxDevices) continue;
+    DeviceCache& c = cache(dev.index);
     std::lock_guard<std::mutex> lk(c.mu);
-    release_cached(int(d), c);
+    release_cached(dev.index, c);
   }
 }
 

@@ -42,7 +42,10 @@ __device__ __forceinline__ void ref_push(Ref& st, const float (&v)[K]) {
     nan |= v[k] != v[k];
   }
   st.nan |= nan;
-  const float cn = vm * kLog2eF;
+  float cn = vm * kLog2eF;
+  // NB: a finite |vm| > 2.4e38 (float32 / bfloat16) overflows vm * L; keep c finite (and >= the
+  // 2^28 bound) so the row takes the exact path instead of reading as all -inf or containing +inf.
+  if (fabsf(cn) == kInf && fabsf(vm) != kInf) cn = copysignf(3.40282347e38f, vm);
   if (cn > st.c) {  // new running max: rescale (s is 0 while c is -inf)
     st.s = st.c == -kInf ? 0.0f : st.s * exp2f(st.c - cn);
     st.c = cn;
@@ -154,7 +157,7 @@ __device__ double row_lse(const T* p, int64_t n) {
   if (st.c == -kInf) return -double(kInf);  // all -inf (or n = 0)
   if (st.c == kInf) return double(kInf);    // a +inf (its s is NaN: inf - inf)
   if (fabsf(st.c) < kRefLimit && st.s > 0.0f && st.s < kInf) return lse_from_ref(st.c, double(st.s));
-  // 2. exact two-pass path for |max| > 1.8e8 (rare)
+  // 2. exact two-pass path for |max| > 1.8e8 (rare; st.s is meaningless here)
   float m = -kInf;
   for_row(p, n, [&](const auto& v) {
     for (float e : v) m = fmaxf(m, e);
@@ -283,8 +286,11 @@ __global__ void __launch_bounds__(kBlock, 4) logps_backward_row_kernel(LogpsRows
       lse_lo = (lse_hi == lse) ? 0.0f : float(lse - double(lse_hi));  // 0 for +-inf, NaN kept in hi
     }
     const auto value = [&](int64_t j, float v) -> float {
-      const float p = expf((v - lse_hi) - lse_lo);
-      return j == y ? gb * (1.0f - p) : -gb * p;
+      const float z = (v - lse_hi) - lse_lo;
+      // NB: the label's g * (1 - p) as -g * expm1(z): 1.0f - expf(z) cancels when p is close to 1
+      // (a confident token), where the CPU computes it in double
+      if (j == y) return -gb * expm1f(z);
+      return -gb * expf(z);
     };
     // NB: each element is read and written by the same thread, so logits == grad is safe.
     const int64_t mis = (reinterpret_cast<uintptr_t>(x) / sizeof(T)) % kVec;
@@ -341,15 +347,20 @@ Status check_rows(const char* op, const LogpsRows& m) {
 
 // Turns the recorded smallest bad label index into ERR_RANGE (after the kernels synchronised).
 Status read_label_error(const char* op, const LogpsRows& m, const unsigned long long* err) {
+  // NB: copies on op_stream() (cudaMemcpy's legacy default stream would wait for other threads' work)
+  const auto d2h = [&](void* dst, const void* src, size_t n) {
+    MMPREF_RETURN_IF_ERROR(
+        cuda::status_from(cudaMemcpyAsync(dst, src, n, cudaMemcpyDeviceToHost, cuda::op_stream()), op));
+    return cuda::status_from(cudaStreamSynchronize(cuda::op_stream()), op);
+  };
   unsigned long long li = 0;
-  MMPREF_RETURN_IF_ERROR(cuda::status_from(cudaMemcpy(&li, err, sizeof(li), cudaMemcpyDeviceToHost), op));
+  MMPREF_RETURN_IF_ERROR(d2h(&li, err, sizeof(li)));
   if (li == ~0ull) return Status::Ok();
   int64_t y = 0;
   const size_t isz = m.label_dtype == DType::kInt64 ? 8 : 4;
   int32_t y32 = 0;
   const char* src = static_cast<const char*>(m.labels) + li * isz;
-  MMPREF_RETURN_IF_ERROR(cuda::status_from(
-      cudaMemcpy(isz == 8 ? static_cast<void*>(&y) : static_cast<void*>(&y32), src, isz, cudaMemcpyDeviceToHost), op));
+  MMPREF_RETURN_IF_ERROR(d2h(isz == 8 ? static_cast<void*>(&y) : static_cast<void*>(&y32), src, isz));
   return label_range_error(op, m, int64_t(li), isz == 8 ? y : int64_t(y32));
 }
 

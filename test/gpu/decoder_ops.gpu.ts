@@ -30,6 +30,8 @@ describe('decoder layer ops CUDA vs CPU', { skip }, () => {
       const u = tensor(Float32Array.from(randomArray(10007, rng(5))), [10007], { dtype });
       assertClose(ops.swiglu(g.to('cuda'), u.to('cuda')).toFloat32Array(), ops.swiglu(g, u).toFloat32Array(), { rtol: TOL[dtype], atol: 1e-6 });
       assertClose(ops.add(g.to('cuda'), u.to('cuda'), { alpha: 0.25 }).toFloat32Array(), ops.add(g, u, { alpha: 0.25 }).toFloat32Array(), { rtol: 0, atol: 0 });
+      // alpha * b is inexact here: an fma on the GPU would round once where the CPU rounds twice
+      assertClose(ops.add(g.to('cuda'), u.to('cuda'), { alpha: 0.1 }).toFloat32Array(), ops.add(g, u, { alpha: 0.1 }).toFloat32Array(), { rtol: 0, atol: 0 });
     });
   }
   it('embedding gathers on the GPU and flags bad tokens', () => {
@@ -37,5 +39,12 @@ describe('decoder layer ops CUDA vs CPU', { skip }, () => {
     const tok = tensor(Int32Array.from({ length: 33 }, (_, i) => (i * 7) % 100), [3, 11]);
     assert.deepEqual(ops.embedding(table.to('cuda'), tok.to('cuda')).toArray(), ops.embedding(table, tok).toArray());
     expectError(() => ops.embedding(table.to('cuda'), tensor([100], undefined, { dtype: 'int32' }).to('cuda')), 'ERR_RANGE');
+    // as on the CPU: the first bad token is named and `out` is left untouched
+    const out = ops.embedding(table.to('cuda'), tok.to('cuda'));
+    const before = out.toArray();
+    const bad = tensor(Int32Array.from({ length: 33 }, (_, i) => (i === 20 ? -4 : i === 30 ? 100 : i)), [3, 11]);
+    expectError(() => ops.embedding(table, bad, { out: ops.embedding(table, tok) }), 'ERR_RANGE', /token -4 at index 20/);
+    expectError(() => ops.embedding(table.to('cuda'), bad.to('cuda'), { out }), 'ERR_RANGE', /token -4 at index 20/);
+    assert.deepEqual(out.toArray(), before);
   });
 });

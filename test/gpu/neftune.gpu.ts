@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { noise, tensor, type FloatDType } from '../../lib';
+import { empty, noise, tensor, type FloatDType } from '../../lib';
 import { assertClose, expectError, randomArray, rng } from '../helpers';
 import { skip } from './gpu';
 
@@ -23,6 +23,9 @@ describe('noise.neftune CUDA vs CPU', { skip }, () => {
   it('bad lengths on the device are ERR_RANGE; async equals sync', async () => {
     const x = tensor(Float32Array.from(randomArray(2 * 4 * 8, rng(1))), [2, 4, 8]).to('cuda');
     expectError(() => noise.neftune(x, { lengths: tensor([2, 9], [2], { dtype: 'int32' }).to('cuda') }), 'ERR_RANGE', /received 9 for row 1/);
+    // empty positions or embeddings still check lengths, as on the CPU
+    for (const shape of [[2, 0, 8], [2, 4, 0]])
+      expectError(() => noise.neftune(empty(shape, 'float32', { device: 'cuda' }), { lengths: tensor([0, 5], [2], { dtype: 'int32' }).to('cuda') }), 'ERR_RANGE', /received 5 for row 1/);
     const a = noise.neftune(x, { seed: 1 }).out.to('cpu').data;
     const b = (await noise.neftuneAsync(x, { seed: 1 })).out.to('cpu').data;
     assert.deepEqual(Array.from(b), Array.from(a));

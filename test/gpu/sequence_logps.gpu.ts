@@ -64,7 +64,7 @@ describe('dpo.sequenceLogps CUDA vs CPU', { skip }, () => {
   it('extreme values: +-1e4, -Infinity, NaN, +Infinity, |x| beyond the fast path', () => {
     const V = 6000;
     const r = rng(6);
-    const v = randomArray(7 * V, r, 3);
+    const v = randomArray(9 * V, r, 3);
     for (let j = 0; j < V; j++) v[j] = (r() < 0.5 ? -1 : 1) * 1e4 * r();
     for (let j = 0; j < V; j += 3) v[V + j] = -Infinity;
     v[2 * V + 5] = -Infinity; // the label logit of row 2
@@ -72,12 +72,15 @@ describe('dpo.sequenceLogps CUDA vs CPU', { skip }, () => {
     v[4 * V + 100] = NaN;
     v[5 * V + 7] = Infinity;
     for (let j = 0; j < V; j++) v[6 * V + j] = 3e9 * r();
-    const lab = Int32Array.from([1, 2, 5, 4, 3, 2, 1]);
+    // finite |x| > 2.4e38, where x * log2(e) overflows float32 (was lse -Infinity / +Infinity)
+    for (let j = 0; j < V; j++) v[7 * V + j] = -3e38 * (0.9 + 0.1 * r());
+    v[8 * V + 11] = 3e38;
+    const lab = Int32Array.from([1, 2, 5, 4, 3, 2, 1, 6, 11]);
     for (const dtype of ['float32', 'bfloat16'] as const) {
-      const logits = tensor(Float32Array.from(v), [1, 7, V], { dtype });
+      const logits = tensor(Float32Array.from(v), [1, 9, V], { dtype });
       const opts = { shift: false, perToken: true, returnLse: true };
-      const c = dpo.sequenceLogps(logits, tensor(lab, [1, 7]), opts);
-      const g = dpo.sequenceLogps(logits.to('cuda'), tensor(lab, [1, 7]).to('cuda'), opts);
+      const c = dpo.sequenceLogps(logits, tensor(lab, [1, 9]), opts);
+      const g = dpo.sequenceLogps(logits.to('cuda'), tensor(lab, [1, 9]).to('cuda'), opts);
       const gp = cpu(g.perToken!).data;
       assertClose(gp, c.perToken!.data, { rtol: 3e-6, atol: 3e-5, name: `${dtype} extreme perToken` });
       assertClose(cpu(g.lse!).data, c.lse!.data, { rtol: 2e-6, name: `${dtype} extreme lse` });
@@ -85,6 +88,12 @@ describe('dpo.sequenceLogps CUDA vs CPU', { skip }, () => {
       assert.equal(gp[3], -Infinity);
       assert.ok(Number.isNaN(gp[4]));
       assert.equal(gp[5], -Infinity);
+      assert.ok(Number.isFinite(cpu(g.lse!).data[7]) && Number.isFinite(cpu(g.lse!).data[8]), 'lse of |x| > 2.4e38 rows');
+      // the backward recomputes the same lse
+      const gr = tensor(Float32Array.from([0.5]));
+      const cb = dpo.logpsBackward(logits, tensor(lab, [1, 9]), gr, { shift: false }).toFloat32Array();
+      const gb = cpu(dpo.logpsBackward(logits.to('cuda'), tensor(lab, [1, 9]).to('cuda'), gr.to('cuda'), { shift: false })).toFloat32Array();
+      assertClose(gb.subarray(7 * V), cb.subarray(7 * V), { ...GRAD[dtype], name: `${dtype} extreme grad` });
     }
   });
 

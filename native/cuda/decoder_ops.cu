@@ -10,7 +10,8 @@ namespace mmpref {
 namespace {
 
 template <class T, class W>
-__global__ void rms_norm_kernel(const T* __restrict__ x, const W* __restrict__ w, T* __restrict__ y, int64_t rows,
+// NB: x and y may alias (out: x), so neither is __restrict__.
+__global__ void rms_norm_kernel(const T* x, const W* __restrict__ w, T* y, int64_t rows,
                                 int64_t cols, float eps) {
   __shared__ float part[32];
   for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {

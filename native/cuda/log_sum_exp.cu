@@ -131,7 +131,10 @@ Status launch(const LogSumExpArgs& a) {
     return cuda::check_launch_and_sync("logSumExp");
   }
   int sms = 132;
-  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, a.device);
+  if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, a.device) != cudaSuccess) {
+    cudaGetLastError();  // keep the default; do not leave a stale error for the launch check
+    sms = 132;
+  }
   // Split rows into segments (>= 8192 columns each) only when rows alone cannot fill the GPU.
   int64_t segs = 1;
   if (a.rows < 2 * int64_t(sms) && a.cols > 16384) {

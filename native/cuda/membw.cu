@@ -38,7 +38,10 @@ Status membw_cuda(MemBwArgs* a) {
   const int64_t n4 = a->n / 4;
   const int tail = int(a->n - 4 * n4);  // NB: the binding accepts any n; the last n % 4 elements
   int sms = 132;
-  cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, a->device);
+  if (cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, a->device) != cudaSuccess) {
+    cudaGetLastError();  // keep the default; do not leave a stale error for the launch check
+    sms = 132;
+  }
   const int grid = sms * 8, block = 256;
   switch (a->kind) {
     case MemBwKind::kRead: {

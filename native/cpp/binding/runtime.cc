@@ -76,10 +76,11 @@ Napi::Value get_threads(const Napi::CallbackInfo& info) {
 Status check_device(const char* op, int64_t device) {
   const cuda::Probe& p = cuda::probe();
   if (!p.available) return make_status(Code::kDevice, std::string(op) + ": CUDA is not available: " + p.reason);
-  if (device < 0 || device >= int64_t(p.devices.size()))
-    return make_status(Code::kDevice, std::string(op) + ": no device cuda:" + std::to_string(device) +
-                                          " (found " + std::to_string(p.devices.size()) + ")");
-  return Status::Ok();
+  // By device number, not list position: the probe skips a device it could not query.
+  for (const cuda::DeviceInfo& d : p.devices)
+    if (d.index == device) return Status::Ok();
+  return make_status(Code::kDevice, std::string(op) + ": no device cuda:" + std::to_string(device) + " (found " +
+                                        std::to_string(p.devices.size()) + ")");
 }
 
 // deviceAlloc(device, bytes) -> External

@@ -13,16 +13,7 @@ constexpr const char* kOp = "attention.masked";
 
 struct AttentionMaskedJob : Job {
   AttentionMaskedArgs args;
-  Status run() override {
-    if (args.device >= 0) {
-#if MMPREF_HAVE_CUDA
-      return attention_masked_cuda(args);
-#else
-      return make_status(Code::kDevice, "attention.masked: this build has no CUDA support");
-#endif
-    }
-    return attention_masked_cpu(args);
-  }
+  Status run() override { return MMPREF_RUN_ON_DEVICE("attention.masked", args.device, attention_masked_cpu(args), attention_masked_cuda(args)); }
 };
 
 Status shape_error(const std::string& what) { return make_status(Code::kShape, std::string(kOp) + ": " + what); }

@@ -10,16 +10,7 @@ namespace {
 
 struct ContrastiveJob : Job {
   ContrastiveArgs args;
-  Status run() override {
-    if (args.device >= 0) {
-#if MMPREF_HAVE_CUDA
-      return contrastive_cuda(args);
-#else
-      return make_status(Code::kDevice, "contrastive: this build has no CUDA support");
-#endif
-    }
-    return contrastive_cpu(args);
-  }
+  Status run() override { return MMPREF_RUN_ON_DEVICE("contrastive", args.device, contrastive_cpu(args), contrastive_cuda(args)); }
 };
 
 bool same_shape(const TensorView& a, const TensorView& b) {

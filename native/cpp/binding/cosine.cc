@@ -11,16 +11,7 @@ namespace {
 
 struct CosineJob : Job {
   CosineArgs args;
-  Status run() override {
-    if (args.device >= 0) {
-#if MMPREF_HAVE_CUDA
-      return cosine_cuda(args);
-#else
-      return make_status(Code::kDevice, "cosine: this build has no CUDA support");
-#endif
-    }
-    return cosine_cpu(args);
-  }
+  Status run() override { return MMPREF_RUN_ON_DEVICE("cosine", args.device, cosine_cpu(args), cosine_cuda(args)); }
 };
 
 // Reads the two embedding matrices and the paired flag (arguments 0-2) and checks their shapes.

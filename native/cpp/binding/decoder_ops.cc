@@ -11,20 +11,10 @@
 namespace mmpref::napi {
 namespace {
 
-// A job whose run() picks the CPU or CUDA launcher by device.
+// A job running one launcher call (MMPREF_RUN_ON_DEVICE picks CPU or CUDA).
 struct DeviceJob : Job {
-  int device = -1;
-  std::function<Status()> cpu, gpu;
-  Status run() override {
-    if (device >= 0) {
-#if MMPREF_HAVE_CUDA
-      return gpu();
-#else
-      return make_status(Code::kDevice, "this build has no CUDA support");
-#endif
-    }
-    return cpu();
-  }
+  std::function<Status()> fn;
+  Status run() override { return fn(); }
 };
 
 Status same_shape(const char* op, const char* name, const TensorView& a, const TensorView& b) {
@@ -58,9 +48,7 @@ Napi::Value rms_norm(const Napi::CallbackInfo& info) {
   if (!(eps >= 0 && std::isfinite(eps))) MMPREF_NAPI_TRY(env, make_status(Code::kRange, "rmsNorm: eps must be >= 0"));
   const int64_t cols = x.size(-1);
   RmsNormArgs args{x.data, w.data, out.data, x.dtype, w.dtype, cols ? x.numel / cols : 0, cols, float(eps), x.device};
-  job->device = x.device;
-  job->cpu = [args] { return rms_norm_cpu(args); };
-  job->gpu = [args] { return rms_norm_cuda(args); };
+  job->fn = [args] { return MMPREF_RUN_ON_DEVICE("rmsNorm", args.device, rms_norm_cpu(args), rms_norm_cuda(args)); };
   return run_job(env, std::move(job), async);
 }
 
@@ -88,9 +76,7 @@ Napi::Value rotary(const Napi::CallbackInfo& info) {
   if (!(theta > 0 && std::isfinite(theta))) MMPREF_NAPI_TRY(env, make_status(Code::kRange, "rotary: theta must be > 0"));
   RotaryArgs args{x.data, out.data, x.dtype, x.shape[0], x.shape[1], x.shape[2], x.shape[3],
                   has_pos ? pos.ptr<int32_t>() : nullptr, offset, theta, x.device};
-  job->device = x.device;
-  job->cpu = [args] { return rotary_cpu(args); };
-  job->gpu = [args] { return rotary_cuda(args); };
+  job->fn = [args] { return MMPREF_RUN_ON_DEVICE("rotary", args.device, rotary_cpu(args), rotary_cuda(args)); };
   return run_job(env, std::move(job), async);
 }
 
@@ -110,14 +96,10 @@ Napi::Value elementwise(const Napi::CallbackInfo& info, const char* op, bool is_
   MMPREF_NAPI_TRY(env, same_shape(op, is_add ? "b" : "up", x, y));
   MMPREF_NAPI_TRY(env, same_shape(op, "out", x, out));
   ElementwiseArgs args{x.data, y.data, out.data, x.dtype, x.numel, float(alpha), x.device};
-  job->device = x.device;
-  if (is_add) {
-    job->cpu = [args] { return add_cpu(args); };
-    job->gpu = [args] { return add_cuda(args); };
-  } else {
-    job->cpu = [args] { return swiglu_cpu(args); };
-    job->gpu = [args] { return swiglu_cuda(args); };
-  }
+  if (is_add)
+    job->fn = [args] { return MMPREF_RUN_ON_DEVICE("add", args.device, add_cpu(args), add_cuda(args)); };
+  else
+    job->fn = [args] { return MMPREF_RUN_ON_DEVICE("swiglu", args.device, swiglu_cpu(args), swiglu_cuda(args)); };
   return run_job(env, std::move(job), async);
 }
 
@@ -140,9 +122,7 @@ Napi::Value embedding(const Napi::CallbackInfo& info) {
     MMPREF_NAPI_TRY(env, make_status(Code::kShape, "embedding: expected table [V, D] and out [..., D] of tokens' count, received table " +
                                                        shape_str(table) + ", out " + shape_str(out)));
   EmbeddingArgs args{table.data, tokens.data, out.data, table.dtype, tokens.dtype, table.shape[0], table.shape[1], tokens.numel, table.device};
-  job->device = table.device;
-  job->cpu = [args] { return embedding_cpu(args); };
-  job->gpu = [args] { return embedding_cuda(args); };
+  job->fn = [args] { return MMPREF_RUN_ON_DEVICE("embedding", args.device, embedding_cpu(args), embedding_cuda(args)); };
   return run_job(env, std::move(job), async);
 }
 

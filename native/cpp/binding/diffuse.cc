@@ -13,16 +13,7 @@ constexpr const char* kOp = "noise.diffuse";
 
 struct DiffuseJob : Job {
   DiffuseArgs args;
-  Status run() override {
-    if (args.device >= 0) {
-#if MMPREF_HAVE_CUDA
-      return diffuse_cuda(args);
-#else
-      return make_status(Code::kDevice, "noise.diffuse: this build has no CUDA support");
-#endif
-    }
-    return diffuse_cpu(args);
-  }
+  Status run() override { return MMPREF_RUN_ON_DEVICE("noise.diffuse", args.device, diffuse_cpu(args), diffuse_cuda(args)); }
 };
 
 Napi::Value diffuse(const Napi::CallbackInfo& info) {

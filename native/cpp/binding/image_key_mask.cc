@@ -14,16 +14,7 @@ constexpr const char* kOp = "imageKeyMask";
 
 struct ImageKeyMaskJob : Job {
   ImageKeyMaskArgs args;
-  Status run() override {
-    if (args.device >= 0) {
-#if MMPREF_HAVE_CUDA
-      return image_key_mask_cuda(args);
-#else
-      return make_status(Code::kDevice, "imageKeyMask: this build has no CUDA support");
-#endif
-    }
-    return image_key_mask_cpu(args);
-  }
+  Status run() override { return MMPREF_RUN_ON_DEVICE("imageKeyMask", args.device, image_key_mask_cpu(args), image_key_mask_cuda(args)); }
 };
 
 Status range_error(const std::string& what) { return make_status(Code::kRange, std::string(kOp) + ": " + what); }

@@ -10,16 +10,7 @@ constexpr const char* kOp = "KVCache.append";
 
 struct KvCacheAppendJob : Job {
   KvCacheAppendArgs args;
-  Status run() override {
-    if (args.device >= 0) {
-#if MMPREF_HAVE_CUDA
-      return kv_cache_append_cuda(args);
-#else
-      return make_status(Code::kDevice, "KVCache.append: this build has no CUDA support");
-#endif
-    }
-    return kv_cache_append_cpu(args);
-  }
+  Status run() override { return MMPREF_RUN_ON_DEVICE("KVCache.append", args.device, kv_cache_append_cpu(args), kv_cache_append_cuda(args)); }
 };
 
 Status shape_error(const std::string& what) { return make_status(Code::kShape, std::string(kOp) + ": " + what); }

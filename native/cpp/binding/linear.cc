@@ -7,16 +7,7 @@ namespace {
 
 struct LinearJob : Job {
   LinearArgs args;
-  Status run() override {
-    if (args.device >= 0) {
-#if MMPREF_HAVE_CUDA
-      return linear_cuda(args);
-#else
-      return make_status(Code::kDevice, "linear: this build has no CUDA support");
-#endif
-    }
-    return linear_cpu(args);
-  }
+  Status run() override { return MMPREF_RUN_ON_DEVICE("linear", args.device, linear_cpu(args), linear_cuda(args)); }
 };
 
 Napi::Value linear(const Napi::CallbackInfo& info) {

@@ -7,16 +7,7 @@ namespace {
 
 struct LogSumExpJob : Job {
   LogSumExpArgs args;
-  Status run() override {
-    if (args.device >= 0) {
-#if MMPREF_HAVE_CUDA
-      return log_sum_exp_cuda(args);
-#else
-      return make_status(Code::kDevice, "logSumExp: this build has no CUDA support");
-#endif
-    }
-    return log_sum_exp_cpu(args);
-  }
+  Status run() override { return MMPREF_RUN_ON_DEVICE("logSumExp", args.device, log_sum_exp_cpu(args), log_sum_exp_cuda(args)); }
 };
 
 Napi::Value log_sum_exp(const Napi::CallbackInfo& info) {

@@ -8,16 +8,7 @@ namespace {
 
 struct MeanPoolJob : Job {
   MeanPoolArgs args;
-  Status run() override {
-    if (args.device >= 0) {
-#if MMPREF_HAVE_CUDA
-      return mean_pool_normalize_cuda(args);
-#else
-      return make_status(Code::kDevice, "meanPoolNormalize: this build has no CUDA support");
-#endif
-    }
-    return mean_pool_normalize_cpu(args);
-  }
+  Status run() override { return MMPREF_RUN_ON_DEVICE("meanPoolNormalize", args.device, mean_pool_normalize_cpu(args), mean_pool_normalize_cuda(args)); }
 };
 
 Napi::Value mean_pool_normalize(const Napi::CallbackInfo& info) {

@@ -55,6 +55,17 @@ class Job {
   std::vector<std::shared_ptr<DeviceBuffer>> dev_refs;
 };
 
+// Picks an op's CPU or CUDA launcher by device. In a build without CUDA the CUDA call is not
+// compiled at all and a CUDA tensor is ERR_DEVICE:
+//   Status run() override { return MMPREF_RUN_ON_DEVICE("linear", args.device, linear_cpu(args), linear_cuda(args)); }
+#if MMPREF_HAVE_CUDA
+#define MMPREF_RUN_ON_DEVICE(op, device, cpu_call, cuda_call) ((device) >= 0 ? (cuda_call) : (cpu_call))
+#else
+#define MMPREF_RUN_ON_DEVICE(op, device, cpu_call, cuda_call)                                                  \
+  ((device) >= 0 ? ::mmpref::make_status(::mmpref::Code::kDevice, std::string(op) + ": this build has no CUDA support") \
+                 : (cpu_call))
+#endif
+
 // Runs `job` now (async = false: returns result or throws) or on the libuv pool (returns a
 // Promise). Any C++ exception inside run() becomes ERR_OOM (bad_alloc) or ERR_ARGUMENT.
 Napi::Value run_job(Napi::Env env, std::unique_ptr<Job> job, bool async);

@@ -11,16 +11,7 @@ constexpr const char* kOp = "noise.neftune";
 
 struct NeftuneJob : Job {
   NeftuneArgs args;
-  Status run() override {
-    if (args.device >= 0) {
-#if MMPREF_HAVE_CUDA
-      return neftune_cuda(args);
-#else
-      return make_status(Code::kDevice, "noise.neftune: this build has no CUDA support");
-#endif
-    }
-    return neftune_cpu(args);
-  }
+  Status run() override { return MMPREF_RUN_ON_DEVICE("noise.neftune", args.device, neftune_cpu(args), neftune_cuda(args)); }
 };
 
 Napi::Value neftune(const Napi::CallbackInfo& info) {

@@ -7,16 +7,7 @@ namespace {
 
 struct PermuteJob : Job {
   PermuteArgs args;
-  Status run() override {
-    if (args.device >= 0) {
-#if MMPREF_HAVE_CUDA
-      return permute_cuda(args);
-#else
-      return make_status(Code::kDevice, "permute: this build has no CUDA support");
-#endif
-    }
-    return permute_cpu(args);
-  }
+  Status run() override { return MMPREF_RUN_ON_DEVICE("permute", args.device, permute_cpu(args), permute_cuda(args)); }
 };
 
 Napi::Value permute(const Napi::CallbackInfo& info) {

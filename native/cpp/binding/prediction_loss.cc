@@ -13,16 +13,7 @@ constexpr const char* kOp = "noise.predictionLoss";
 
 struct PredictionLossJob : Job {
   PredictionLossArgs args;
-  Status run() override {
-    if (args.device >= 0) {
-#if MMPREF_HAVE_CUDA
-      return prediction_loss_cuda(args);
-#else
-      return make_status(Code::kDevice, "noise.predictionLoss: this build has no CUDA support");
-#endif
-    }
-    return prediction_loss_cpu(args);
-  }
+  Status run() override { return MMPREF_RUN_ON_DEVICE("noise.predictionLoss", args.device, prediction_loss_cpu(args), prediction_loss_cuda(args)); }
 };
 
 Napi::Value prediction_loss(const Napi::CallbackInfo& info) {

@@ -12,16 +12,7 @@ constexpr const char* kOp = "random";
 
 struct RandomFillJob : Job {
   RandomFillArgs args;
-  Status run() override {
-    if (args.device >= 0) {
-#if MMPREF_HAVE_CUDA
-      return random_fill_cuda(args);
-#else
-      return make_status(Code::kDevice, "random: this build has no CUDA support");
-#endif
-    }
-    return random_fill_cpu(args);
-  }
+  Status run() override { return MMPREF_RUN_ON_DEVICE("random", args.device, random_fill_cpu(args), random_fill_cuda(args)); }
 };
 
 Napi::Value random_fill(const Napi::CallbackInfo& info) {

@@ -15,14 +15,7 @@ struct SampleJob : Job {
   std::vector<uint64_t> seeds;  // copied at call time: JS may change its array meanwhile
   Status run() override {
     if (!seeds.empty()) args.seeds = seeds.data();
-    if (args.device >= 0) {
-#if MMPREF_HAVE_CUDA
-      return sample_cuda(args);
-#else
-      return make_status(Code::kDevice, "sample: this build has no CUDA support");
-#endif
-    }
-    return sample_cpu(args);
+    return MMPREF_RUN_ON_DEVICE("sample", args.device, sample_cpu(args), sample_cuda(args));
   }
 };
 

@@ -70,22 +70,9 @@ Status expect_numel(const char* op, const char* name, const TensorView& t, int64
                              what + ") but received " + shape_str(t));
 }
 
-Status no_cuda(const char* op) {
-  return make_status(Code::kDevice, std::string(op) + ": this build has no CUDA support");
-}
-
 struct SequenceLogpsJob : Job {
   SequenceLogpsArgs args;
-  Status run() override {
-    if (args.device >= 0) {
-#if MMPREF_HAVE_CUDA
-      return sequence_logps_cuda(args);
-#else
-      return no_cuda("sequenceLogps");
-#endif
-    }
-    return sequence_logps_cpu(args);
-  }
+  Status run() override { return MMPREF_RUN_ON_DEVICE("sequenceLogps", args.device, sequence_logps_cpu(args), sequence_logps_cuda(args)); }
 };
 
 Napi::Value sequence_logps(const Napi::CallbackInfo& info) {
@@ -119,16 +106,7 @@ Napi::Value sequence_logps(const Napi::CallbackInfo& info) {
 
 struct LogpsBackwardJob : Job {
   LogpsBackwardArgs args;
-  Status run() override {
-    if (args.device >= 0) {
-#if MMPREF_HAVE_CUDA
-      return logps_backward_cuda(args);
-#else
-      return no_cuda("logpsBackward");
-#endif
-    }
-    return logps_backward_cpu(args);
-  }
+  Status run() override { return MMPREF_RUN_ON_DEVICE("logpsBackward", args.device, logps_backward_cpu(args), logps_backward_cuda(args)); }
 };
 
 Napi::Value logps_backward(const Napi::CallbackInfo& info) {

@@ -12,16 +12,7 @@ constexpr const char* kOp = "noise.visualTokens";
 
 struct VisualTokensJob : Job {
   VisualTokensArgs args;
-  Status run() override {
-    if (args.device >= 0) {
-#if MMPREF_HAVE_CUDA
-      return visual_tokens_cuda(args);
-#else
-      return make_status(Code::kDevice, "noise.visualTokens: this build has no CUDA support");
-#endif
-    }
-    return visual_tokens_cpu(args);
-  }
+  Status run() override { return MMPREF_RUN_ON_DEVICE("noise.visualTokens", args.device, visual_tokens_cpu(args), visual_tokens_cuda(args)); }
 };
 
 Napi::Value visual_tokens(const Napi::CallbackInfo& info) {

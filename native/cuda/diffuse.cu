@@ -1,8 +1,12 @@
 // CUDA diffusion forward noising: a 2-D grid, y over samples and x over the Philox blocks that
 // overlap the sample's elements (grid-stride in both); each thread takes groups of 4 elements
 // (one Philox block -> 4 normals), with vector loads/stores when the group lies inside the sample
-// and the pointers are aligned. Timesteps are looked up on the device; an out-of-range t raises a
-// device flag (the first bad sample is reported) and that sample is left unwritten.
+// and the pointers are aligned. A timestep tensor (B int32) is copied to the host and checked
+// before the launch, so a bad t leaves y and eps untouched, as on the CPU; the kernel still skips
+// (and flags) a bad t rather than read outside the schedule.
+#include <string>
+#include <vector>
+
 #include "../cpp/core/normal.h"
 #include "../cpp/ops/diffuse.h"
 #include "noise_common.cuh"
@@ -83,9 +87,26 @@ __global__ void diffuse_kernel(const TI* x, TO* y, float* eps, int64_t batch, in
   }
 }
 
+Status range_error(const DiffuseArgs& a, int64_t b, int32_t tb) {
+  return make_status(Code::kRange, "noise.diffuse: expected t in [-1, " + std::to_string(a.steps - 1) +
+                                       "] but received " + std::to_string(tb) + " for sample " + std::to_string(b));
+}
+
+// Every t is checked before anything is written (the CPU's contract); B ints, read back once.
+Status check_timesteps(const DiffuseArgs& a) {
+  const auto ok = [&](int32_t t) { return t == -1 || (t >= 0 && int64_t(t) < a.steps); };
+  if (!a.t) return ok(a.t_scalar) ? Status::Ok() : range_error(a, 0, a.t_scalar);
+  std::vector<int32_t> host(static_cast<size_t>(a.batch));
+  MMPREF_RETURN_IF_ERROR(cuda::memcpy_d2h(a.device, host.data(), a.t, host.size() * sizeof(int32_t)));
+  for (int64_t b = 0; b < a.batch; ++b)
+    if (!ok(host[size_t(b)])) return range_error(a, b, host[size_t(b)]);
+  return Status::Ok();
+}
+
 template <class TI, class TO>
 Status launch(const DiffuseArgs& a) {
   if (a.batch > INT32_MAX) return make_status(Code::kShape, "noise.diffuse: batch too large for CUDA");
+  MMPREF_RETURN_IF_ERROR(check_timesteps(a));
   cuda::DeviceFlag flag;
   MMPREF_RETURN_IF_ERROR(flag.init());
   const TI* x = static_cast<const TI*>(a.x);
@@ -108,8 +129,7 @@ Status launch(const DiffuseArgs& a) {
   const int64_t b = a.batch - bad;
   int32_t tb = a.t_scalar;
   if (a.t) MMPREF_RETURN_IF_ERROR(cuda::memcpy_d2h(a.device, &tb, a.t + b, sizeof(int32_t)));
-  return make_status(Code::kRange, "noise.diffuse: expected t in [-1, " + std::to_string(a.steps - 1) +
-                                       "] but received " + std::to_string(tb) + " for sample " + std::to_string(b));
+  return range_error(a, b, tb);
 }
 
 }  // namespace

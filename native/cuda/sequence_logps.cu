@@ -95,14 +95,17 @@ __device__ __forceinline__ void for_row(const T* p, int64_t n, F&& f) {
     for (int k = 0; k < kVec; ++k) v[k] = to_float(e[k]);
     f(v);
   };
-  // NB: two 16-byte loads in flight per thread before either is used (memory-level parallelism)
+  // NB: two 16-byte loads in flight per thread before either is used (memory-level parallelism).
+  // Plain loads, not __ldg: the backward recomputes lse on logits it then overwrites in place, and
+  // the read-only path is only defined for data no thread writes during the kernel (the forward's
+  // `const __restrict__` logits still let the compiler pick it there).
   int64_t i = threadIdx.x;
   for (; i + kBlock < nvec; i += 2 * kBlock) {
-    const uint4 a = __ldg(pv + i), b = __ldg(pv + i + kBlock);
+    const uint4 a = pv[i], b = pv[i + kBlock];
     use(a);
     use(b);
   }
-  if (i < nvec) use(__ldg(pv + i));
+  if (i < nvec) use(pv[i]);
   for (int64_t i = head + nvec * kVec + threadIdx.x; i < n; i += kBlock) {
     float v[1] = {to_float(p[i])};
     f(v);

@@ -40,6 +40,10 @@ describe('noise.diffuse CUDA vs CPU', { skip }, () => {
     const bad = tensor([5, 1000, 2000], [3], { dtype: 'int32' }).to('cuda');
     expectError(() => noise.diffuse(x, { t: bad }), 'ERR_RANGE', /received 1000 for sample 1/);
     await expectRejection(noise.diffuseAsync(x, { t: bad }), 'ERR_RANGE', /sample 1/);
+    // as on the CPU: every t is checked before anything is written (sample 0's t = 5 is valid)
+    const out = tensor(new Float32Array(300).fill(7), [3, 100]).to('cuda');
+    expectError(() => noise.diffuse(x, { t: bad, out }), 'ERR_RANGE', /sample 1/);
+    assert.ok(out.to('cpu').toFloat32Array().every((v) => v === 7), 'out was written before the t check');
     const a = noise.diffuse(x, { t: 300, seed: 1 }).xt.to('cpu').data;
     const b = (await noise.diffuseAsync(x, { t: 300, seed: 1 })).xt.to('cpu').data;
     assert.deepEqual(Array.from(b), Array.from(a));

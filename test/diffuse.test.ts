@@ -266,6 +266,10 @@ describe('noise.diffuse', () => {
     expectError(() => noise.diffuse(x, { t: 1.5 }), 'ERR_RANGE', /integer/);
     expectError(() => noise.diffuse(x, { t: [3, 1000] }), 'ERR_RANGE', /expected t in \[-1, 999\] but received 1000 for sample 1/);
     expectError(() => noise.diffuse(x, { t: tensor([3, -7], [2], { dtype: 'int32' }) }), 'ERR_RANGE', /received -7 for sample 1/);
+    // every t is checked before anything is written: a given `out` keeps its contents
+    const out = tensor(new Float32Array(16).fill(7), [2, 8]);
+    expectError(() => noise.diffuse(x, { t: [3, 1000], out }), 'ERR_RANGE', /sample 1/);
+    expect(Array.from(out.data).every((v) => v === 7)).toBe(true);
     expectError(() => noise.diffuse(x, { t: 10, schedule: 'linear', steps: 10 }), 'ERR_RANGE', /\[-1, 9\]/);
     expectError(() => noise.diffuse(x, { t: [1, 2, 3] }), 'ERR_SHAPE', /expected t of shape \[2\]/);
     expectError(() => noise.diffuse(x, { t: tensor([1, 2], [2]) }), 'ERR_DTYPE', /expected t of dtype int32 but received float32/);

@@ -3,8 +3,7 @@
 // (one Philox block -> 4 normals), with vector loads/stores when the group lies inside the sample
 // and the pointers are aligned. A timestep tensor (B int32) is copied to the host and checked
 // before the launch, so a bad t leaves y and eps untouched, as on the CPU; the kernel still skips
-// (and flags) a bad t rather than read outside the schedule.
-#include <string>
+// a bad t rather than read outside the schedule.
 #include <vector>
 
 #include "../cpp/core/normal.h"
@@ -24,15 +23,12 @@ template <class TI, class TO>
 __global__ void diffuse_kernel(const TI* x, TO* y, float* eps, int64_t batch, int64_t sample, const int32_t* t,
                                int32_t t_scalar, const float* ca, const float* cb, int64_t steps,
                                const float* nsub, const float* ndiv, int64_t channels, int64_t inner,
-                               uint64_t seed, uint64_t offset, bool vec, bool idx32, int* flag) {
+                               uint64_t seed, uint64_t offset, bool vec, bool idx32) {
   constexpr bool kU8 = std::is_same<TI, uint8_t>::value;
   for (int64_t b = blockIdx.y; b < batch; b += gridDim.y) {
     const int32_t tb = t ? t[b] : t_scalar;
     float a = 1.0f, c = 0.0f;
-    if (!diffuse_coefs(tb, ca, cb, steps, &a, &c)) {
-      if (threadIdx.x == 0) atomicMax(flag, int(batch - b));  // max flag = first bad sample
-      continue;
-    }
+    if (!diffuse_coefs(tb, ca, cb, steps, &a, &c)) continue;  // checked on the host already
     const bool noised = tb != -1;
     const int64_t e0 = b * sample, e1 = e0 + sample;
     const int64_t k0 = e0 / 4, k1 = (e1 + 3) / 4;
@@ -87,19 +83,13 @@ __global__ void diffuse_kernel(const TI* x, TO* y, float* eps, int64_t batch, in
   }
 }
 
-Status range_error(const DiffuseArgs& a, int64_t b, int32_t tb) {
-  return make_status(Code::kRange, "noise.diffuse: expected t in [-1, " + std::to_string(a.steps - 1) +
-                                       "] but received " + std::to_string(tb) + " for sample " + std::to_string(b));
-}
-
 // Every t is checked before anything is written (the CPU's contract); B ints, read back once.
 Status check_timesteps(const DiffuseArgs& a) {
-  const auto ok = [&](int32_t t) { return t == -1 || (t >= 0 && int64_t(t) < a.steps); };
-  if (!a.t) return ok(a.t_scalar) ? Status::Ok() : range_error(a, 0, a.t_scalar);
+  if (!a.t) return diffuse_t_ok(a.t_scalar, a.steps) ? Status::Ok() : diffuse_t_error(a.steps, 0, a.t_scalar);
   std::vector<int32_t> host(static_cast<size_t>(a.batch));
   MMPREF_RETURN_IF_ERROR(cuda::memcpy_d2h(a.device, host.data(), a.t, host.size() * sizeof(int32_t)));
   for (int64_t b = 0; b < a.batch; ++b)
-    if (!ok(host[size_t(b)])) return range_error(a, b, host[size_t(b)]);
+    if (!diffuse_t_ok(host[size_t(b)], a.steps)) return diffuse_t_error(a.steps, b, host[size_t(b)]);
   return Status::Ok();
 }
 
@@ -107,8 +97,6 @@ template <class TI, class TO>
 Status launch(const DiffuseArgs& a) {
   if (a.batch > INT32_MAX) return make_status(Code::kShape, "noise.diffuse: batch too large for CUDA");
   MMPREF_RETURN_IF_ERROR(check_timesteps(a));
-  cuda::DeviceFlag flag;
-  MMPREF_RETURN_IF_ERROR(flag.init());
   const TI* x = static_cast<const TI*>(a.x);
   TO* y = static_cast<TO*>(a.y);
   constexpr int kBlock = 256;
@@ -121,15 +109,8 @@ Status launch(const DiffuseArgs& a) {
   const bool idx32 = a.sample <= int64_t(UINT32_MAX) - 4;
   diffuse_kernel<TI, TO><<<dim3(unsigned(gx), unsigned(gy)), kBlock, 0, cuda::op_stream()>>>(
       x, y, a.eps, a.batch, a.sample, a.t, a.t_scalar, a.coef_a, a.coef_b, a.steps, a.norm_sub, a.norm_div,
-      a.channels, a.inner, a.seed, a.offset, vec, idx32, flag.get());
-  MMPREF_RETURN_IF_ERROR(cuda::check_launch_and_sync("noise.diffuse"));
-  int bad = 0;
-  MMPREF_RETURN_IF_ERROR(flag.read(&bad));
-  if (bad == 0) return Status::Ok();
-  const int64_t b = a.batch - bad;
-  int32_t tb = a.t_scalar;
-  if (a.t) MMPREF_RETURN_IF_ERROR(cuda::memcpy_d2h(a.device, &tb, a.t + b, sizeof(int32_t)));
-  return range_error(a, b, tb);
+      a.channels, a.inner, a.seed, a.offset, vec, idx32);
+  return cuda::check_launch_and_sync("noise.diffuse");
 }
 
 }  // namespace

@@ -44,6 +44,9 @@ struct DiffuseArgs {
 constexpr int64_t kDiffuseChunk = 4096;
 
 // The (a, b) coefficients of a timestep; false when t is outside [-1, steps - 1].
+// A valid timestep: -1 (no noise) or a step of the schedule.
+MMPREF_HD bool diffuse_t_ok(int32_t t, int64_t steps) { return t == -1 || (t >= 0 && int64_t(t) < steps); }
+
 MMPREF_HD bool diffuse_coefs(int32_t t, const float* ca, const float* cb, int64_t steps, float* a,
                              float* b) {
   if (t == -1) {
@@ -51,11 +54,14 @@ MMPREF_HD bool diffuse_coefs(int32_t t, const float* ca, const float* cb, int64_
     *b = 0.0f;
     return true;
   }
-  if (t < 0 || int64_t(t) >= steps) return false;
+  if (!diffuse_t_ok(t, steps)) return false;
   *a = ca[t];
   *b = cb[t];
   return true;
 }
+
+// ERR_RANGE for timestep t of sample b (the same words on every device).
+Status diffuse_t_error(int64_t steps, int64_t b, int32_t t);
 
 Status diffuse_cpu(const DiffuseArgs& a);
 Status diffuse_cuda(const DiffuseArgs& a);

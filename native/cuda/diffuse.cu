@@ -85,11 +85,12 @@ __global__ void diffuse_kernel(const TI* x, TO* y, float* eps, int64_t batch, in
 
 // Every t is checked before anything is written (the CPU's contract); B ints, read back once.
 Status check_timesteps(const DiffuseArgs& a) {
-  if (!a.t) return diffuse_t_ok(a.t_scalar, a.steps) ? Status::Ok() : diffuse_t_error(a.steps, 0, a.t_scalar);
+  constexpr const char* op = "noise.diffuse";
+  if (!a.t) return timestep_ok(a.t_scalar, a.steps) ? Status::Ok() : timestep_error(op, a.steps, 0, a.t_scalar);
   std::vector<int32_t> host(static_cast<size_t>(a.batch));
   MMPREF_RETURN_IF_ERROR(cuda::memcpy_d2h(a.device, host.data(), a.t, host.size() * sizeof(int32_t)));
   for (int64_t b = 0; b < a.batch; ++b)
-    if (!diffuse_t_ok(host[size_t(b)], a.steps)) return diffuse_t_error(a.steps, b, host[size_t(b)]);
+    if (!timestep_ok(host[size_t(b)], a.steps)) return timestep_error(op, a.steps, b, host[size_t(b)]);
   return Status::Ok();
 }
 

@@ -124,8 +124,7 @@ Status prediction_loss_cuda(const PredictionLossArgs& a) {
     const int64_t b = a.batch - bad;
     int32_t tb = a.t_scalar;
     if (a.t) MMPREF_RETURN_IF_ERROR(cuda::memcpy_d2h(a.device, &tb, a.t + b, sizeof(int32_t)));
-    return make_status(Code::kRange, "noise.predictionLoss: expected t in [-1, " + std::to_string(a.steps - 1) +
-                                         "] but received " + std::to_string(tb) + " for sample " + std::to_string(b));
+    return timestep_error("noise.predictionLoss", a.steps, b, tb);
   }
   // 2. chunk partials (+ gradient)
   const int64_t chunks = a.sample > 0 ? (a.sample + kLossChunk - 1) / kLossChunk : 1;

@@ -57,7 +57,7 @@ Status run(const DiffuseArgs& a) {
   for (int64_t b = 0; b < B; ++b) {
     const int32_t t = a.t ? a.t[b] : a.t_scalar;
     if (!diffuse_coefs(t, a.coef_a, a.coef_b, a.steps, &ca[size_t(b)], &cb[size_t(b)]))
-      return diffuse_t_error(a.steps, b, t);
+      return timestep_error("noise.diffuse", a.steps, b, t);
     noised[size_t(b)] = t != -1;
   }
   // 2. chunking; the channel pattern of [B, H, W, C] uint8 images
@@ -119,11 +119,6 @@ Status run(const DiffuseArgs& a) {
 }
 
 }  // namespace
-
-Status diffuse_t_error(int64_t steps, int64_t b, int32_t t) {
-  return make_status(Code::kRange, "noise.diffuse: expected t in [-1, " + std::to_string(steps - 1) +
-                                       "] but received " + std::to_string(t) + " for sample " + std::to_string(b));
-}
 
 Status diffuse_cpu(const DiffuseArgs& a) {
   const std::string bad = std::string("noise.diffuse: unsupported dtypes ") + dtype_name(a.x_dtype) +

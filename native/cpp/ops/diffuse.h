@@ -9,7 +9,7 @@
 //                                     sample: inner = H W for [B, C, H, W], 1 for [B, H, W, C])
 // eps[b] is elements b S .. b S + S - 1 of the normal stream (seed, offset) (core/normal.h).
 // The two coefficient tables (float32 [T], precomputed in float64 by the caller) are indexed by
-// t_b; t_b outside [-1, T-1] is an ERR_RANGE found by the kernel. Computed in float32 as
+// t_b; t_b outside [-1, T-1] is an ERR_RANGE (timestep.h) raised before anything is written. Computed in float32 as
 // fmaf(sqrt(1 - abar), eps, sqrt(abar) * x0n) and rounded once to the output dtype; no clamping.
 #pragma once
 
@@ -18,6 +18,7 @@
 #include "../core/dtype.h"
 #include "../core/hd.h"
 #include "../core/status.h"
+#include "timestep.h"
 
 namespace mmpref {
 
@@ -44,9 +45,6 @@ struct DiffuseArgs {
 constexpr int64_t kDiffuseChunk = 4096;
 
 // The (a, b) coefficients of a timestep; false when t is outside [-1, steps - 1].
-// A valid timestep: -1 (no noise) or a step of the schedule.
-MMPREF_HD bool diffuse_t_ok(int32_t t, int64_t steps) { return t == -1 || (t >= 0 && int64_t(t) < steps); }
-
 MMPREF_HD bool diffuse_coefs(int32_t t, const float* ca, const float* cb, int64_t steps, float* a,
                              float* b) {
   if (t == -1) {
@@ -54,14 +52,11 @@ MMPREF_HD bool diffuse_coefs(int32_t t, const float* ca, const float* cb, int64_
     *b = 0.0f;
     return true;
   }
-  if (!diffuse_t_ok(t, steps)) return false;
+  if (!timestep_ok(t, steps)) return false;
   *a = ca[t];
   *b = cb[t];
   return true;
 }
-
-// ERR_RANGE for timestep t of sample b (the same words on every device).
-Status diffuse_t_error(int64_t steps, int64_t b, int32_t t);
 
 Status diffuse_cpu(const DiffuseArgs& a);
 Status diffuse_cuda(const DiffuseArgs& a);

@@ -91,9 +91,7 @@ Status prediction_loss_cpu(const PredictionLossArgs& a) {
   for (int64_t b = 0; b < a.batch; ++b) {
     float w = 0.0f;
     if (!loss_weight(a, b, &w))
-      return make_status(Code::kRange, "noise.predictionLoss: expected t in [-1, " + std::to_string(a.steps - 1) +
-                                           "] but received " + std::to_string(a.t ? a.t[b] : a.t_scalar) +
-                                           " for sample " + std::to_string(b));
+      return timestep_error("noise.predictionLoss", a.steps, b, a.t ? a.t[b] : a.t_scalar);
     a.weights_out[b] = w;
     coef[size_t(b)] = a.sample > 0 ? loss_grad_coef(a.grad_scale, w, a.batch, a.sample) : 0.0f;
   }

@@ -18,6 +18,7 @@
 #include "../core/dtype.h"
 #include "../core/hd.h"
 #include "../core/status.h"
+#include "timestep.h"
 
 namespace mmpref {
 
@@ -57,7 +58,7 @@ MMPREF_HD bool loss_weight(const PredictionLossArgs& a, int64_t b, float* w) {
     *w = 0.0f;
     return true;
   }
-  if (t < 0 || int64_t(t) >= a.steps) return false;
+  if (!timestep_ok(t, a.steps)) return false;
   *w = a.wtab[t];
   return true;
 }

@@ -13,7 +13,13 @@
         "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
         "OTHER_CPLUSPLUSFLAGS": ["-ffp-contract=off", "-fno-math-errno"]
       },
-      "msvs_settings": { "VCCLCompilerTool": { "ExceptionHandling": 1 } }
+      "msvs_settings": { "VCCLCompilerTool": { "ExceptionHandling": 1 } },
+      "conditions": [
+        ["OS=='linux' and target_arch=='x64'", {
+          "defines": ["MMPREF_CPU_ISA_WRAP=1"],
+          "ldflags": ["-Wl,--wrap=__cpu_indicator_init"]
+        }]
+      ]
     }
   ]
 }

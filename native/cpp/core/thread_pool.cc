@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstdio>
 #include <cstdlib>
 #include <deque>
 #include <exception>
@@ -44,11 +45,7 @@ struct Job {
   }
 };
 
-int default_threads() {
-  if (const char* env = std::getenv("MMPREF_NUM_THREADS")) {
-    const int v = std::atoi(env);
-    if (v >= 1) return std::min(v, 1024);
-  }
+int usable_cpus() {
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof(set), &set) == 0) {
     const int c = CPU_COUNT(&set);
@@ -56,6 +53,21 @@ int default_threads() {
   }
   const unsigned hc = std::thread::hardware_concurrency();
   return hc ? int(hc) : 1;
+}
+
+// MMPREF_NUM_THREADS: a decimal integer 1..1024, nothing else (no sign, spaces or suffix). Any
+// other value prints one warning naming the variable, the value and the count used instead.
+int default_threads() {
+  const char* env = std::getenv("MMPREF_NUM_THREADS");
+  if (env == nullptr || *env == '\0') return usable_cpus();
+  long v = 0;
+  const char* p = env;
+  for (; *p >= '0' && *p <= '9' && v <= 1024; ++p) v = v * 10 + (*p - '0');
+  if (*p == '\0' && v >= 1 && v <= 1024) return int(v);
+  const int used = usable_cpus();
+  std::fprintf(stderr, "mmpref: warning: MMPREF_NUM_THREADS=%.40s is not an integer in 1..1024; using %d (the usable CPUs)\n",
+               env, used);
+  return used;
 }
 
 class Pool {
@@ -152,17 +164,6 @@ void set_num_threads(int n) { pool().resize(std::max(1, std::min(n, 1024))); }
 
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
   pool().run(n, grain, fn);
-}
-
-const char* cpu_simd_level() {
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq"))
-    return "avx512";
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return "avx2";
-#endif
-  return "baseline";
 }
 
 }  // namespace mmpref

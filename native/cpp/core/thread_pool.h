@@ -20,18 +20,7 @@ void set_num_threads(int n);
 
 void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
-// SIMD level the target_clones resolvers pick on this CPU: "avx512", "avx2" or "baseline".
-const char* cpu_simd_level();
-
 }  // namespace mmpref
 
-// Multi-versioned CPU kernels: put this before a hot function (template or not) whose loops are
-// written to auto-vectorise; GCC/Clang emit x86-64-v4 (AVX-512), x86-64-v3 (AVX2+FMA+F16C) and
-// baseline clones and an ifunc resolver that picks one at load time. Shipped binaries are built
-// without -march, so they run on any x86-64.
-#if defined(__x86_64__) && defined(__linux__) && !defined(MMPREF_NO_CLONES) && \
-    (defined(__GNUC__) && !defined(__clang__))
-#define MMPREF_CPU_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define MMPREF_CPU_CLONES
-#endif
+// MMPREF_CPU_CLONES and cpu_simd_level() live in cpu_isa.h (kept included here for the ops).
+#include "cpu_isa.h"

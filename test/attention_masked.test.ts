@@ -2,17 +2,44 @@ import { describe, expect, it } from 'vitest';
 import { attention, numThreads, setNumThreads, tensor, zeros, empty, type FloatDType, type Tensor } from '../lib';
 import { decodeToFloat32 } from '../lib/dtype';
 import { native } from '../lib/native';
-import { attentionRef, type AttentionRefArgs } from './reference/attention_masked';
+import { attentionBound, attentionRef, type AttentionRefArgs } from './reference/attention_masked';
 import { imageKeyMaskRef } from './reference/image_key_mask';
 import { assertBitEqual, assertClose, expectError, expectRejection, randomArray, rng } from './helpers';
 
-// Outputs are rounded once to the dtype (half an ulp: 2^-11 float16, 2^-8 bfloat16); the
-// reference sees the same rounded inputs, so the rest is float32 accumulation error.
-const TOL: Record<FloatDType, { rtol: number; atol: number }> = {
+// float32 checks outside the dtype loop below (masking, GQA layout, async) use TOL.float32; the
+// dtype loop uses the derived bound of attentionBound (test/reference/attention_masked.ts).
+const TOL: Record<'float32', { rtol: number; atol: number }> = {
   float32: { rtol: 2e-5, atol: 2e-5 },
-  float16: { rtol: 1.5e-3, atol: 1.5e-3 },
-  bfloat16: { rtol: 1e-2, atol: 1e-2 },
 };
+// Storing a float32 result in the dtype (round to nearest even, once): relative unit and half the
+// subnormal spacing.
+const ROUNDING: Record<FloatDType, { unit: number; tiny: number }> = {
+  float32: { unit: 0, tiny: 0 },
+  float16: { unit: 2 ** -11, tiny: 2 ** -25 },
+  bfloat16: { unit: 2 ** -8, tiny: 2 ** -134 },
+};
+
+/** max |x - e| / bound (<= 1 passes); an element whose bound is 0 (an empty row) must equal e. */
+function worstRatio(x: ArrayLike<number>, e: ArrayLike<number>, bound: Float64Array): { ratio: number; at: number } {
+  let ratio = 0;
+  let at = -1;
+  for (let i = 0; i < e.length; i++) {
+    const err = Math.abs(x[i]! - e[i]!);
+    const r = err === 0 ? 0 : bound[i]! > 0 ? err / bound[i]! : Infinity;
+    if (!(r <= ratio)) (ratio = Number.isNaN(r) ? Infinity : r), (at = i);
+  }
+  return { ratio, at };
+}
+
+function assertWithinBound(x: ArrayLike<number>, e: ArrayLike<number>, bound: Float64Array, name: string): void {
+  const { ratio, at } = worstRatio(x, e, bound);
+  if (ratio > 1)
+    throw new Error(`${name}: |out - ref| exceeds the derived bound ${ratio.toFixed(2)}x at ${at}: out ${x[at]} ref ${e[at]} bound ${bound[at]}`);
+}
+
+/** A float64 result as a kernel of `dtype` would store it. */
+const stored = (x: Float64Array, dtype: FloatDType) =>
+  Float64Array.from(decodeToFloat32(dtype, tensor(Float32Array.from(x), [x.length], { dtype }).data as never));
 const LSE_TOL = { rtol: 2e-5, atol: 2e-5 }; // lse is float32 for every dtype
 
 type Case = Pick<AttentionRefArgs, 'B' | 'Hq' | 'Hkv' | 'Tq' | 'T' | 'd'>;
@@ -59,9 +86,67 @@ describe('attention.masked vs the float64 reference', () => {
         expect(out.shape).toEqual([c.B, c.Hq, c.Tq, c.d]);
         expect(lse.shape).toEqual([c.B, c.Hq, c.Tq]);
         const e = attentionRef({ ...ref, ...opts });
-        assertClose(f32(out), e.out, { ...TOL[dtype], name: `out ${name}` });
+        const bound = attentionBound({ ...ref, ...opts }, ROUNDING[dtype].unit, ROUNDING[dtype].tiny);
+        assertWithinBound(f32(out), e.out, bound, `out ${name}`);
         assertClose(lse.data, e.lse, { ...LSE_TOL, name: `lse ${name}` });
       });
+
+  // The bound must catch wrong kernels, in every dtype: their (stored) outputs must fail it.
+  describe('the derived bound fails known-wrong kernels', () => {
+    const wrongCases: [string, Case, { causal?: boolean }][] = [
+      ['decode over 1100 keys (3 key splits)', { B: 1, Hq: 4, Hkv: 2, Tq: 1, T: 1100, d: 128 }, { causal: true }],
+      ['causal prefill, 45 keys', { B: 1, Hq: 2, Hkv: 1, Tq: 45, T: 45, d: 64 }, { causal: true }],
+    ];
+    /** Key splits of `len` keys each merged without rescaling to a common max (the bug). */
+    function noRescaleMerge(a: AttentionRefArgs, len: number): Float64Array {
+      const { B, Hq, Hkv, Tq, T, d } = a;
+      const out = new Float64Array(B * Hq * Tq * d);
+      const offset = T - Tq;
+      for (let b = 0; b < B; b++)
+        for (let h = 0; h < Hq; h++)
+          for (let i = 0; i < Tq; i++) {
+            const row = (b * Hq + h) * Tq + i;
+            const kvh = Math.floor(h / (Hq / Hkv));
+            const num = new Float64Array(d);
+            let den = 0;
+            for (let j0 = 0; j0 <= offset + i && j0 < T; j0 += len) {
+              const end = Math.min(j0 + len, offset + i + 1, T);
+              const sc: number[] = [];
+              for (let j = j0; j < end; j++) {
+                let dot = 0;
+                for (let t = 0; t < d; t++) dot += a.q[row * d + t]! * a.k[((b * Hkv + kvh) * T + j) * d + t]!;
+                sc.push(dot / Math.sqrt(d));
+              }
+              const m = Math.max(...sc);
+              sc.forEach((x, jj) => {
+                const p = Math.exp(x - m);
+                den += p;
+                for (let t = 0; t < d; t++) num[t] = num[t]! + p * a.v[((b * Hkv + kvh) * T + j0 + jj) * d + t]!;
+              });
+            }
+            for (let t = 0; t < d; t++) out[row * d + t] = num[t]! / den;
+          }
+      return out;
+    }
+    for (const dtype of ['float32', 'float16', 'bfloat16'] as const)
+      for (const [name, c, opts] of wrongCases)
+        it(`${dtype}: ${name}`, () => {
+          const { q, k, v, ref } = make(c, dtype, c.T * 31 + c.d);
+          const args = { ...ref, ...opts };
+          const e = attentionRef(args).out;
+          const bound = attentionBound(args, ROUNDING[dtype].unit, ROUNDING[dtype].tiny);
+          // the real kernel passes ...
+          expect(worstRatio(f32(attention.masked(q.t, k.t, v.t, opts)), e, bound).ratio).toBeLessThanOrEqual(1);
+          // ... and each wrong one fails
+          const wrong: [string, Float64Array][] = [
+            ['one 16-key block dropped', attentionRef({ ...args, keep: (_b, j) => j < 16 || j >= 32 }).out],
+            ['scale 1/d instead of 1/sqrt(d)', attentionRef({ ...args, scale: 1 / c.d }).out],
+            ['no rescale in the split merge', noRescaleMerge(args, c.T > 512 ? 512 : 16)],
+          ];
+          for (const [what, w] of wrong)
+            expect(worstRatio(stored(w, dtype), e, bound).ratio, `${what} must fail the bound`).toBeGreaterThan(1);
+        });
+  });
 
   it('negative offsets and kvLength 0 give zeros and -Infinity, never NaN', () => {
     const c = { B: 1, Hq: 2, Hkv: 1, Tq: 8, T: 5, d: 16 };

@@ -1,15 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { ops, setNumThreads, numThreads, tensor, zeros, type FloatDType } from '../lib';
+import { ops, setNumThreads, numThreads, tensor, zeros, type FloatDType, type Tensor } from '../lib';
 import { decodeToFloat32 } from '../lib/dtype';
 import { rmsNormRef, rotaryRef, swigluRef } from './reference/decoder_ops';
-import { assertBitEqual, assertClose, expectError, expectRejection, randomArray, rng } from './helpers';
+import { assertBitEqual, expectError, expectRejection, randomArray, rng } from './helpers';
+import { assertRoundedOnce, roundingMisses, truncate } from './rounding';
 
-// storage rounding of the output dominates for half types
-const TOL: Record<FloatDType, { rtol: number; atol: number }> = {
-  float32: { rtol: 2e-6, atol: 1e-6 },
-  float16: { rtol: 1e-3, atol: 1e-4 },
-  bfloat16: { rtol: 8e-3, atol: 1e-3 },
-};
+// The float32 arithmetic's bound (asserted as such on float32 inputs). A half output is the float32
+// result rounded once to nearest even, so it must be rne(ref +- E) (test/rounding.ts): at most
+// 0.5 ulp plus E, which a truncating or double-rounding store fails.
+const F32_TOL = { rtol: 2e-6, atol: 1e-6 };
+
+/** Checks y (any float dtype) against the float64 reference, E = (atol + rtol |ref|) * widen. */
+function expectRef(y: Tensor, ref: Float64Array, dtype: FloatDType, name: string, widen = 1): void {
+  const err = ref.map((r) => widen * (F32_TOL.atol + F32_TOL.rtol * Math.abs(r)));
+  assertRoundedOnce(y.toFloat32Array(), ref, err, dtype, name);
+}
 const DTYPES: FloatDType[] = ['float32', 'float16', 'bfloat16'];
 
 function make(n: number, shape: number[], dtype: FloatDType, seed: number, scale = 1) {
@@ -27,7 +32,7 @@ describe('ops.rmsNorm', () => {
         for (const weight of [w.t, wf]) {
           const y = ops.rmsNorm(t, weight, { eps: 1e-5 });
           expect(y.dtype).toBe(dtype);
-          assertClose(y.toFloat32Array(), rmsNormRef(held, w.held, rows, cols, 1e-5), { ...TOL[dtype], name: `${dtype} [${rows}, ${cols}]` });
+          expectRef(y, rmsNormRef(held, w.held, rows, cols, 1e-5), dtype, `${dtype} [${rows}, ${cols}]`);
         }
       }
     });
@@ -62,10 +67,10 @@ describe('ops.rotary', () => {
       const [B, H, T, d] = [2, 3, 5, 8];
       const { t, held } = make(B * H * T * d, [B, H, T, d], dtype, 3, 2);
       const y = ops.rotary(t, { offset: 7, theta: 500000 });
-      assertClose(y.toFloat32Array(), rotaryRef(held, B, H, T, d, (_b, tt) => 7 + tt, 500000), { ...TOL[dtype], atol: TOL[dtype].atol * 4 });
+      expectRef(y, rotaryRef(held, B, H, T, d, (_b, tt) => 7 + tt, 500000), dtype, `${dtype} offset`, 4);
       const pos = tensor(Int32Array.from({ length: B * T }, (_, i) => (i * 37) % 1000), [B, T]);
       const z = ops.rotary(t, { positions: pos });
-      assertClose(z.toFloat32Array(), rotaryRef(held, B, H, T, d, (b, tt) => ((b * T + tt) * 37) % 1000, 10000), { ...TOL[dtype], atol: TOL[dtype].atol * 4 });
+      expectRef(z, rotaryRef(held, B, H, T, d, (b, tt) => ((b * T + tt) * 37) % 1000, 10000), dtype, `${dtype} positions`, 4);
     });
 
   it('in place equals out of place; position 0 is the identity', () => {
@@ -87,14 +92,26 @@ describe('ops.rotary', () => {
   });
 });
 
+describe('the half-precision check can fail', () => {
+  for (const dtype of ['float16', 'bfloat16'] as const)
+    it(`a store that truncates instead of rounding to nearest even fails it (${dtype})`, () => {
+      const g = make(1001, [7, 143], dtype, 6, 4);
+      const u = make(1001, [7, 143], dtype, 8, 2);
+      for (const ref of [swigluRef(g.held, u.held), rmsNormRef(g.held, u.held.subarray(0, 143), 7, 143, 1e-5)]) {
+        const err = ref.map((r) => F32_TOL.atol + F32_TOL.rtol * Math.abs(r));
+        expect(roundingMisses(ref.map((v) => truncate(v, dtype)), ref, err, dtype).count).toBeGreaterThan(ref.length / 4);
+      }
+    });
+});
+
 describe('ops.swiglu, ops.add, ops.embedding', () => {
   for (const dtype of DTYPES)
     it(`swiglu and add match the reference (${dtype})`, () => {
       const g = make(1001, [7, 143], dtype, 6, 4);
       const u = make(1001, [7, 143], dtype, 8, 2);
-      assertClose(ops.swiglu(g.t, u.t).toFloat32Array(), swigluRef(g.held, u.held), TOL[dtype]);
+      expectRef(ops.swiglu(g.t, u.t), swigluRef(g.held, u.held), dtype, `${dtype} swiglu`);
       const s = ops.add(g.t, u.t, { alpha: -0.5 });
-      assertClose(s.toFloat32Array(), Float64Array.from(g.held, (v, i) => v - 0.5 * u.held[i]!), TOL[dtype]);
+      expectRef(s, Float64Array.from(g.held, (v, i) => v - 0.5 * u.held[i]!), dtype, `${dtype} add`);
     });
 
   it('add accumulates in place; async forms agree', async () => {

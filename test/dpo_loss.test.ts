@@ -154,12 +154,29 @@ describe('dpo.loss', () => {
     assertBitEqual(c.grad.policyRejected.data, a.grad.policyRejected.data);
   });
 
-  it('stays finite for large log-ratios (stable softplus / sigmoid)', () => {
-    const x = { policyChosen: f32([-1, -5000]), policyRejected: f32([-5000, -1]), refChosen: f32([0, 0]), refRejected: f32([0, 0]) };
-    for (const type of ['sigmoid', 'robust', 'exo_pair', 'nca_pair', 'bco_pair', 'apo_zero', 'apo_down', 'simpo'] as const) {
+  it('gives the right values for large log-ratios (stable softplus / sigmoid), not just finite ones', () => {
+    const b = { pc: [-1, -5000, -3], pr: [-5000, -1, -2], rc: [0, 0, -700], rr: [0, 0, 0] };
+    const x = { policyChosen: f32(b.pc), policyRejected: f32(b.pr), refChosen: f32(b.rc), refRejected: f32(b.rr) };
+    const cases: [DpoLossType, RefLossOptions][] = [
+      ['sigmoid', { beta: 1 }],
+      ['robust', { beta: 1 }],
+      ['exo_pair', { beta: 1, eps: 1e-3 }],
+      ['nca_pair', { beta: 1 }],
+      ['bco_pair', { beta: 1 }],
+      ['apo_zero', { beta: 1 }],
+      ['apo_down', { beta: 1 }],
+      ['simpo', { beta: 1, gamma: 0.5 }],
+    ];
+    for (const [type, ro] of cases) {
       const res = dpo.loss(x, { type, beta: 1 });
-      for (const v of [...res.losses.data, ...res.grad.policyChosen.data, ...res.grad.policyRejected.data]) expect(Number.isFinite(v), type).toBe(true);
+      const ref = refLosses(type, b.pc, b.pr, b.rc, b.rr, ro);
+      // e.g. sigmoid: -logsig(-4999) = 4999 for the second pair, not Infinity or a clamp
+      assertClose(res.losses.data, ref, { rtol: 2e-6, atol: 1e-7, name: `${type} large-ratio losses` });
+      const fd = fdGrad(type, b, ro);
+      assertClose(res.grad.policyChosen.data, fd.gc, { rtol: 1e-4, atol: 1e-8, name: `${type} large-ratio dloss/dpi_c` });
+      assertClose(res.grad.policyRejected.data, fd.gr, { rtol: 1e-4, atol: 1e-8, name: `${type} large-ratio dloss/dpi_r` });
     }
+    expect(dpo.loss(x, { beta: 1 }).losses.data[1]).toBe(4999);
   });
 
   it('rejects bad input with typed errors', async () => {

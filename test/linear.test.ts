@@ -3,13 +3,14 @@ import { empty, numThreads, ops, setNumThreads, tensor, zeros, type FloatDType, 
 import { decodeToFloat32 } from '../lib/dtype';
 import { linearRef } from './reference/linear';
 import { assertBitEqual, expectError, expectRejection, randomArray, rng } from './helpers';
+import { assertRoundedOnce, roundingMisses, truncate } from './rounding';
 
-/** Relative error allowed: float32 sums (vs sum |x w|) plus one rounding to the output dtype. */
-const TOL: Record<FloatDType, { sum: number; out: number }> = {
-  float32: { sum: 2e-6, out: 0 },
-  float16: { sum: 2e-6, out: 2 ** -10 },
-  bfloat16: { sum: 2e-6, out: 2 ** -7 },
-};
+/**
+ * float32 accumulation allowance, relative to sum_k |x w| + |b| (ref.scale): the bound the float32
+ * cases assert. Half outputs must then be the round-to-nearest-even of a value within it
+ * (test/rounding.ts): 0.5 ulp plus this allowance, so a kernel that truncates fails.
+ */
+const SUM_TOL = 2e-6;
 
 function make(n: number, shape: number[], dtype: FloatDType, seed: number, scale = 1) {
   const t = tensor(Float32Array.from(randomArray(n, rng(seed), scale)), shape, { dtype });
@@ -18,17 +19,7 @@ function make(n: number, shape: number[], dtype: FloatDType, seed: number, scale
 
 function check(y: Tensor, ref: { y: Float64Array; scale: Float64Array }, dtype: FloatDType, name: string): void {
   const got = decodeToFloat32(dtype, y.data as Float32Array);
-  let bad = 0;
-  const first: string[] = [];
-  for (let i = 0; i < got.length; i++) {
-    const e = ref.y[i]!;
-    const tol = TOL[dtype].sum * (ref.scale[i]! + 1e-30) + TOL[dtype].out * Math.abs(e) + 1e-30;
-    if (!(Math.abs(got[i]! - e) <= tol)) {
-      bad++;
-      if (first.length < 5) first.push(`[${i}] got ${got[i]} expected ${e} (tol ${tol})`);
-    }
-  }
-  if (bad) throw new Error(`${name}: ${bad}/${got.length} mismatches\n  ${first.join('\n  ')}`);
+  assertRoundedOnce(got, ref.y, ref.scale.map((s) => SUM_TOL * s), dtype, name);
 }
 
 describe('ops.linear', () => {
@@ -60,6 +51,19 @@ describe('ops.linear', () => {
         const y0 = ops.linear(x.t, w.t);
         check(y0, linearRef(x.held, w.held, null, m, n, k), dtype, `${dtype} ${m}x${n}x${k} no bias`);
       });
+
+  for (const dtype of ['float16', 'bfloat16'] as const)
+    it(`the check fails a kernel that truncates instead of rounding to nearest even (${dtype})`, () => {
+      const [m, n, k] = [37, 129, 600];
+      const x = make(m * k, [m, k], dtype, m * 7 + k);
+      const w = make(n * k, [n, k], dtype, n * 13 + k, 0.5);
+      const ref = linearRef(x.held, w.held, null, m, n, k);
+      const err = ref.scale.map((v) => SUM_TOL * v);
+      const trunc = ref.y.map((v) => truncate(v, dtype));
+      expect(roundingMisses(trunc, ref.y, err, dtype).count).toBeGreaterThan(ref.y.length / 4);
+      // while the kernel's own stores pass
+      expect(roundingMisses(decodeToFloat32(dtype, ops.linear(x.t, w.t).data as never), ref.y, err, dtype).count).toBe(0);
+    });
 
   it('keeps leading dimensions of x', () => {
     const x = make(2 * 3 * 5 * 9, [2, 3, 5, 9], 'float32', 1);

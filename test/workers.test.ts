@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { ops, tensor } from '../lib';
+import { numThreads, ops, setNumThreads, tensor } from '../lib';
 import { assertBitEqual, randomArray, rng } from './helpers';
 
 describe('worker_threads', () => {
@@ -13,9 +13,13 @@ describe('worker_threads', () => {
     const output = new SharedArrayBuffer(rows * 4);
     new Float32Array(input).set(Float32Array.from(randomArray(rows * cols, rng(11), 3)));
     const file = path.join(__dirname, 'fixtures', 'sab_worker.js');
+    // one pool per process: a size set here is what every worker's numThreads() reports
+    const keep = numThreads();
+    const size = keep === 3 ? 5 : 3;
+    setNumThreads(size);
     const results = await Promise.all(
       Array.from({ length: workers }, (_, index) =>
-        new Promise<{ index: number; error?: string }>((resolve, reject) => {
+        new Promise<{ index: number; threads?: number; error?: string }>((resolve, reject) => {
           const w = new Worker(file, { workerData: { input, output, rows, cols, index, workers } });
           w.once('message', (m) => {
             resolve(m);
@@ -25,7 +29,9 @@ describe('worker_threads', () => {
         }),
       ),
     );
+    setNumThreads(keep);
     for (const r of results) expect(r.error).toBeUndefined();
+    expect(results.map((r) => r.threads)).toEqual(Array.from({ length: workers }, () => size));
     const expected = ops.logSumExp(tensor(new Float32Array(input), [rows, cols]));
     assertBitEqual(new Float32Array(output), expected.data, 'worker outputs');
   });

@@ -1,7 +1,8 @@
 /**
- * float64 reference for dpo.loss, written directly from METHODS.md §6.2 / TRL's dpo_loss (naive
- * formulas, no stabilisation: test inputs stay in a moderate range). Gradients are checked by
- * central finite differences of refLossMean, never derived here.
+ * float64 reference for dpo.loss, written directly from METHODS.md §6.2 / TRL's dpo_loss. The only
+ * care taken is in log-sigmoid and sigmoid, evaluated on the side where exp cannot overflow, so
+ * log-ratios of thousands give exact float64 values (-4999, 0) instead of -Infinity or NaN.
+ * Gradients are checked by central finite differences of refLossMean, never derived here.
  */
 export interface RefLossOptions {
   beta: number;
@@ -11,8 +12,8 @@ export interface RefLossOptions {
   referenceFree?: boolean;
 }
 
-const logsig = (x: number) => Math.log(1 / (1 + Math.exp(-x)));
-const sig = (x: number) => 1 / (1 + Math.exp(-x));
+const logsig = (x: number) => (x >= 0 ? -Math.log1p(Math.exp(-x)) : x - Math.log1p(Math.exp(x)));
+const sig = (x: number) => (x >= 0 ? 1 / (1 + Math.exp(-x)) : Math.exp(x) / (1 + Math.exp(x)));
 
 /** Per-pair losses. */
 export function refLosses(type: string, pc: number[], pr: number[], rc: number[], rr: number[], o: RefLossOptions): number[] {

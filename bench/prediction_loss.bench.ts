@@ -24,10 +24,13 @@ export function run(ctx: BenchContext): void {
     };
     const p = mk();
     const e = mk();
-    const ms = timeMs(() => {
-      const r = noise.predictionLoss(p, e, { grad, minSnrGamma: 5, t: 500 });
-      if (ctx.device === 'cuda') for (const t of [r.loss, r.perSample, r.weights, r.grad]) t?.dispose();
-    });
+    const ms = timeMs(
+      () => {
+        const r = noise.predictionLoss(p, e, { grad, minSnrGamma: 5, t: 500 });
+        if (ctx.device === 'cuda') for (const t of [r.loss, r.perSample, r.weights, r.grad]) t?.dispose();
+      },
+      { ceiling: grad ? 'copy' : 'read' },
+    );
     let baseline: { name: string; ms: number } | undefined;
     if (ctx.device === 'cpu') {
       const pf = p.toFloat32Array();
@@ -35,7 +38,7 @@ export function run(ctx: BenchContext): void {
       baseline = { name: 'naive TS', ms: timeMs(() => predictionLossRef(pf, ef, shape[0]!, null), { warmup: 1, reps: 3 }) };
     }
     const bytes = p.byteLength * (grad ? 3 : 2);
-    ctx.record({ op: 'noise.predictionLoss', case: `[${shape.join(', ')}] ${dtype}${grad ? ' + grad' : ''}`, device: ctx.device, ms, bytes, ceiling: grad ? 'copy' : 'read', baseline });
+    ctx.record({ op: 'noise.predictionLoss', case: `[${shape.join(', ')}] ${dtype}${grad ? ' + grad' : ''}`, device: ctx.device, ms, bytes, ceiling: grad ? 'copy' : 'read', baseline, torch: { op: 'prediction_loss', shape, dtype, grad } });
     if (ctx.device === 'cuda') {
       p.dispose();
       e.dispose();

@@ -6,7 +6,7 @@
  */
 import { attention, empty, type FloatDType, type Tensor } from '../lib';
 import { attentionRef } from '../test/reference/attention_masked';
-import { fillRandom, timeMs, type BenchContext, type Baseline } from './harness';
+import { fillRandom, timeBaselineMs, timeMs, type BenchContext, type Baseline } from './harness';
 
 interface Case {
   kind: 'decode' | 'prefill';
@@ -62,7 +62,7 @@ export function run(ctx: BenchContext): void {
         d: c.d,
         causal: true,
       };
-      const refMs = timeMs(() => attentionRef(sub), { warmup: 0, reps: 1 });
+      const refMs = timeBaselineMs(() => attentionRef(sub));
       baseline = { name: 'naive TS (float64)', ms: (refMs * c.B * c.Hq) / heads, extrapolated: { k: heads, n: c.B * c.Hq, unit: '(batch, head) pairs' } };
     }
     // an ideal kernel reads q, k, v once and writes the output once

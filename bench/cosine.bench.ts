@@ -7,7 +7,7 @@
  */
 import { empty, similarity } from '../lib';
 import { cosineRef } from '../test/reference/cosine';
-import { fillRandom, timeMs, type BenchContext, type Baseline } from './harness';
+import { fillRandom, timeBaselineMs, timeMs, type BenchContext, type Baseline } from './harness';
 
 export function run(ctx: BenchContext): void {
   const cases: [number, number, number, boolean][] = ctx.quick
@@ -27,8 +27,8 @@ export function run(ctx: BenchContext): void {
     const ms = timeMs(() => similarity.cosine(a, b, { paired }).dispose(), { ceiling: paired ? 'read' : 'fma-f32' });
     let baseline: Baseline | undefined;
     if (!dev) {
-      const sub = paired ? 256 : 4;
-      baseline = { name: 'naive TS', ms: (timeMs(() => cosineRef(ha.data.subarray(0, sub * e), hb.data, sub, paired ? sub : m, e, paired), { warmup: 1, reps: 3 }) * n) / sub, extrapolated: { k: sub, n, unit: 'rows' } };
+      const sub = paired || n * m <= 64 * 4096 ? n : 4; // whole problem up to about 1 s
+      baseline = { name: 'naive TS', ms: (timeBaselineMs(() => cosineRef(ha.data.subarray(0, sub * e), hb.data, sub, paired ? sub : m, e, paired)) * n) / sub, ...(sub < n ? { extrapolated: { k: sub, n, unit: 'rows' } } : {}) };
     }
     const out = paired ? n : n * m;
     ctx.record({ op: 'similarity.cosine', case: `[${n}, ${e}] x [${m}, ${e}]${paired ? ' paired' : ''} float32`, device: ctx.device, ms, bytes: (n * e + m * e + out) * 4, ceiling: paired ? 'read' : 'fma-f32', flops: paired ? undefined : 2 * n * m * e, baseline, torch: { op: 'cosine', n, m, e, paired } });

@@ -3,7 +3,7 @@
 import { empty, ops, tensor, type FloatDType, type Tensor } from '../lib';
 import { decodeToFloat32 } from '../lib/dtype';
 import { rmsNormRef, swigluRef } from '../test/reference/decoder_ops';
-import { fillRandom, timeMs, type BenchContext } from './harness';
+import { fillRandom, timeBaselineMs, timeMs, type BenchContext } from './harness';
 
 function make(shape: number[], dtype: FloatDType, device: 'cpu' | 'cuda'): { t: Tensor; host: Tensor } {
   const host = empty(shape, dtype);
@@ -24,7 +24,7 @@ export function run(ctx: BenchContext): void {
     if (ctx.device === 'cpu') {
       const xs = decodeToFloat32(dtype, x.host.data);
       const ws = decodeToFloat32(dtype, w.host.data);
-      baseline = { name: 'naive TS', ms: timeMs(() => rmsNormRef(xs, ws, rows, D, 1e-6), { warmup: 1, reps: 3 }) };
+      baseline = { name: 'naive TS', ms: timeBaselineMs(() => rmsNormRef(xs, ws, rows, D, 1e-6)) };
     }
     ctx.record({ op: 'ops.rmsNorm', case: `[${rows}, ${D}] ${dtype}`, device: ctx.device, ms, bytes: 2 * x.t.byteLength, ceiling: 'copy', baseline, torch: { op: 'rms_norm', rows, D, dtype } });
 
@@ -36,7 +36,7 @@ export function run(ctx: BenchContext): void {
     if (ctx.device === 'cpu') {
       const gs = decodeToFloat32(dtype, g.host.data);
       const us = decodeToFloat32(dtype, u.host.data);
-      b2 = { name: 'naive TS', ms: timeMs(() => swigluRef(gs, us), { warmup: 1, reps: 3 }) };
+      b2 = { name: 'naive TS', ms: timeBaselineMs(() => swigluRef(gs, us)) };
     }
     ctx.record({ op: 'ops.swiglu', case: `[${rows}, ${I}] ${dtype}`, device: ctx.device, ms: ms2, bytes: 3 * g.t.byteLength, ceiling: 'copy', baseline: b2, torch: { op: 'swiglu', rows, I, dtype } });
 

@@ -1,7 +1,7 @@
 import { empty, noise, tensor, type Tensor } from '../lib';
 import { decodeToFloat32 } from '../lib/dtype';
 import { alphasCumprodRef, betasRef, diffuseRef } from '../test/reference/diffuse';
-import { fillRandom, timeMs, type BenchContext, type Baseline } from './harness';
+import { fillRandom, timeBaselineMs, timeMs, type BenchContext, type Baseline } from './harness';
 
 /**
  * Diffusion forward noising: VCD/BPO on a batch of CLIP images 16x3x336x336 (uint8 pixels ->
@@ -42,7 +42,7 @@ export function run(ctx: BenchContext): void {
       const S = host.numel / B;
       const held = u8 ? (host.data as Uint8Array).subarray(0, S) : decodeToFloat32(host.dtype, (host.data as Float32Array).subarray(0, S));
       const norm = u8 ? { mean: [0.48145466, 0.4578275, 0.40821073], std: [0.26862954, 0.26130258, 0.27577711], channel: (j: number) => Math.floor(j / (336 * 336)) } : undefined;
-      baseline = { name: 'naive TS', ms: timeMs(() => diffuseRef({ x: held, B: 1, t: [500], abar, seed: 1, offset: 0, norm }), { warmup: 1, reps: 3 }) * B, extrapolated: { k: 1, n: B, unit: 'images' } };
+      baseline = { name: 'naive TS', ms: timeBaselineMs(() => diffuseRef({ x: held, B: 1, t: [500], abar, seed: 1, offset: 0, norm })) * B, extrapolated: { k: 1, n: B, unit: 'images' } };
     }
     ctx.record({ op: 'noise.diffuse', case: `[${host.shape.join(', ')}] ${name}`, device: ctx.device, ms, bytes: host.byteLength + outBytes, ceiling: 'copy', baseline, torch: { op: 'diffuse', shape: host.shape, dtype: host.dtype, returnNoise } });
     if (x !== host) x.dispose();

@@ -214,7 +214,7 @@ export function measureCeilings(device: BenchDevice, quick = false): Ceilings {
 
 /** Evicts the caches: one read sweep over the ceiling buffer (>= 4x LLC). No-op without a session. */
 export function flushCaches(): void {
-  if (session) native._membw(MEMBW.read, session.x, null, 1, false);
+  if (session) native._membw(MEMBW.read, session.x, null, 0, false);
 }
 
 export interface TimeOptions {
@@ -262,6 +262,18 @@ export function timeMs(fn: () => void, opts: TimeOptions = {}): number {
   }
   t.sort((a, b) => a - b);
   return t[Math.floor(t.length / 2)]!;
+}
+
+/**
+ * Baselines (slow reference code): warm caches, no ceiling. One call if the first takes >= 300 ms
+ * (its JIT warm-up is then negligible), else the median of 3 further calls.
+ */
+export function timeBaselineMs(fn: () => unknown): number {
+  const t0 = process.hrtime.bigint();
+  fn();
+  const first = Number(process.hrtime.bigint() - t0) / 1e6;
+  if (first >= 300) return first;
+  return timeMs(fn, { warmup: 0, reps: 3, cold: false });
 }
 
 export async function timeMsAsync(fn: () => Promise<unknown>, opts: TimeOptions = {}): Promise<number> {

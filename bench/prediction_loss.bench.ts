@@ -1,6 +1,6 @@
 import { empty, noise, type FloatDType, type Tensor } from '../lib';
 import { predictionLossRef } from '../test/reference/prediction_loss';
-import { fillRandom, timeMs, type BenchContext } from './harness';
+import { fillRandom, timeBaselineMs, timeMs, type BenchContext } from './harness';
 
 /**
  * Noise-prediction MSE with its gradient (DEEM feedback): latents [16, 4, 64, 64] and pixel-space
@@ -35,7 +35,7 @@ export function run(ctx: BenchContext): void {
     if (ctx.device === 'cpu') {
       const pf = p.toFloat32Array();
       const ef = e.toFloat32Array();
-      baseline = { name: 'naive TS', ms: timeMs(() => predictionLossRef(pf, ef, shape[0]!, null), { warmup: 1, reps: 3 }) };
+      baseline = { name: 'naive TS', ms: timeBaselineMs(() => predictionLossRef(pf, ef, shape[0]!, null)) };
     }
     const bytes = p.byteLength * (grad ? 3 : 2);
     ctx.record({ op: 'noise.predictionLoss', case: `[${shape.join(', ')}] ${dtype}${grad ? ' + grad' : ''}`, device: ctx.device, ms, bytes, ceiling: grad ? 'copy' : 'read', baseline, torch: { op: 'prediction_loss', shape, dtype, grad } });

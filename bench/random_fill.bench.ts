@@ -1,6 +1,6 @@
 import { empty, random, type FloatDType } from '../lib';
 import { Stream } from '../test/reference/random_fill';
-import { timeMs, type BenchContext, type Baseline } from './harness';
+import { timeBaselineMs, timeMs, type BenchContext, type Baseline } from './harness';
 
 /**
  * random.normal / uniform / bits into a preallocated tensor: bytes written, against the write ceiling
@@ -27,7 +27,7 @@ export function run(ctx: BenchContext): void {
       const sub = 1 << 16;
       const s = new Stream(1, 0);
       const g = kind === 'bits' ? () => s.words(0, sub) : kind === 'uniform' ? () => s.uniforms(0, sub) : () => s.normals(0, sub);
-      baseline = { name: 'naive TS', ms: (timeMs(g, { warmup: 1, reps: 3 }) * n) / sub, extrapolated: { k: sub, n, unit: 'values' } };
+      baseline = { name: 'naive TS', ms: (timeBaselineMs(g) * n) / sub, extrapolated: { k: sub, n, unit: 'values' } };
     }
     ctx.record({ op: `random.${kind}`, case: `[${n}] ${dtype}`, device: ctx.device, ms, bytes: out.byteLength, ceiling: 'write', baseline, torch: { op: 'random', kind, n, dtype }, note: `${(n / ms / 1e6).toFixed(2)} G values/s` });
     out.dispose();

@@ -113,6 +113,21 @@ function table(rows: Row[], header: string[]): string {
       `| ${r.device} | ${r.op} | ${r.case} | ${r.ms.toFixed(3)} | ${r.gbps.toFixed(1)} | ${r.gflops !== undefined ? r.gflops.toFixed(1) : ''} | ${c} | ${ratioCell(r)} | ${fmtBytes(r.extraBytes)} | ${baselineCell(r)} | ${r.baseline ? `${(r.baseline.ms / r.ms).toFixed(1)}x` : ''} | ${torchCell(r)} | ${r.note ?? ''} |`,
     );
   }
+  // per op: ranges over its rows (flagged rows left out of the ratio range and counted instead)
+  lines.push('');
+  lines.push('| device | op | rows | of ceiling (min-max) | flagged > 1.0x | speedup vs baseline | PyTorch ms / ours | extra memory (max) |');
+  lines.push('|---|---|---:|---|---:|---|---|---:|');
+  const range = (v: number[], d = 2, s = 'x') => (v.length ? `${Math.min(...v).toFixed(d)}${s}-${Math.max(...v).toFixed(d)}${s}` : '');
+  const groups = new Map<string, Row[]>();
+  for (const r of rows) groups.set(`${r.device} ${r.op}`, [...(groups.get(`${r.device} ${r.op}`) ?? []), r]);
+  for (const [key, g] of groups) {
+    const ok = g.filter((r) => r.ofCeiling <= 1);
+    const kinds = [...new Set(ok.map((r) => r.ceiling))].join('/');
+    const extras = g.map((r) => r.extraBytes).filter((v): v is number => v !== undefined);
+    lines.push(
+      `| ${key.replace(' ', ' | ')} | ${g.length} | ${range(ok.map((r) => r.ofCeiling))} ${kinds} | ${g.length - ok.length} | ${range(g.filter((r) => r.baseline).map((r) => r.baseline!.ms / r.ms), 1)} | ${range(g.filter((r) => r.torchMs !== undefined).map((r) => r.torchMs! / r.ms), 1)} | ${extras.length ? fmtBytes(Math.max(...extras)) : ''} |`,
+    );
+  }
   const bad = rows.filter((r) => r.ofCeiling > 1);
   lines.push('');
   lines.push(bad.length ? `**${bad.length} row(s) above their ceiling: measurement errors, not results** (${bad.map((r) => `${r.op} ${r.case}`).join('; ')}).` : 'No row is above its ceiling.');

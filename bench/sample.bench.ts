@@ -5,7 +5,7 @@
  */
 import { empty, sampling, type FloatDType } from '../lib';
 import { sampleSortRef, type SampleRefOptions } from '../test/reference/sample';
-import { fillRandom, timeMs, type BenchContext, type Baseline } from './harness';
+import { fillRandom, timeBaselineMs, timeMs, type BenchContext, type Baseline } from './harness';
 
 const SETTINGS: [string, Omit<SampleRefOptions, 'history'>][] = [
   ['plain', {}],
@@ -42,7 +42,7 @@ export function run(ctx: BenchContext): void {
         const sub = ctx.quick ? 1 : 2;
         const f = host.toFloat32Array().subarray(0, sub * V);
         const u = Float64Array.from({ length: sub }, (_, i) => (i + 0.5) / sub);
-        baseline = { name: 'sort-based TS', ms: (timeMs(() => sampleSortRef(f, sub, V, o, u), { warmup: 1, reps: 3 }) * B) / sub, extrapolated: { k: sub, n: B, unit: 'rows' } };
+        baseline = { name: 'sort-based TS', ms: (timeBaselineMs(() => sampleSortRef(f, sub, V, o, u)) * B) / sub, extrapolated: { k: sub, n: B, unit: 'rows' } };
       }
       ctx.record({ op: 'sampling.sample', case: `[${B}, ${V}] ${dtype} ${name}`, device: ctx.device, ms, bytes: x.byteLength + B * 8, ceiling: 'read', baseline, torch: { op: 'sample', B, V, dtype, ...o } });
     }

@@ -9,7 +9,7 @@
  */
 import { dpo, empty, tensor, type FloatDType, type Tensor } from '../lib';
 import { logpsBackwardRef, padded, sequenceLogpsRef } from '../test/reference/sequence_logps';
-import { fillRandom, timeMs, type BenchContext, type Baseline } from './harness';
+import { fillRandom, timeBaselineMs, timeMs, type BenchContext, type Baseline } from './harness';
 
 type Case = [B: number, T: number, V: number, dtype: FloatDType, note?: string];
 
@@ -67,8 +67,8 @@ export function run(ctx: BenchContext): void {
       const subLab = Array.from(lab.subarray(0, subT));
       const layout = padded(1, subT, V);
       const extrapolated = { k: subT, n: rows, unit: 'positions' };
-      fwdBase = { name: 'naive TS', ms: (timeMs(() => sequenceLogpsRef(f, subLab, layout), { warmup: 1, reps: 3 }) * rows) / subT, extrapolated };
-      bwdBase = { name: 'naive TS', ms: (timeMs(() => logpsBackwardRef(f, subLab, [1], layout), { warmup: 1, reps: 3 }) * rows) / subT, extrapolated };
+      fwdBase = { name: 'naive TS', ms: (timeBaselineMs(() => sequenceLogpsRef(f, subLab, layout)) * rows) / subT, extrapolated };
+      bwdBase = { name: 'naive TS', ms: (timeBaselineMs(() => logpsBackwardRef(f, subLab, [1], layout)) * rows) / subT, extrapolated };
     }
 
     let lse: Tensor | undefined;

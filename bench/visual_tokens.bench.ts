@@ -1,7 +1,7 @@
 import { empty, noise, type FloatDType } from '../lib';
 import { decodeToFloat32 } from '../lib/dtype';
 import { visualTokensRef } from '../test/reference/visual_tokens';
-import { fillRandom, timeMs, type BenchContext, type Baseline } from './harness';
+import { fillRandom, timeBaselineMs, timeMs, type BenchContext, type Baseline } from './harness';
 
 /**
  * NoiseBoost at LLaVA-1.5 shapes: B=16 sequences of L=1024 tokens of D=4096 with N=576 visual
@@ -32,7 +32,7 @@ export function run(ctx: BenchContext): void {
     if (ctx.device === 'cpu') {
       const sub = 8; // tokens, then scaled to all visual tokens
       const held = decodeToFloat32(dtype, (host.data as Uint16Array).subarray(0, sub * D));
-      const t = timeMs(() => visualTokensRef({ x: held, B: 1, N: sub, D, mask: new Uint8Array(sub).fill(1), sigma: 0.5, scale, prob: 1, seed: 1, offset: 0 }), { warmup: 1, reps: 3 });
+      const t = timeBaselineMs(() => visualTokensRef({ x: held, B: 1, N: sub, D, mask: new Uint8Array(sub).fill(1), sigma: 0.5, scale, prob: 1, seed: 1, offset: 0 }));
       baseline = { name: 'naive TS', ms: (t * B * N) / sub, extrapolated: { k: sub, n: B * N, unit: 'tokens' } };
     }
     ctx.record({ op: 'noise.visualTokens', case: `[${B}, ${seq}, ${D}] ${dtype} ${scale}${inPlace ? ' in place' : ''}`, device: ctx.device, ms, bytes, ceiling: inPlace ? 'rmw' : 'copy', baseline, torch: { op: 'visual_tokens', B, L: seq, D, start: seq === N ? 0 : 35, N, dtype, scale, inPlace, sigma: 0.5 } });

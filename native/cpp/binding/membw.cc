@@ -1,5 +1,5 @@
 // Bench ceilings and probes for bench/harness.ts (not public API):
-//   _membw(kind, x, y | null, reps, async) -> seconds of the fastest rep (kinds: ops/membw.h MemBwKind)
+//   _membw(kind, x, y | null, reps, async) -> seconds of the fastest rep (reps 0: one pass, no warm-up) (kinds: ops/membw.h MemBwKind)
 //   _flops(kind, iters, reps, async) -> {seconds (fastest rep), flops, isa} (kinds: FlopsKind)
 //   _memprobe(cmd) -> bytes: 0 = malloc_trim, start sampling the RSS, return the current RSS;
 //                    1 = stop sampling, return the peak growth; -1 where the OS cannot say
@@ -31,7 +31,8 @@ struct MemBwJob : Job {
   double seconds = 0;
   Status run() override {
     std::vector<double> t;
-    for (int64_t r = 0; r < reps + 1; ++r) {  // +1 warm-up
+    const int64_t passes = reps ? reps + 1 : 1;  // +1 warm-up; reps = 0: one untimed-warm-up pass
+    for (int64_t r = 0; r < passes; ++r) {
       const auto t0 = std::chrono::steady_clock::now();
       Status st;
       if (args.device >= 0) {
@@ -44,7 +45,7 @@ struct MemBwJob : Job {
         st = membw_cpu(&args);
       }
       if (!st.ok()) return st;
-      if (r) t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      if (r || passes == 1) t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
     seconds = *std::min_element(t.begin(), t.end());  // the fastest rep: an upper bound
     return Status::Ok();
@@ -63,8 +64,8 @@ Napi::Value membw(const Napi::CallbackInfo& info) {
   MMPREF_NAPI_TRY(env, a.integer(0, "kind", 0, 4, &kind));
   MMPREF_NAPI_TRY(env, a.tensor(1, "x", job.get(), &x, dtype_bit(DType::kFloat32)));
   MMPREF_NAPI_TRY(env, a.optional_tensor(2, "y", job.get(), &y, &has_y, dtype_bit(DType::kFloat32)));
-  MMPREF_NAPI_TRY(env, a.integer(3, "reps", 1, 1000, &job->reps));
-  if (kind == 1 && (!has_y || y.numel != x.numel))
+  MMPREF_NAPI_TRY(env, a.integer(3, "reps", 0, 1000, &job->reps));
+  if ((kind == 1 || kind == 4) && (!has_y || y.numel != x.numel))
     MMPREF_NAPI_TRY(env, make_status(Code::kShape, "_membw: copy needs y with as many elements as x"));
   if (has_y) MMPREF_NAPI_TRY(env, same_device("_membw", {&x, &y}));
   job->args = MemBwArgs{MemBwKind(kind), x.ptr<float>(), has_y ? y.ptr<float>() : nullptr, x.numel, x.device, 0};

@@ -1,11 +1,12 @@
 /**
  * attention.masked: decode (Tq = 1 over a KV cache; memory-bound, GB/s of K/V read vs the read
- * ceiling) and causal prefill (compute-bound; GFLOP/s in the note). Baseline: the float64 TS
- * reference of test/reference/attention_masked.ts on a slice of the batch, scaled up.
+ * ceiling) and causal prefill (compute-bound: GFLOP/s against the measured FMA ceiling). Baseline:
+ * the float64 TS reference of test/reference/attention_masked.ts on a slice of the heads, scaled up
+ * (labelled as extrapolated). PyTorch: scaled_dot_product_attention with enable_gqa.
  */
 import { attention, empty, type FloatDType, type Tensor } from '../lib';
 import { attentionRef } from '../test/reference/attention_masked';
-import { fillRandom, timeMs, type BenchContext } from './harness';
+import { fillRandom, timeBaselineMs, timeMs, type BenchContext, type Baseline } from './harness';
 
 interface Case {
   kind: 'decode' | 'prefill';
@@ -40,9 +41,10 @@ export function run(ctx: BenchContext): void {
     const hk = host([c.B, c.Hkv, c.T, c.d], c.dtype);
     const hv = host([c.B, c.Hkv, c.T, c.d], c.dtype);
     const [q, k, v] = ctx.device === 'cuda' ? [hq.to('cuda'), hk.to('cuda'), hv.to('cuda')] : [hq, hk, hv];
-    const ms = timeMs(() => attention.masked(q, k, v, { causal: true }).dispose(), { reps: c.kind === 'prefill' ? 3 : 7 });
+    const ceiling = c.kind === 'decode' ? 'read' : c.dtype === 'float32' ? 'fma-f32' : 'fma-bf16';
+    const ms = timeMs(() => attention.masked(q, k, v, { causal: true }).dispose(), { reps: c.kind === 'prefill' ? 3 : 7, ceiling });
     // baseline: the float64 reference on one batch row (and, for prefill, 4 query heads), scaled
-    let baseline: { name: string; ms: number } | undefined;
+    let baseline: Baseline | undefined;
     if (ctx.device === 'cpu') {
       const heads = c.kind === 'prefill' ? Math.min(4, c.Hq) : c.Hq;
       const G = c.Hq / c.Hkv;
@@ -60,8 +62,8 @@ export function run(ctx: BenchContext): void {
         d: c.d,
         causal: true,
       };
-      const refMs = timeMs(() => attentionRef(sub), { warmup: 0, reps: 1 });
-      baseline = { name: 'naive TS (float64)', ms: (refMs * c.B * c.Hq) / heads };
+      const refMs = timeBaselineMs(() => attentionRef(sub));
+      baseline = { name: 'naive TS (float64)', ms: (refMs * c.B * c.Hq) / heads, extrapolated: { k: heads, n: c.B * c.Hq, unit: '(batch, head) pairs' } };
     }
     // an ideal kernel reads q, k, v once and writes the output once
     const bytes = q.byteLength + k.byteLength + v.byteLength + q.byteLength;
@@ -72,9 +74,10 @@ export function run(ctx: BenchContext): void {
       device: ctx.device,
       ms,
       bytes,
-      ceiling: 'read',
+      ceiling,
+      flops,
       baseline,
-      note: `${(flops / ms / 1e6).toFixed(1)} GFLOP/s${c.kind === 'prefill' ? ' (compute-bound)' : ''}`,
+      torch: { op: 'sdpa', B: c.B, Hq: c.Hq, Hkv: c.Hkv, Tq, T: c.T, d: c.d, dtype: c.dtype, causal: c.kind === 'prefill' },
     });
     if (q !== hq) for (const t of [q, k, v]) t.dispose();
   }

@@ -1,7 +1,7 @@
 import { empty, noise, tensor, type Tensor } from '../lib';
 import { decodeToFloat32 } from '../lib/dtype';
 import { alphasCumprodRef, betasRef, diffuseRef } from '../test/reference/diffuse';
-import { fillRandom, timeMs, type BenchContext } from './harness';
+import { fillRandom, timeBaselineMs, timeMs, type BenchContext, type Baseline } from './harness';
 
 /**
  * Diffusion forward noising: VCD/BPO on a batch of CLIP images 16x3x336x336 (uint8 pixels ->
@@ -29,19 +29,22 @@ export function run(ctx: BenchContext): void {
     const u8 = host.dtype === 'uint8';
     const out = empty(host.shape, u8 ? 'float32' : host.dtype, { device: x.device }); // x_t preallocated (a training loop reuses it)
     const opts = { t: 500, seed: 1, returnNoise, out, ...(u8 ? { normalize: 'clip' as const } : {}) };
-    const ms = timeMs(() => {
+    const ms = timeMs(
+      () => {
       const res = noise.diffuse(x, opts);
-      if (ctx.device === 'cuda') res.eps?.dispose();
-    });
+        if (ctx.device === 'cuda') res.eps?.dispose();
+      },
+      { ceiling: 'copy' },
+    );
     const outBytes = host.numel * (u8 ? 4 : host.dtype === 'float32' ? 4 : 2) + (returnNoise ? host.numel * 4 : 0);
-    let baseline: { name: string; ms: number } | undefined;
+    let baseline: Baseline | undefined;
     if (ctx.device === 'cpu') {
       const S = host.numel / B;
       const held = u8 ? (host.data as Uint8Array).subarray(0, S) : decodeToFloat32(host.dtype, (host.data as Float32Array).subarray(0, S));
       const norm = u8 ? { mean: [0.48145466, 0.4578275, 0.40821073], std: [0.26862954, 0.26130258, 0.27577711], channel: (j: number) => Math.floor(j / (336 * 336)) } : undefined;
-      baseline = { name: 'naive TS', ms: timeMs(() => diffuseRef({ x: held, B: 1, t: [500], abar, seed: 1, offset: 0, norm }), { warmup: 1, reps: 3 }) * B };
+      baseline = { name: 'naive TS', ms: timeBaselineMs(() => diffuseRef({ x: held, B: 1, t: [500], abar, seed: 1, offset: 0, norm })) * B, extrapolated: { k: 1, n: B, unit: 'images' } };
     }
-    ctx.record({ op: 'noise.diffuse', case: `[${host.shape.join(', ')}] ${name}`, device: ctx.device, ms, bytes: host.byteLength + outBytes, ceiling: 'copy', baseline });
+    ctx.record({ op: 'noise.diffuse', case: `[${host.shape.join(', ')}] ${name}`, device: ctx.device, ms, bytes: host.byteLength + outBytes, ceiling: 'copy', baseline, torch: { op: 'diffuse', shape: host.shape, dtype: host.dtype, returnNoise } });
     if (x !== host) x.dispose();
     out.dispose();
   }

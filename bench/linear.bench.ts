@@ -1,11 +1,12 @@
 /**
  * ops.linear at decoder shapes: decode (M = 1 and 8 rows through a 4096 x 4096 projection, bound by
- * reading the weight) and prefill (M = 512, compute-bound: GFLOP/s in the note). Baseline: the
- * float64 TS reference on a few rows, scaled. Bytes: x, W and b read once, y written once.
+ * reading the weight: read ceiling) and prefill (M = 512, compute-bound: GFLOP/s against the FMA
+ * ceiling of its dtype path). Baseline: the float64 TS reference on a few rows, scaled (labelled).
+ * Bytes: x, W and b read once, y written once. PyTorch: F.linear.
  */
 import { empty, ops, type FloatDType } from '../lib';
 import { linearRef } from '../test/reference/linear';
-import { fillRandom, timeMs, type BenchContext } from './harness';
+import { fillRandom, timeBaselineMs, timeMs, type BenchContext, type Baseline } from './harness';
 
 export function run(ctx: BenchContext): void {
   const cases: [number, number, number, FloatDType][] = ctx.quick
@@ -26,18 +27,19 @@ export function run(ctx: BenchContext): void {
     fillRandom(hb, 1);
     const dev = ctx.device === 'cuda';
     const [x, w, b] = dev ? [hx.to('cuda'), hw.to('cuda'), hb.to('cuda')] : [hx, hw, hb];
-    const ms = timeMs(() => ops.linear(x, w, { bias: b }).dispose(), { reps: m >= 512 && !dev ? 3 : 7 });
-    let baseline: { name: string; ms: number } | undefined;
+    const ceiling = m < 64 ? 'read' : dtype === 'float32' ? 'fma-f32' : 'fma-bf16';
+    const ms = timeMs(() => ops.linear(x, w, { bias: b }).dispose(), { reps: m >= 512 && !dev ? 3 : 7, ceiling });
+    let baseline: Baseline | undefined;
     if (!dev) {
-      const sub = 1;
+      const sub = m <= 8 ? m : 1; // whole problem for decode shapes
       const xf = hx.toFloat32Array().subarray(0, sub * k);
       const wf = hw.toFloat32Array();
       const bf = hb.toFloat32Array();
-      baseline = { name: 'naive TS', ms: (timeMs(() => linearRef(xf, wf, bf, sub, n, k), { warmup: 1, reps: 3 }) * m) / sub };
+      baseline = { name: 'naive TS', ms: (timeBaselineMs(() => linearRef(xf, wf, bf, sub, n, k)) * m) / sub, ...(sub < m ? { extrapolated: { k: sub, n: m, unit: 'rows' } } : {}) };
     }
     const item = dtype === 'float32' ? 4 : 2;
     const bytes = (m * k + n * k + n + m * n) * item;
-    ctx.record({ op: 'ops.linear', case: `[${m}, ${k}] x [${n}, ${k}]^T ${dtype}`, device: ctx.device, ms, bytes, ceiling: 'read', baseline, note: `${((2 * m * n * k) / ms / 1e6).toFixed(1)} GFLOP/s` });
+    ctx.record({ op: 'ops.linear', case: `[${m}, ${k}] x [${n}, ${k}]^T ${dtype}`, device: ctx.device, ms, bytes, ceiling, flops: 2 * m * n * k, baseline, torch: { op: 'linear', m, n, k, dtype } });
     if (dev) [x, w, b].forEach((t) => t.dispose());
   }
 }

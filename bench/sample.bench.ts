@@ -5,7 +5,7 @@
  */
 import { empty, sampling, type FloatDType } from '../lib';
 import { sampleSortRef, type SampleRefOptions } from '../test/reference/sample';
-import { fillRandom, timeMs, type BenchContext } from './harness';
+import { fillRandom, timeBaselineMs, timeMs, type BenchContext, type Baseline } from './harness';
 
 const SETTINGS: [string, Omit<SampleRefOptions, 'history'>][] = [
   ['plain', {}],
@@ -28,20 +28,23 @@ export function run(ctx: BenchContext): void {
     const x = ctx.device === 'cuda' ? host.to('cuda') : host;
     for (const [name, o] of ctx.quick ? SETTINGS.slice(1, 2) : SETTINGS) {
       let step = 0;
-      const ms = timeMs(() => {
-        const r = sampling.sample(x, { ...o, seed: 1, step: step++ });
-        r.tokens.dispose();
-        r.logprobs.dispose();
-      });
+      const ms = timeMs(
+        () => {
+          const r = sampling.sample(x, { ...o, seed: 1, step: step++ });
+          r.tokens.dispose();
+          r.logprobs.dispose();
+        },
+        { ceiling: 'read' },
+      );
       // sort-based TS sampler on a few rows, scaled to the batch
-      let baseline: { name: string; ms: number } | undefined;
+      let baseline: Baseline | undefined;
       if (ctx.device === 'cpu') {
         const sub = ctx.quick ? 1 : 2;
         const f = host.toFloat32Array().subarray(0, sub * V);
         const u = Float64Array.from({ length: sub }, (_, i) => (i + 0.5) / sub);
-        baseline = { name: 'sort-based TS', ms: (timeMs(() => sampleSortRef(f, sub, V, o, u), { warmup: 1, reps: 3 }) * B) / sub };
+        baseline = { name: 'sort-based TS', ms: (timeBaselineMs(() => sampleSortRef(f, sub, V, o, u)) * B) / sub, extrapolated: { k: sub, n: B, unit: 'rows' } };
       }
-      ctx.record({ op: 'sampling.sample', case: `[${B}, ${V}] ${dtype} ${name}`, device: ctx.device, ms, bytes: x.byteLength + B * 8, ceiling: 'read', baseline });
+      ctx.record({ op: 'sampling.sample', case: `[${B}, ${V}] ${dtype} ${name}`, device: ctx.device, ms, bytes: x.byteLength + B * 8, ceiling: 'read', baseline, torch: { op: 'sample', B, V, dtype, ...o } });
     }
     if (x !== host) x.dispose();
   }

@@ -2,13 +2,14 @@
  * dpo.sequenceLogps (forward, 'read' ceiling: the logits are read once) and dpo.logpsBackward
  * (in place with the forward's lse, 'rmw' ceiling: read + write of the logits) at B=8 rows of
  * T positions and vocab V, every position scored. Baseline: the float64 reference loops of
- * test/reference (a straightforward TS implementation) on a slice of rows, scaled.
- * Extra memory of mmpref: O(B*T) (per-token values, lse, a per-row plan: ~24 bytes per row) against
- * B*T*V*4 bytes for a materialised float32 log-softmax.
+ * test/reference (a straightforward TS implementation) on a slice of positions, scaled (labelled).
+ * Extra memory is measured by the harness (peak RSS growth during one call, outputs included);
+ * the note gives B*T*V*4 bytes, what a materialised float32 log-softmax would take.
+ * PyTorch: TRL's selective_log_softmax (gather - logsumexp per sequence) and softmax - one-hot.
  */
 import { dpo, empty, tensor, type FloatDType, type Tensor } from '../lib';
 import { logpsBackwardRef, padded, sequenceLogpsRef } from '../test/reference/sequence_logps';
-import { fillRandom, timeMs, type BenchContext } from './harness';
+import { fillRandom, timeBaselineMs, timeMs, type BenchContext, type Baseline } from './harness';
 
 type Case = [B: number, T: number, V: number, dtype: FloatDType, note?: string];
 
@@ -55,19 +56,19 @@ export function run(ctx: BenchContext): void {
     const x: Tensor = cuda ? host.to('cuda') : host;
     const labels: Tensor = cuda ? labelsHost.to('cuda') : labelsHost;
     const rows = B * T;
-    const extra = rows * 24;
-    const note = `extra ${(extra / 2 ** 20).toFixed(1)} MiB (log-softmax: ${((rows * V * 4) / GB).toFixed(1)} GB)${shrunk ? `; ${shrunk}` : ''}`;
+    const note = `a float32 log-softmax would be ${((rows * V * 4) / GB).toFixed(1)} GB${shrunk ? `; ${shrunk}` : ''}`;
 
     // naive TS baselines on a few rows, scaled to the full size
-    let fwdBase: { name: string; ms: number } | undefined;
-    let bwdBase: { name: string; ms: number } | undefined;
+    let fwdBase: Baseline | undefined;
+    let bwdBase: Baseline | undefined;
     const subT = Math.max(2, Math.min(T, Math.floor(1.5e6 / V)));
     if (!cuda) {
       const f = host.toFloat32Array().subarray(0, subT * V);
       const subLab = Array.from(lab.subarray(0, subT));
       const layout = padded(1, subT, V);
-      fwdBase = { name: 'naive TS', ms: (timeMs(() => sequenceLogpsRef(f, subLab, layout), { warmup: 1, reps: 3 }) * rows) / subT };
-      bwdBase = { name: 'naive TS', ms: (timeMs(() => logpsBackwardRef(f, subLab, [1], layout), { warmup: 1, reps: 3 }) * rows) / subT };
+      const extrapolated = { k: subT, n: rows, unit: 'positions' };
+      fwdBase = { name: 'naive TS', ms: (timeBaselineMs(() => sequenceLogpsRef(f, subLab, layout)) * rows) / subT, extrapolated };
+      bwdBase = { name: 'naive TS', ms: (timeBaselineMs(() => logpsBackwardRef(f, subLab, [1], layout)) * rows) / subT, extrapolated };
     }
 
     let lse: Tensor | undefined;
@@ -79,14 +80,14 @@ export function run(ctx: BenchContext): void {
         r.logps.dispose();
         r.counts.dispose();
       },
-      { warmup: 1, reps: 5 },
+      { warmup: 1, reps: 5, ceiling: 'read' },
     );
-    ctx.record({ op: 'dpo.sequenceLogps', case: `[${B}, ${T}, ${V}] ${dtype}`, device: ctx.device, ms: fwdMs, bytes: x.byteLength + rows * 4, ceiling: 'read', baseline: fwdBase, note });
+    ctx.record({ op: 'dpo.sequenceLogps', case: `[${B}, ${T}, ${V}] ${dtype}`, device: ctx.device, ms: fwdMs, bytes: x.byteLength + rows * 4, ceiling: 'read', baseline: fwdBase, note, torch: { op: 'sequence_logps', B, T, V, dtype } });
 
     const g = tensor(Float32Array.from({ length: B }, (_, i) => (i % 2 ? -0.5 : 0.5)), [B]);
     const gd = cuda ? g.to('cuda') : g;
-    const bwdMs = timeMs(() => void dpo.logpsBackward(x, labels, gd, { lse, inPlace: true }), { warmup: 1, reps: 5 });
-    ctx.record({ op: 'dpo.logpsBackward', case: `[${B}, ${T}, ${V}] ${dtype} in place`, device: ctx.device, ms: bwdMs, bytes: 2 * x.byteLength + rows * 8, ceiling: 'rmw', baseline: bwdBase, note });
+    const bwdMs = timeMs(() => void dpo.logpsBackward(x, labels, gd, { lse, inPlace: true }), { warmup: 1, reps: 5, ceiling: 'rmw' });
+    ctx.record({ op: 'dpo.logpsBackward', case: `[${B}, ${T}, ${V}] ${dtype} in place`, device: ctx.device, ms: bwdMs, bytes: 2 * x.byteLength + rows * 8, ceiling: 'rmw', baseline: bwdBase, note, torch: { op: 'logps_backward', B, T, V, dtype } });
 
     lse?.dispose();
     if (cuda) {

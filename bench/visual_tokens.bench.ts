@@ -1,7 +1,7 @@
 import { empty, noise, type FloatDType } from '../lib';
 import { decodeToFloat32 } from '../lib/dtype';
 import { visualTokensRef } from '../test/reference/visual_tokens';
-import { fillRandom, timeMs, type BenchContext } from './harness';
+import { fillRandom, timeBaselineMs, timeMs, type BenchContext, type Baseline } from './harness';
 
 /**
  * NoiseBoost at LLaVA-1.5 shapes: B=16 sequences of L=1024 tokens of D=4096 with N=576 visual
@@ -25,17 +25,17 @@ export function run(ctx: BenchContext): void {
     const x = ctx.device === 'cuda' ? host.to('cuda') : host;
     const spans = Array.from({ length: B }, () => [[seq === N ? 0 : 35, N] as [number, number]]);
     const out = inPlace ? undefined : empty([B, seq, D], dtype, { device: x.device });
-    const ms = timeMs(() => noise.visualTokens(x, { spans, scale, seed: 1, ...(inPlace ? { inPlace } : { out }) }));
+    const ms = timeMs(() => noise.visualTokens(x, { spans, scale, seed: 1, ...(inPlace ? { inPlace } : { out }) }), { ceiling: inPlace ? 'rmw' : 'copy' });
     const es = dtype === 'float32' ? 4 : 2;
     const bytes = inPlace ? 2 * B * N * D * es : 2 * x.byteLength;
-    let baseline: { name: string; ms: number } | undefined;
+    let baseline: Baseline | undefined;
     if (ctx.device === 'cpu') {
       const sub = 8; // tokens, then scaled to all visual tokens
       const held = decodeToFloat32(dtype, (host.data as Uint16Array).subarray(0, sub * D));
-      const t = timeMs(() => visualTokensRef({ x: held, B: 1, N: sub, D, mask: new Uint8Array(sub).fill(1), sigma: 0.5, scale, prob: 1, seed: 1, offset: 0 }), { warmup: 1, reps: 3 });
-      baseline = { name: 'naive TS', ms: (t * B * N) / sub };
+      const t = timeBaselineMs(() => visualTokensRef({ x: held, B: 1, N: sub, D, mask: new Uint8Array(sub).fill(1), sigma: 0.5, scale, prob: 1, seed: 1, offset: 0 }));
+      baseline = { name: 'naive TS', ms: (t * B * N) / sub, extrapolated: { k: sub, n: B * N, unit: 'tokens' } };
     }
-    ctx.record({ op: 'noise.visualTokens', case: `[${B}, ${seq}, ${D}] ${dtype} ${scale}${inPlace ? ' in place' : ''}`, device: ctx.device, ms, bytes, ceiling: inPlace ? 'rmw' : 'copy', baseline });
+    ctx.record({ op: 'noise.visualTokens', case: `[${B}, ${seq}, ${D}] ${dtype} ${scale}${inPlace ? ' in place' : ''}`, device: ctx.device, ms, bytes, ceiling: inPlace ? 'rmw' : 'copy', baseline, torch: { op: 'visual_tokens', B, L: seq, D, start: seq === N ? 0 : 35, N, dtype, scale, inPlace, sigma: 0.5 } });
     if (x !== host) x.dispose();
     out?.dispose();
   }

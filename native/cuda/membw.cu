@@ -61,9 +61,13 @@ Status membw_cuda(MemBwArgs* a) {
       return st;
     }
     case MemBwKind::kCopy:
+    case MemBwKind::kCopyLib:
       MMPREF_RETURN_IF_ERROR(cuda::status_from(
           cudaMemcpyAsync(a->y, a->x, size_t(a->n) * 4, cudaMemcpyDeviceToDevice, cuda::op_stream()), "membw copy"));
       return cuda::check_launch_and_sync("membw copy");
+    case MemBwKind::kWrite:
+      MMPREF_RETURN_IF_ERROR(cuda::status_from(cudaMemsetAsync(a->x, 0, size_t(a->n) * 4, cuda::op_stream()), "membw write"));
+      return cuda::check_launch_and_sync("membw write");
     case MemBwKind::kRmw:
       membw_rmw_kernel<<<grid, block, 0, cuda::op_stream()>>>(reinterpret_cast<float4*>(a->x), n4, tail);
       return cuda::check_launch_and_sync("membw rmw");

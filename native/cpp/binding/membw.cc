@@ -1,8 +1,23 @@
-// _membw(kind, x, y | null, reps) -> seconds per rep (median): bench ceilings (bench/harness.ts).
+// Bench ceilings and probes for bench/harness.ts (not public API):
+//   _membw(kind, x, y | null, reps, async) -> seconds of the fastest rep (reps 0: one pass, no warm-up) (kinds: ops/membw.h MemBwKind)
+//   _flops(kind, iters, reps, async) -> {seconds (fastest rep), flops, isa} (kinds: FlopsKind)
+//   _memprobe(cmd) -> bytes: 0 = malloc_trim, start sampling the RSS, return the current RSS;
+//                    1 = stop sampling, return the peak growth; -1 where the OS cannot say
 // Timed natively so JS overhead does not count against the ceiling.
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <thread>
 #include <vector>
+
+#if defined(__linux__)
+#include <unistd.h>
+#endif
+#if defined(__linux__) && defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "../ops/membw.h"
 #include "napi_util.h"
@@ -16,7 +31,8 @@ struct MemBwJob : Job {
   double seconds = 0;
   Status run() override {
     std::vector<double> t;
-    for (int64_t r = 0; r < reps + 1; ++r) {  // +1 warm-up
+    const int64_t passes = reps ? reps + 1 : 1;  // +1 warm-up; reps = 0: one untimed-warm-up pass
+    for (int64_t r = 0; r < passes; ++r) {
       const auto t0 = std::chrono::steady_clock::now();
       Status st;
       if (args.device >= 0) {
@@ -29,10 +45,9 @@ struct MemBwJob : Job {
         st = membw_cpu(&args);
       }
       if (!st.ok()) return st;
-      if (r) t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+      if (r || passes == 1) t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     }
-    std::sort(t.begin(), t.end());
-    seconds = t[t.size() / 2];
+    seconds = *std::min_element(t.begin(), t.end());  // the fastest rep: an upper bound
     return Status::Ok();
   }
   Napi::Value result(Napi::Env env) override { return Napi::Number::New(env, seconds); }
@@ -46,19 +61,128 @@ Napi::Value membw(const Napi::CallbackInfo& info) {
   TensorView x, y;
   bool has_y = false, async = false;
   MMPREF_NAPI_TRY(env, a.async_flag(&async));
-  MMPREF_NAPI_TRY(env, a.integer(0, "kind", 0, 2, &kind));
+  MMPREF_NAPI_TRY(env, a.integer(0, "kind", 0, 4, &kind));
   MMPREF_NAPI_TRY(env, a.tensor(1, "x", job.get(), &x, dtype_bit(DType::kFloat32)));
   MMPREF_NAPI_TRY(env, a.optional_tensor(2, "y", job.get(), &y, &has_y, dtype_bit(DType::kFloat32)));
-  MMPREF_NAPI_TRY(env, a.integer(3, "reps", 1, 1000, &job->reps));
-  if (kind == 1 && (!has_y || y.numel != x.numel))
+  MMPREF_NAPI_TRY(env, a.integer(3, "reps", 0, 1000, &job->reps));
+  if ((kind == 1 || kind == 4) && (!has_y || y.numel != x.numel))
     MMPREF_NAPI_TRY(env, make_status(Code::kShape, "_membw: copy needs y with as many elements as x"));
   if (has_y) MMPREF_NAPI_TRY(env, same_device("_membw", {&x, &y}));
   job->args = MemBwArgs{MemBwKind(kind), x.ptr<float>(), has_y ? y.ptr<float>() : nullptr, x.numel, x.device, 0};
   return run_job(env, std::move(job), async);
 }
 
+struct FlopsJob : Job {
+  FlopsArgs args;
+  int64_t reps = 1;
+  double seconds = 0;
+  Status run() override {
+    std::vector<double> t;
+    for (int64_t r = 0; r < reps + 1; ++r) {  // +1 warm-up (wakes the pool, raises the clock)
+      const auto t0 = std::chrono::steady_clock::now();
+      MMPREF_RETURN_IF_ERROR(flops_cpu(&args));
+      if (r) t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
+    seconds = *std::min_element(t.begin(), t.end());  // the fastest rep: an upper bound
+    return Status::Ok();
+  }
+  Napi::Value result(Napi::Env env) override {
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("seconds", seconds);
+    o.Set("flops", args.flops);
+    o.Set("isa", args.isa);
+    return o;
+  }
+};
+
+Napi::Value flops(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Args a(info, "_flops");
+  auto job = std::make_unique<FlopsJob>();
+  int64_t kind = 0;
+  bool async = false;
+  MMPREF_NAPI_TRY(env, a.async_flag(&async));
+  MMPREF_NAPI_TRY(env, a.integer(0, "kind", 0, 1, &kind));
+  MMPREF_NAPI_TRY(env, a.integer(1, "iters", 1, int64_t(1) << 40, &job->args.iters));
+  MMPREF_NAPI_TRY(env, a.integer(2, "reps", 1, 1000, &job->reps));
+  job->args.kind = FlopsKind(kind);
+  return run_job(env, std::move(job), async);
+}
+
+// Resident set size in bytes (/proc/self/statm), -1 where the OS cannot say.
+double rss_bytes() {
+#if defined(__linux__)
+  FILE* f = std::fopen("/proc/self/statm", "r");
+  if (!f) return -1;
+  long size = 0, resident = 0;
+  const int got = std::fscanf(f, "%ld %ld", &size, &resident);
+  std::fclose(f);
+  static const long page = sysconf(_SC_PAGESIZE);
+  return got == 2 ? double(resident) * double(page) : -1;
+#else
+  return -1;
+#endif
+}
+
+// Peak RSS while an op runs, sampled by a thread every 100 us. NB: the kernel's own peak counter
+// (VmHWM, reset through /proc/self/clear_refs) was tried first and misses memory that is freed
+// with munmap before it is read, which is exactly an op's scratch, so it is not used.
+struct RssSampler {
+  std::thread thread;
+  std::atomic<bool> stop{false};
+  std::atomic<double> peak{0};
+  double base = 0;
+};
+RssSampler* g_sampler = nullptr;  // main thread only
+
+double stop_sampler() {
+  if (!g_sampler) return -1;
+  g_sampler->stop = true;
+  g_sampler->thread.join();
+  const double growth = std::max(g_sampler->peak.load(), rss_bytes()) - g_sampler->base;
+  delete g_sampler;
+  g_sampler = nullptr;
+  return growth;
+}
+
+Napi::Value memprobe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Args a(info, "_memprobe");
+  int64_t cmd = 0;
+  MMPREF_NAPI_TRY(env, a.integer(0, "cmd", 0, 1, &cmd));
+  if (cmd == 1) return Napi::Number::New(env, stop_sampler());
+  stop_sampler();
+#if defined(__linux__) && defined(__GLIBC__)
+  // NB: give freed heap pages back first, or an op's scratch could reuse pages that are already
+  // resident and not show as growth.
+  malloc_trim(0);
+#endif
+  const double base = rss_bytes();
+  if (base < 0) return Napi::Number::New(env, -1);
+  g_sampler = new RssSampler();
+  g_sampler->base = base;
+  g_sampler->peak = base;
+  RssSampler* s = g_sampler;
+  try {
+    s->thread = std::thread([s] {
+      while (!s->stop.load()) {
+        const double r = rss_bytes();
+        if (r > s->peak.load()) s->peak = r;
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+      }
+    });
+  } catch (...) {
+    delete g_sampler;
+    g_sampler = nullptr;
+    return Napi::Number::New(env, -1);
+  }
+  return Napi::Number::New(env, base);
+}
+
 void init(Napi::Env env, Napi::Object exports) {
   exports.Set("_membw", Napi::Function::New(env, membw, "_membw"));
+  exports.Set("_flops", Napi::Function::New(env, flops, "_flops"));
+  exports.Set("_memprobe", Napi::Function::New(env, memprobe, "_memprobe"));
 }
 
 }  // namespace

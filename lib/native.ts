@@ -85,13 +85,26 @@ function load(): { addon: NativeAddon; path: string } {
     [
       'mmpref: could not load the native addon.',
       ...tried.map((t) => `  tried ${t}`),
+      `This is ${process.platform}-${process.arch}, ${libcDescription()}, Node ${process.versions.node}. ` +
+        'Prebuilt binaries ship for linux-x64 and linux-arm64 with glibc >= 2.28.',
       'Possible solutions:',
-      `  - reinstall mmpref: prebuilt binaries ship for linux-x64 (this is ${process.platform}-${process.arch}, Node ${process.versions.node})`,
-      '  - build from source: npm run build:native (CMake + a C++17 compiler; CUDA when nvcc is found)',
-      '  - a CPU-only build with node-gyp: npm run build:gyp',
+      '  - build from source inside the installed package: npx mmpref-build-native (add --cpu to skip CUDA;',
+      '    needs a C++17 compiler and CMake >= 3.19, or Python 3 for node-gyp)',
+      '  - in a checkout: npm run build:native (CUDA when nvcc is found) or npm run build:native:cpu',
     ].join('\n'),
     'ERR_DEVICE',
   );
+}
+
+/** "glibc 2.36", "musl or another libc", for the load error. */
+function libcDescription(): string {
+  if (process.platform !== 'linux') return 'not Linux';
+  try {
+    const header = (process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined)?.header;
+    return header?.glibcVersionRuntime ? `glibc ${header.glibcVersionRuntime}` : 'musl or another non-glibc libc';
+  } catch {
+    return 'unknown libc';
+  }
 }
 
 const loaded = load();

@@ -1,5 +1,5 @@
 /**
- * dpo.loss: the DPO loss family on per-sequence log-probabilities (METHODS.md §6.2, matching TRL's
+ * dpo.loss: the DPO loss family on per-sequence log-probabilities (docs/methods.md, matching TRL's
  * `DPOTrainer.dpo_loss` / CPOTrainer's SimPO), its metrics (§6.3) and d(loss)/d(policy logps).
  *
  * With r_c = pi_c - ref_c, r_r = pi_r - ref_r (ref = 0 when reference-free), Delta = r_c - r_r,

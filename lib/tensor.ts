@@ -363,7 +363,7 @@ export type TensorLike<D extends DType = DType> = Tensor<D> | OrtTensorLike;
 const isFn = (o: object, k: string) => typeof (o as Record<string, unknown>)[k] === 'function';
 const has = (o: object, k: string) => k in o;
 
-/** What `v` looks like and how to pass it, for the "expected a Tensor" error ('' when no hint applies). */
+/** @internal What `v` looks like and how to pass it, for the "expected a Tensor" error ('' when no hint applies). */
 export function foreignTensorHint(v: unknown): string {
   if (ArrayBuffer.isView(v) || Array.isArray(v)) return ': wrap it with tensor(data, shape)';
   if (typeof v !== 'object' || v === null) return '';

@@ -121,6 +121,7 @@ describe('TRL 1.x losses and metrics', () => {
     expectError(() => dpo.loss({ ...inputs(b), chosenCounts: i32([1, -2, 3]) }, { type: 'ipo' }), 'ERR_RANGE', /expected chosenCounts >= 0 but received -2 at chosenCounts\[1\]/);
     expectError(() => dpo.loss({ ...inputs(b), rejectedCounts: f32([1, 2, 3]) }, { type: 'ipo' }), 'ERR_DTYPE', /rejectedCounts of dtype int32/);
     expectError(() => dpo.loss({ ...inputs(b), rejectedCounts: i32([1, 2]) }, { type: 'ipo' }), 'ERR_SHAPE', /expected rejectedCounts of shape \[3\]/);
+    expectError(() => dpo.loss({ ...noCounts, chosenCounts: i32([1, 2, 3]) }), 'ERR_ARGUMENT', /expected chosenCounts and rejectedCounts together/);
     // other types ignore the counts
     const x = inputs(b);
     assertBitEqual(dpo.loss(x).losses.data, dpo.loss(noCounts).losses.data);

@@ -396,6 +396,8 @@ export function refArgs(
  */
 function countArgs(op: string, cfg: LossConfig, inputs: DpoLossInputs, B: number, pc: Tensor): { nc: Float64Array; nr: Float64Array } | null {
   const given = inputs.chosenCounts !== undefined || inputs.rejectedCounts !== undefined;
+  if (given && (inputs.chosenCounts === undefined || inputs.rejectedCounts === undefined))
+    fail('ERR_ARGUMENT', op, 'expected chosenCounts and rejectedCounts together but received only one of them');
   const used = COUNTED.includes(cfg.type) && !cfg.average;
   if (used && (inputs.chosenCounts === undefined || inputs.rejectedCounts === undefined))
     fail('ERR_ARGUMENT', op, `expected chosenCounts and rejectedCounts for '${cfg.type}' on summed log-probs (TRL 1.x), or average: true for length-averaged log-probs`);

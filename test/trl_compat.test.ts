@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { dpo, sampling, tensor, type Tensor } from '../lib';
+import { sequenceLogpsRef, padded } from './reference/sequence_logps';
 import { trlLoss, trlLosses, trlRewards, type TrlBatch } from './reference/trl_dpo';
 import { assertBitEqual, assertClose, expectError, randomArray, rng } from './helpers';
 
@@ -150,6 +151,41 @@ describe('TRL 1.x losses and metrics', () => {
       assertBitEqual(avg.policyChosen.data, dpo.sequenceLogps(logits, labels, { average: true }).logps.data.slice(0, B));
     }
   });
+});
+
+describe('TRL 1.x dpo.step gradient', () => {
+  for (const type of ['ipo', 'sigmoid_norm'] as const)
+    it(`'${type}' by default: dloss/dlogits matches finite differences of logits -> summed log-probs -> TRL's loss`, () => {
+      const r = rng(type.length);
+      const [B, T, V] = [2, 5, 6];
+      const logits = tensor(Float32Array.from(randomArray(2 * B * T * V, r, 2)), [2 * B, T, V]);
+      const lab = Array.from({ length: 2 * B * T }, (_, i) => (i % T < 2 || (i % 7 === 3) ? -100 : Math.floor(r() * V)));
+      const labels = tensor(Int32Array.from(lab), [2 * B, T]);
+      const rc = held([-6, -7]);
+      const rr = held([-5, -8]);
+      const cfg = { beta: 0.3, labelSmoothing: 0, discopopTau: 0.05 };
+      const res = dpo.step({ logits, labels, refChosen: f32(rc), refRejected: f32(rr) }, { type, beta: cfg.beta, inPlace: false });
+      const z = Float64Array.from(logits.data);
+      const layout = padded(2 * B, T, V);
+      const pipeline = () => {
+        const f = sequenceLogpsRef(z, lab, layout);
+        const lp = Array.from(f.logps);
+        const n = Array.from(f.counts);
+        return trlLoss(type, { pc: lp.slice(0, B), pr: lp.slice(B), rc, rr, nc: n.slice(0, B), nr: n.slice(B) }, cfg);
+      };
+      expect(res.loss).toBeCloseTo(pipeline(), 5);
+      const fd = new Float64Array(z.length);
+      for (let i = 0; i < z.length; i++) {
+        const zi = z[i]!;
+        z[i] = zi + 1e-5;
+        const up = pipeline();
+        z[i] = zi - 1e-5;
+        const down = pipeline();
+        z[i] = zi;
+        fd[i] = (up - down) / 2e-5;
+      }
+      assertClose(res.gradLogits.toFloat32Array(), fd, { rtol: 1e-4, atol: 2e-7, name: `${type} dloss/dlogits` });
+    });
 });
 
 describe('sampling.sample randomness', () => {

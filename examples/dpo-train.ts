@@ -11,12 +11,22 @@
  *   update               Adam on W
  * The DPO loss falls from ln 2 and the reward accuracy (chosen reward > rejected) rises to ~1.
  *
+ * It uses only the public API, so it runs as is from a project that installed mmpref:
  *   npx tsx examples/dpo-train.ts [--steps 300] [--type sigmoid] [--dtype bfloat16]
  */
-import { dpo, tensor, type FloatDType } from '../lib';
-import { decodeToFloat32, encodeInto } from '../lib/dtype';
-import type { DpoLossType } from '../lib/api/dpo';
-import { rng } from '../test/helpers';
+import { dpo, tensor, type DpoLossType, type FloatDType } from 'mmpref';
+
+/** A small seeded uniform generator in [0, 1) (mulberry32), so runs are reproducible. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
 
 export interface TrainOptions {
   steps?: number;
@@ -53,8 +63,9 @@ export function trainDpo(o: TrainOptions = {}): TrainResult {
   const lr = o.lr ?? 0.01;
   const dtype = o.dtype ?? 'float32';
   const type = o.type ?? 'sigmoid';
-  // IPO, sigmoid_norm and SimPO compare length-averaged log-probs (as TRL): policy and reference alike
-  const average = type === 'ipo' || type === 'sigmoid_norm' || type === 'simpo';
+  // SimPO compares length-averaged log-probs (TRL's CPOTrainer): policy and reference alike. Every
+  // other type takes summed ones (ipo and sigmoid_norm average the log-ratios inside the loss, TRL 1.x).
+  const average = type === 'simpo';
   const r = rng(o.seed ?? 1);
 
   // policy table and its frozen reference: small random logits
@@ -74,10 +85,7 @@ export function trainDpo(o: TrainOptions = {}): TrainResult {
   const logitsOf = (table: Float32Array, rows: number[][]) => {
     const f = new Float32Array(rows.length * T * V);
     rows.forEach((seq, b) => seq.forEach((tok, t) => f.set(table.subarray(tok * V, (tok + 1) * V), (b * T + t) * V)));
-    if (dtype === 'float32') return tensor(f, [rows.length, T, V]);
-    const h = tensor(new Uint16Array(f.length), [rows.length, T, V], { dtype });
-    encodeInto(dtype, h.data as Uint16Array, f);
-    return h;
+    return tensor(f, [rows.length, T, V], { dtype }); // float32: no copy; float16/bfloat16: rounded to nearest even
   };
 
   const out: TrainResult = { losses: [], accuracies: [], margins: [] };
@@ -109,7 +117,7 @@ export function trainDpo(o: TrainOptions = {}): TrainResult {
     if (o.onLog && (step === 1 || step % (o.logEvery ?? 50) === 0)) o.onLog(step, res.loss, res.accuracy, out.margins[out.margins.length - 1]!);
 
     // 4. backprop through the table lookup: dW[token] += dlogits[row, t]
-    const g = dtype === 'float32' ? (res.gradLogits.data as Float32Array) : decodeToFloat32(dtype, res.gradLogits.data as Uint16Array);
+    const g = res.gradLogits.toFloat32Array(); // decodes float16/bfloat16
     dW.fill(0);
     rows.forEach((seq, b) =>
       seq.forEach((tok, t) => {

@@ -29,6 +29,7 @@ export {
   type TensorOptions,
   type EmptyOptions,
   type OrtTensorLike,
+  type TensorData,
   type DeviceSpec,
   type DeviceKind,
 } from './tensor';
@@ -43,6 +44,62 @@ export {
   type CudaDevice,
   type CudaMemoryInfo,
 } from './backend';
+export type { Seed, StreamOptions } from './random_args';
+// every option / result type of the namespaces, also at the top level: import type { DpoLossType } from 'mmpref'
+export type { AddOptions, ElementwiseOptions, LinearOptions, LogSumExpOptions, PermuteOptions, RmsNormOptions, RotaryOptions } from './api/ops';
+export type {
+  DpoLossInputs,
+  DpoLossOptions,
+  DpoLossResult,
+  DpoLossType,
+  DpoStepInputs,
+  DpoStepOptions,
+  DpoStepResult,
+  LogpsBackwardOptions,
+  LogpsRowOptions,
+  SequenceLogpsOptions,
+  SequenceLogpsResult,
+} from './api/dpo';
+export type {
+  DiffuseOptions,
+  DiffuseResult,
+  NeftuneOptions,
+  NeftuneResult,
+  NoiseSchedule,
+  Normalize,
+  PredictionLossOptions,
+  PredictionLossResult,
+  ScheduleName,
+  ScheduleOptions,
+  ScheduleSpec,
+  TokenScaleMode,
+  TokenSpan,
+  VisualTokensOptions,
+  VisualTokensResult,
+} from './api/noise';
+export type { BitsOptions, NormalOptions, RandomOptions, UniformOptions } from './api/random';
+export type {
+  ImageKeyMaskOptions,
+  ImageSpans,
+  KVCacheAttendOptions,
+  KVCacheOptions,
+  MaskedAttentionOptions,
+  MaskedAttentionResult,
+} from './api/attention';
+export type { ContrastiveOptions, SampleOptions, SampleResult } from './api/sampling';
+export type { CosineOptions, FilterOptions, MeanPoolNormalizeOptions } from './api/similarity';
+export type {
+  ForwardOptions,
+  ForwardResult,
+  GenerateEvents,
+  GenerateOptions,
+  GenerateResult,
+  ImageMaskOptions,
+  LlamaConfig,
+  LlamaInitOptions,
+  LlamaLayer,
+  ResolvedLlamaConfig,
+} from './api/models';
 export * as ops from './api/ops';
 export * as dpo from './api/dpo';
 export * as noise from './api/noise';

@@ -3,6 +3,7 @@
  * ArrayBuffer or SharedArrayBuffer that native code reads and writes in place; on CUDA the memory
  * is a device allocation freed by dispose() or, failing that, by a finalizer when collected.
  */
+import { inspect, type InspectOptionsStylized } from 'node:util';
 import { cudaAvailable, cudaUnavailableReason } from './backend';
 import {
   DTYPE_CODES,
@@ -62,8 +63,8 @@ export class Tensor<D extends DType = DType> {
   /** @internal TypedArray (CPU) or device memory handle (CUDA); undefined once disposed */
   _store: AnyStorage | DeviceStore | undefined;
 
-  /** @internal use tensor(), empty(), zeros() */
-  constructor(store: AnyStorage | DeviceStore, shape: readonly number[], dtype: D, device: number) {
+  /** Use tensor(), empty(), zeros(), full() or fromOrt(). */
+  private constructor(store: AnyStorage | DeviceStore, shape: readonly number[], dtype: D, device: number) {
     this._store = store;
     this.shape = Object.freeze([...shape]);
     this.dtype = dtype;
@@ -192,12 +193,46 @@ export class Tensor<D extends DType = DType> {
     return `Tensor(${this.dtype}, [${this.shape.join(', ')}], ${this._device < 0 ? 'cpu' : `cuda:${this._device}`})`;
   }
 
+  /**
+   * console.log / util.inspect: dtype, shape, device and the first few values, decoded (float16 and
+   * bfloat16 as numbers, not bits). CUDA tensors of up to 4096 elements are copied to show values.
+   */
+  [inspect.custom](_depth: number, options: InspectOptionsStylized, inspectFn: typeof inspect = inspect): string {
+    const head = `${this.toString()}`;
+    if (this._store === undefined) return `${head} ${options.stylize('<disposed>', 'special')}`;
+    if (this._device >= 0 && this.numel > INSPECT_COPY_LIMIT) return `${head} ${options.stylize("<on the device: .to('cpu') to read>", 'special')}`;
+    const host = this._device < 0 ? this : this.to('cpu');
+    const n = Math.min(this.numel, INSPECT_VALUES);
+    const store = host._store as AnyStorage;
+    let values: (number | bigint | boolean)[];
+    if (this.dtype === 'int64') values = Array.from((store as BigInt64Array).subarray(0, n));
+    else if (this.dtype === 'bool') values = Array.from((store as Uint8Array).subarray(0, n), (v) => v !== 0);
+    else if (this.dtype === 'float32' || this.dtype === 'float16' || this.dtype === 'bfloat16') {
+      const digits = this.dtype === 'float32' ? 7 : 4;
+      const raw = decodeToFloat32(this.dtype, (store as Float32Array | Uint16Array).subarray(0, n));
+      values = Array.from(raw, (v) => (Number.isFinite(v) ? Number(v.toPrecision(digits)) : v));
+    } else values = Array.from((store as Int32Array).subarray(0, n));
+    const more = this.numel - n;
+    const items = values.map((v) => inspectFn(v, options));
+    if (more > 0) items.push(`... ${more} more`);
+    return `${head} [ ${items.join(', ')} ]`;
+  }
+
   /** @internal */
   liveStore(op: string): AnyStorage | DeviceStore {
     if (this._store === undefined) fail('ERR_DETACHED', op, 'the tensor was disposed');
     return this._store;
   }
+
+  /** @internal wraps storage without checks (use tensor(), empty(), ...) */
+  static _wrap<D extends DType>(store: AnyStorage | DeviceStore, shape: readonly number[], dtype: D, device: number): Tensor<D> {
+    return new Tensor(store, shape, dtype, device);
+  }
 }
+
+/** Values shown by util.inspect, and the largest CUDA tensor it copies to show them. */
+const INSPECT_VALUES = 8;
+const INSPECT_COPY_LIMIT = 4096;
 
 // ---- helpers ----------------------------------------------------------------------------------
 
@@ -325,11 +360,31 @@ export function fromOrt(t: OrtTensorLike): Tensor {
 /** Any input an op accepts as a tensor. */
 export type TensorLike<D extends DType = DType> = Tensor<D> | OrtTensorLike;
 
+const isFn = (o: object, k: string) => typeof (o as Record<string, unknown>)[k] === 'function';
+const has = (o: object, k: string) => k in o;
+
+/** @internal What `v` looks like and how to pass it, for the "expected a Tensor" error ('' when no hint applies). */
+export function foreignTensorHint(v: unknown): string {
+  if (ArrayBuffer.isView(v) || Array.isArray(v)) return ': wrap it with tensor(data, shape)';
+  if (typeof v !== 'object' || v === null) return '';
+  if (isFn(v, 'dataSync') && has(v, 'shape'))
+    return ' (a TensorFlow.js tensor?): pass tensor(t.dataSync(), t.shape), which copies its values to the CPU';
+  if (isFn(v, 'data_ptr') || (isFn(v, 'numpy') && has(v, 'shape')) || (isFn(v, 'cpu') && has(v, 'shape') && has(v, 'dtype')))
+    return ' (a torch-like tensor?): pass its values as a TypedArray, tensor(values, shape)';
+  if (has(v, 'data') && has(v, 'shape') && has(v, 'stride'))
+    return ' (an ndarray?): pass tensor(a.data, a.shape) for a contiguous row-major array (offset 0)';
+  if (has(v, 'data') && has(v, 'shape') && ArrayBuffer.isView((v as { data: unknown }).data))
+    return ': pass tensor(x.data, x.shape)';
+  if (has(v, 'data') && has(v, 'dims') && !has(v, 'type'))
+    return ": an onnxruntime-style tensor needs { type, data, dims } (type e.g. 'float32')";
+  return '';
+}
+
 /** Returns `v` as a Tensor (ORT-style objects are wrapped without copying). */
 export function asTensor(v: unknown, name: string, op: string): Tensor {
   if (v instanceof Tensor) return v;
   if (isOrtLike(v)) return fromOrt(v);
-  return fail('ERR_ARGUMENT', op, `expected a Tensor for ${name} but received ${describe(v)}`);
+  return fail('ERR_ARGUMENT', op, `expected a Tensor for ${name} but received ${describe(v)}${foreignTensorHint(v)}`);
 }
 
 // ---- constructors -----------------------------------------------------------------------------
@@ -392,7 +447,7 @@ export function tensor<D extends DType = 'float32'>(
   const s = shape === undefined ? inferredShape : checkConcreteShape(shape, OP);
   if (numelOf(s) !== store.length)
     fail('ERR_SHAPE', OP, `expected data of ${numelOf(s)} elements for shape [${s.join(', ')}] but received ${store.length}`);
-  const t = new Tensor(store, s, dtype as D, -1);
+  const t = Tensor._wrap(store, s, dtype as D, -1);
   return options.device && parseDevice(options.device, OP) >= 0 ? t.to(options.device) : t;
 }
 
@@ -410,10 +465,10 @@ export function empty<D extends DType = 'float32'>(shape: readonly number[], dty
   const dev = parseDevice(options.device, 'empty');
   if (dev >= 0) {
     if (options.shared) fail('ERR_ARGUMENT', 'empty', 'shared memory is only available on the CPU');
-    return new Tensor(allocDevice(dev, numelOf(s) * ITEM_SIZE[dt], 'empty'), s, dt, dev);
+    return Tensor._wrap(allocDevice(dev, numelOf(s) * ITEM_SIZE[dt], 'empty'), s, dt, dev);
   }
   try {
-    return new Tensor(newStorage(dt, numelOf(s), options.shared), s, dt, -1);
+    return Tensor._wrap(newStorage(dt, numelOf(s), options.shared), s, dt, -1);
   } catch (e) {
     if (e instanceof RangeError) fail('ERR_OOM', 'empty', `could not allocate ${numelOf(s) * ITEM_SIZE[dt]} bytes: ${e.message}`);
     throw e;

@@ -39,7 +39,7 @@ const CASES: [DpoLossType, DpoLossOptions, RefLossOptions][] = [
   ['sigmoid', { beta: 0.5, labelSmoothing: 0.2 }, { beta: 0.5, eps: 0.2 }],
   ['robust', { labelSmoothing: 0.1 }, { beta: 0.1, eps: 0.1 }],
   ['robust', { beta: 0.3 }, { beta: 0.3 }],
-  ['ipo', { beta: 0.9 }, { beta: 0.9 }],
+  ['ipo', { beta: 0.9, average: true }, { beta: 0.9 }],
   ['hinge', { beta: 0.05 }, { beta: 0.05 }],
   ['exo_pair', {}, { beta: 0.1, eps: 1e-3 }],
   ['exo_pair', { beta: 0.2, labelSmoothing: 0.3 }, { beta: 0.2, eps: 0.3 }],
@@ -50,7 +50,7 @@ const CASES: [DpoLossType, DpoLossOptions, RefLossOptions][] = [
   ['apo_down', { beta: 0.3 }, { beta: 0.3 }],
   ['discopop', {}, { beta: 0.1, tau: 0.05 }],
   ['discopop', { beta: 0.05, tau: 0.5 }, { beta: 0.05, tau: 0.5 }],
-  ['sigmoid_norm', { beta: 2 }, { beta: 2 }],
+  ['sigmoid_norm', { beta: 2, average: true }, { beta: 2 }],
   ['simpo', { beta: 2, gamma: 1.2 }, { beta: 2, gamma: 1.2 }],
   ['simpo', { labelSmoothing: 0.1 }, { beta: 0.1, gamma: 0.5, eps: 0.1 }],
   ['aot', { beta: 0.1 }, { beta: 0.1 }],
@@ -66,7 +66,7 @@ describe('dpo.loss', () => {
     expect(dpo.loss(x, { type: 'robust', labelSmoothing: 0.1 }).loss).toBeCloseTo(0.573139, 6);
     // IPO on length-averaged log-probs: |y_c| = 4, |y_r| = 2 tokens
     const avg = { policyChosen: f32([1 / 4]), policyRejected: f32([-1 / 2]), refChosen: f32([0]), refRejected: f32([0]) };
-    expect(dpo.loss(avg, { type: 'ipo' }).loss).toBeCloseTo(18.0625, 4);
+    expect(dpo.loss(avg, { type: 'ipo', average: true }).loss).toBeCloseTo(18.0625, 4);
   });
 
   for (const [type, opts, ro] of CASES)
@@ -188,13 +188,12 @@ describe('dpo.loss', () => {
     expectError(() => dpo.loss(x, { type: 'robust', labelSmoothing: 0.5 }), 'ERR_RANGE', /labelSmoothing a finite number >= 0 < 0.5 but received 0.5/);
     expectError(() => dpo.loss(x, { labelSmoothing: 0.6 }), 'ERR_RANGE', /labelSmoothing/);
     expectError(() => dpo.loss(x, { labelSmoothing: -0.1 }), 'ERR_RANGE', /labelSmoothing/);
-    expectError(() => dpo.loss(x, { type: 'exo_pair', labelSmoothing: 0 }), 'ERR_RANGE', /labelSmoothing a finite number > 0 < 1 but received 0/);
+    expectError(() => dpo.loss(x, { type: 'exo_pair', labelSmoothing: -1e-3 }), 'ERR_RANGE', /labelSmoothing a finite number >= 0 < 1 but received -0.001/);
     expectError(() => dpo.loss(x, { type: 'exo_pair', labelSmoothing: 1 }), 'ERR_RANGE', /labelSmoothing/);
-    expectError(() => dpo.loss(x, { type: 'hinge', labelSmoothing: 0.1 }), 'ERR_ARGUMENT', /labelSmoothing is only used by sigmoid, simpo, aot, aot_unpaired, robust, exo_pair but type is 'hinge'/);
+    expectError(() => dpo.loss(x, { type: 'hinge', labelSmoothing: 0.1 }), 'ERR_ARGUMENT', /labelSmoothing is only used by sigmoid, simpo, aot, aot_unpaired, robust, exo_pair: expected 0 or none for 'hinge' but received 0.1/);
     expectError(() => dpo.loss(x, { gamma: 1 }), 'ERR_ARGUMENT', /gamma is only used by simpo/);
     expectError(() => dpo.loss(x, { type: 'discopop', tau: 0 }), 'ERR_RANGE', /tau/);
     expectError(() => dpo.loss(x, { tau: 0.1 }), 'ERR_ARGUMENT', /tau is only used by discopop/);
-    expectError(() => dpo.loss(x, { type: 'simpo', referenceFree: false }), 'ERR_ARGUMENT', /simpo is reference-free/);
     expectError(() => dpo.loss({ policyChosen: x.policyChosen, policyRejected: x.policyRejected }), 'ERR_ARGUMENT', /expected refChosen and refRejected for 'sigmoid' \(or referenceFree: true\)/);
     expectError(() => dpo.loss(x, { weights: f32([1, -1, 1]) }), 'ERR_RANGE', /weights finite and >= 0 but received -1 at weights\[1\]/);
     expectError(() => dpo.loss(x, { weights: f32([0, 0, 0]) }), 'ERR_RANGE', /positive sum/);

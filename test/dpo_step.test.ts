@@ -48,18 +48,18 @@ const padded = (rows: number, T: number, V: number, average = false): RowLayout 
 });
 
 describe('dpo.step', () => {
-  const cases: [DpoLossType, Record<string, number>, RefLossOptions, boolean][] = [
+  const cases: [DpoLossType, Record<string, number | boolean>, RefLossOptions, boolean][] = [
     ['sigmoid', {}, { beta: 0.1 }, false],
     ['sigmoid', { beta: 0.5, labelSmoothing: 0.1 }, { beta: 0.5, eps: 0.1 }, false],
     ['robust', { beta: 0.3, labelSmoothing: 0.2 }, { beta: 0.3, eps: 0.2 }, false],
-    ['ipo', { beta: 0.5 }, { beta: 0.5 }, true],
+    ['ipo', { beta: 0.5, average: true }, { beta: 0.5 }, true],
     ['simpo', { beta: 2, gamma: 0.5 }, { beta: 2, gamma: 0.5 }, true],
     ['apo_down', { beta: 0.2 }, { beta: 0.2 }, false],
   ];
   for (const [type, opts, ro, average] of cases)
     it(`${type}: the full gradient (logpsBackward after the loss gradient) matches central finite differences of the float64 pipeline`, () => {
       const [B, T, V] = [2, 5, 7];
-      const s = setup(B, T, V, type.length + (opts.beta ?? 0) * 10);
+      const s = setup(B, T, V, type.length + Number(opts.beta ?? 0) * 10);
       const res = dpo.step({ logits: s.logits, labels: s.labels, refChosen: s.refChosen, refRejected: s.refRejected }, { type, ...opts });
       expect(res.gradLogits).toBe(s.logits); // in place by default
       const layout = padded(2 * B, T, V, average);
@@ -120,16 +120,16 @@ describe('dpo.step', () => {
     }
   });
 
-  it('averages the log-probs by default for ipo, sigmoid_norm and simpo only', () => {
+  it('averages the log-probs by default for simpo only (TRL 1.x: ipo and sigmoid_norm average inside the loss)', () => {
     const s = setup(2, 6, 11, 9);
     const avg = dpo.sequenceLogps(s.logits, s.labels, { average: true }).logps.data;
     const sum = dpo.sequenceLogps(s.logits, s.labels).logps.data;
     const base = { logits: s.logits, labels: s.labels, refChosen: s.refChosen, refRejected: s.refRejected };
-    for (const [type, expected] of [['ipo', avg], ['sigmoid_norm', avg], ['simpo', avg], ['sigmoid', sum], ['hinge', sum]] as const) {
+    for (const [type, expected] of [['ipo', sum], ['sigmoid_norm', sum], ['simpo', avg], ['sigmoid', sum], ['hinge', sum]] as const) {
       const res = dpo.step(base, { type, inPlace: false });
       assertBitEqual(res.policyChosen.data, expected.slice(0, 2), type);
     }
-    assertBitEqual(dpo.step(base, { type: 'ipo', average: false, inPlace: false }).policyChosen.data, sum.slice(0, 2), 'ipo average: false');
+    assertBitEqual(dpo.step(base, { type: 'ipo', average: true, inPlace: false }).policyChosen.data, avg.slice(0, 2), 'ipo average: true');
   });
 
   it('takes weights and referenceFree like dpo.loss', () => {

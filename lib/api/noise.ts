@@ -1,6 +1,6 @@
 /**
- * Namespace `noise`: perturbation kernels for hallucination-reducing training (METHODS.md §1, §4,
- * §7): NoiseBoost visual-token noise, diffusion forward noising (VCD / BPO / BDHS-noise / DEEM),
+ * Namespace `noise`: perturbation kernels for hallucination-reducing training (docs/methods.md):
+ * NoiseBoost visual-token noise, diffusion forward noising (VCD / BPO / BDHS-noise / DEEM),
  * NEFTune embedding noise, and the fused noise-prediction loss. All randomness is Philox
  * (see `random`), reproducible from the seed/offset each op returns.
  */

@@ -6,7 +6,7 @@
  *   run.on('token', (e) => ...);          // typed events: prefill, token, progress, done
  *   const { tokens, logprobs } = await run.result;
  *
- * Image-key masking (BDHS, METHODS.md §5.1): one mask is drawn per call (attention.imageKeyMask:
+ * Image-key masking (BDHS, docs/methods.md): one mask is drawn per call (attention.imageKeyMask:
  * each image key blocked with probability `ratio`, from `seed`) and applied in the chosen layers
  * for the prefill and every decode step, so it persists with the KV cache.
  * A run is deterministic for a fixed sampler seed; an AbortSignal stops it between steps and the

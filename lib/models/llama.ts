@@ -201,6 +201,9 @@ export class LlamaModel {
    * `cache` at positions cache.length .. cache.length + T - 1 (causal attention over the cache).
    * Returns the logits of every or the last position and the final hidden states. x is not modified.
    */
+  forward(x: TensorLike, cache: KVCache<FloatDType>, options: ForwardOptions & { logits: 'none' }): Omit<ForwardResult, 'logits'> & { logits?: undefined };
+  forward(x: TensorLike, cache: KVCache<FloatDType>, options?: ForwardOptions & { logits?: 'all' | 'last' }): ForwardResult & { logits: Tensor<FloatDType> };
+  forward(x: TensorLike, cache: KVCache<FloatDType>, options?: ForwardOptions): ForwardResult;
   forward(x: TensorLike, cache: KVCache<FloatDType>, options: ForwardOptions = {}): ForwardResult {
     const op = 'LlamaModel.forward';
     const o = checkOptions(op, options, ['keyMask', 'positions', 'logits']);

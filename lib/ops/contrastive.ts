@@ -1,7 +1,7 @@
 /**
  * sampling.contrastive: visual contrastive decoding (VCD) logits, (1 + alpha) l - alpha l', keeping
  * only tokens whose clean probability is at least beta times the top one (others -Infinity).
- * METHODS.md section 2; computed on the raw logits, before the sampler's processors.
+ * docs/methods.md; computed on the raw logits, before the sampler's processors.
  */
 import type { FloatDType } from '../dtype';
 import { fail } from '../errors';

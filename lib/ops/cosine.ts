@@ -1,5 +1,5 @@
 /**
- * similarity.cosine and similarity.filter (BDHS semantic rejection, METHODS.md section 5.3).
+ * similarity.cosine and similarity.filter (BDHS semantic rejection, docs/methods.md).
  * cos(a, b) = a.b / (|a| |b|), 0 for a zero vector, clamped to [-1, 1]; float32 accumulation.
  */
 import type { FloatDType } from '../dtype';

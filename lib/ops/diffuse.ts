@@ -1,5 +1,5 @@
 /**
- * noise.diffuse: the DDPM forward process q(x_t | x_0) in one pass (METHODS.md §1; VCD / BPO image
+ * noise.diffuse: the DDPM forward process q(x_t | x_0) in one pass (docs/methods.md; VCD / BPO image
  * weakening, BDHS-noise, DEEM latent noising):
  *
  *   x_t[b] = sqrt(abar_t) * x0[b] + sqrt(1 - abar_t) * eps[b],   t = t_b (0-based: t = 0 adds one step of noise)
@@ -167,6 +167,8 @@ function result(p: Prepared): DiffuseResult {
 }
 
 /** x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps per sample (t = -1: unchanged); uint8 images are normalised first. */
+export function diffuse(x0: TensorLike, options: DiffuseOptions & { returnNoise: true }): DiffuseResult & { eps: Tensor<'float32'> };
+export function diffuse(x0: TensorLike, options: DiffuseOptions): DiffuseResult;
 export function diffuse(x0: TensorLike, options: DiffuseOptions): DiffuseResult {
   const p = prepare(x0, options);
   runNative(p.temps, () => native.diffuse(...args(p), false), () => p.eps?.dispose());
@@ -174,6 +176,8 @@ export function diffuse(x0: TensorLike, options: DiffuseOptions): DiffuseResult 
 }
 
 /** {@link diffuse} off the main thread; bit-identical results. */
+export async function diffuseAsync(x0: TensorLike, options: DiffuseOptions & { returnNoise: true }): Promise<DiffuseResult & { eps: Tensor<'float32'> }>;
+export async function diffuseAsync(x0: TensorLike, options: DiffuseOptions): Promise<DiffuseResult>;
 export async function diffuseAsync(x0: TensorLike, options: DiffuseOptions): Promise<DiffuseResult> {
   const stack = new Error().stack;
   const p = prepare(x0, options);

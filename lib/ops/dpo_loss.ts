@@ -1,14 +1,14 @@
 /**
- * dpo.loss: the DPO loss family on per-sequence log-probabilities (METHODS.md §6.2, matching TRL's
+ * dpo.loss: the DPO loss family on per-sequence log-probabilities (docs/methods.md, matching TRL's
  * `DPOTrainer.dpo_loss` / CPOTrainer's SimPO), its metrics (§6.3) and d(loss)/d(policy logps).
  *
  * With r_c = pi_c - ref_c, r_r = pi_r - ref_r (ref = 0 when reference-free), Delta = r_c - r_r,
  * z = beta * Delta, a = beta * r_c, b = beta * r_r, eps = labelSmoothing, sp = softplus:
  *   sigmoid       (1 - eps) sp(-z) + eps sp(z)              (eps > 0: conservative DPO, TRL 0.x)
- *   sigmoid_norm  sp(-z)                                     (logps passed length-averaged)
+ *   sigmoid_norm  sp(-z'),  z' = beta Delta'                 (Delta' = r_c / n_c - r_r / n_r, TRL 1.x)
  *   robust        [(1 - eps) sp(-z) - eps sp(z)] / (1 - 2 eps)   (rDPO)
  *   hinge         max(0, 1 - z)                              (SLiC)
- *   ipo           (Delta - 1 / (2 beta))^2                   (logps passed length-averaged)
+ *   ipo           (Delta' - 1 / (2 beta))^2                  (Delta' as above; n = token counts >= 1)
  *   exo_pair      q (log q - log(1 - eps)) + q' (log q' - log eps),  q = sig(z), q' = sig(-z)
  *   nca_pair      sp(-a) + sp(a) / 2 + sp(b) / 2
  *   bco_pair      sp(-a) + sp(b)
@@ -19,6 +19,8 @@
  *   simpo         (1 - eps) sp(-s) + eps sp(s),  s = beta (pi_c - pi_r) - gamma  (reference-free)
  *   aot           sigmoid form on sort(pi_c - pi_r) - sort(ref_c - ref_r)  (sorted over the batch)
  *   aot_unpaired  sigmoid form on sort(r_c) - sort(r_r)
+ * With `average: true` ipo and sigmoid_norm take the log-probs as already length-averaged
+ * (Delta' = Delta, TRL 0.x). Rewards are beta * r from the log-probs as given (TRL 1.x: summed).
  * loss = sum_i w_i l_i / sum_i w_i (the mean without weights). Computed in float64 on the host
  * (B numbers; inputs on a GPU are copied), returned as float32 tensors on the inputs' device.
  */
@@ -54,6 +56,10 @@ export interface DpoLossInputs {
   refChosen?: TensorLike;
   /** float32 [B]: reference log-probs of the rejected responses (omit when reference-free). */
   refRejected?: TensorLike;
+  /** int32 [B]: scored tokens of each chosen response (sequenceLogps `counts`, chosen half). ipo and sigmoid_norm divide the summed log-ratios by it (TRL 1.x); other types ignore it. */
+  chosenCounts?: TensorLike;
+  /** int32 [B]: scored tokens of each rejected response (sequenceLogps `counts`, rejected half). */
+  rejectedCounts?: TensorLike;
 }
 
 export interface DpoLossOptions {
@@ -61,14 +67,16 @@ export interface DpoLossOptions {
   beta?: number;
   /** Loss variant, one of DPO_LOSS_TYPES. Default 'sigmoid'. */
   type?: DpoLossType;
-  /** eps: sigmoid/simpo/aot/aot_unpaired (conservative DPO) in [0, 0.5], robust (rDPO) in [0, 0.5), exo_pair in (0, 1) (default 1e-3); other types take none. Default 0. */
+  /** eps: sigmoid/simpo/aot/aot_unpaired (conservative DPO) in [0, 0.5], robust (rDPO) in [0, 0.5), exo_pair in [0, 1) (0 means 1e-3, as TRL 0.x); other types accept only 0. Default 0. */
   labelSmoothing?: number;
-  /** Ignore the reference (ref logps 0; refChosen/refRejected may be omitted). Default false; SimPO is always reference-free. */
+  /** Ignore the reference (ref logps 0; refChosen/refRejected may be omitted). Default false; simpo never uses a reference. */
   referenceFree?: boolean;
-  /** SimPO target margin gamma, a finite number (simpo only). Default 0.5. */
+  /** SimPO target margin gamma, a finite number (other types accept only the default). Default 0.5. */
   gamma?: number;
-  /** DiscoPOP temperature tau, a finite number > 0 (discopop only). Default 0.05. */
+  /** DiscoPOP temperature tau, a finite number > 0 (other types accept only the default). Default 0.05. */
   tau?: number;
+  /** The log-probs are already length-averaged (sequenceLogps `average: true`): ipo and sigmoid_norm then use them as given and need no counts (TRL 0.x). Default false, or true for simpo; other types use the log-probs as given either way. */
+  average?: boolean;
   /** float32 [B] per-pair weights >= 0 with a positive sum: loss = sum(w * losses) / sum(w) (BDHS: gamma and 1 - gamma per sample). Not with aot types. */
   weights?: TensorLike;
 }
@@ -78,7 +86,7 @@ export interface DpoLossResult {
   loss: number;
   /** float32 [B]: per-pair loss (unweighted). */
   losses: Tensor<'float32'>;
-  /** float32 [B]: beta * (pi_c - ref_c) (TRL rewards/chosen; SimPO: beta * pi_c). */
+  /** float32 [B]: beta * (pi_c - ref_c) from the log-probs as passed (summed: TRL 1.x rewards/chosen; SimPO: beta * pi_c). */
   chosenRewards: Tensor<'float32'>;
   /** float32 [B]: beta * (pi_r - ref_r). */
   rejectedRewards: Tensor<'float32'>;
@@ -98,6 +106,8 @@ export interface LossConfig {
   gamma: number;
   tau: number;
   referenceFree: boolean;
+  /** the log-probs are length-averaged (ipo / sigmoid_norm use them as given) */
+  average: boolean;
 }
 
 /** @internal per-pair results in float64 */
@@ -112,31 +122,37 @@ export interface LossValues {
 }
 
 const SMOOTHED: readonly DpoLossType[] = ['sigmoid', 'simpo', 'aot', 'aot_unpaired', 'robust', 'exo_pair'];
-const LOSS_KEYS = ['beta', 'type', 'labelSmoothing', 'referenceFree', 'gamma', 'tau', 'weights'] as const;
+/** @internal types that length-average the summed log-ratios with the token counts (TRL 1.x) */
+export const COUNTED: readonly DpoLossType[] = ['ipo', 'sigmoid_norm'];
+const LOSS_KEYS = ['beta', 'type', 'labelSmoothing', 'referenceFree', 'gamma', 'tau', 'weights', 'average'] as const;
 
 /** @internal option checks shared by loss() and step(); `o` holds at least the loss keys. */
 export function lossConfig(op: string, o: DpoLossOptions): LossConfig {
   const type = enumOpt(op, 'type', o.type, DPO_LOSS_TYPES, 'sigmoid');
   const beta = numberOpt(op, 'beta', o.beta, 0.1, { gt: 0 });
-  // labelSmoothing: meaning and range depend on the type
+  // labelSmoothing: meaning and range depend on the type; every type accepts the default 0, as
+  // TRL's shared DPOConfig does (exo_pair reads 0 as 1e-3, as TRL 0.x)
   let eps = 0;
-  if (o.labelSmoothing !== undefined && !SMOOTHED.includes(type))
-    fail('ERR_ARGUMENT', op, `labelSmoothing is only used by ${SMOOTHED.join(', ')} but type is '${type}'`);
+  if (o.labelSmoothing !== undefined && o.labelSmoothing !== 0 && !SMOOTHED.includes(type))
+    fail('ERR_ARGUMENT', op, `labelSmoothing is only used by ${SMOOTHED.join(', ')}: expected 0 or none for '${type}' but received ${String(o.labelSmoothing)}`);
   if (type === 'robust') eps = numberOpt(op, 'labelSmoothing', o.labelSmoothing, 0, { min: 0, lt: 0.5 });
-  else if (type === 'exo_pair') eps = numberOpt(op, 'labelSmoothing', o.labelSmoothing, 1e-3, { gt: 0, lt: 1 });
-  else eps = numberOpt(op, 'labelSmoothing', o.labelSmoothing, 0, { min: 0, max: 0.5 });
-  if (o.gamma !== undefined && type !== 'simpo') fail('ERR_ARGUMENT', op, `gamma is only used by simpo but type is '${type}'`);
+  else if (type === 'exo_pair') {
+    eps = numberOpt(op, 'labelSmoothing', o.labelSmoothing, 1e-3, { min: 0, lt: 1 });
+    if (eps === 0) eps = 1e-3;
+  } else eps = numberOpt(op, 'labelSmoothing', o.labelSmoothing, 0, { min: 0, max: 0.5 });
+  // gamma / tau: any type accepts the default value
+  if (o.gamma !== undefined && o.gamma !== 0.5 && type !== 'simpo')
+    fail('ERR_ARGUMENT', op, `gamma is only used by simpo: expected 0.5 or none for '${type}' but received ${String(o.gamma)}`);
   const gamma = numberOpt(op, 'gamma', o.gamma, 0.5);
-  if (o.tau !== undefined && type !== 'discopop') fail('ERR_ARGUMENT', op, `tau is only used by discopop but type is '${type}'`);
+  if (o.tau !== undefined && o.tau !== 0.05 && type !== 'discopop')
+    fail('ERR_ARGUMENT', op, `tau is only used by discopop: expected 0.05 or none for '${type}' but received ${String(o.tau)}`);
   const tau = numberOpt(op, 'tau', o.tau, 0.05, { gt: 0 });
-  let referenceFree = boolOpt(op, 'referenceFree', o.referenceFree, type === 'simpo');
-  if (type === 'simpo') {
-    if (!referenceFree) fail('ERR_ARGUMENT', op, 'simpo is reference-free: expected referenceFree true or omitted but received false');
-    referenceFree = true;
-  }
+  // simpo never uses a reference, whatever referenceFree says
+  const referenceFree = boolOpt(op, 'referenceFree', o.referenceFree, false) || type === 'simpo';
+  const average = boolOpt(op, 'average', o.average, type === 'simpo');
   if (o.weights !== undefined && (type === 'aot' || type === 'aot_unpaired'))
     fail('ERR_ARGUMENT', op, `weights are not defined for '${type}' (its losses belong to sorted positions, not pairs)`);
-  return { type, beta, eps, gamma, tau, referenceFree };
+  return { type, beta, eps, gamma, tau, referenceFree, average };
 }
 
 // ---- stable float64 pieces ----------------------------------------------------------------------
@@ -160,7 +176,8 @@ function argsort(v: Float64Array): number[] {
 
 /**
  * @internal The loss on host float64 vectors (ref arrays are ignored when reference-free).
- * `weights` may be null (all 1).
+ * `weights` may be null (all 1). `counts` (token counts of the chosen and rejected rows) are used
+ * by ipo and sigmoid_norm unless `c.average`; they must then be given.
  */
 export function computeLoss(
   c: LossConfig,
@@ -169,6 +186,7 @@ export function computeLoss(
   rc: Float64Array | null,
   rr: Float64Array | null,
   weights: Float64Array | null,
+  counts: { nc: Float64Array; nr: Float64Array } | null = null,
 ): LossValues {
   const B = pc.length;
   const { type, beta, eps } = c;
@@ -179,6 +197,11 @@ export function computeLoss(
   const gR = new Float64Array(B); // dl_i/dpi_r
   const cr = new Float64Array(B);
   const rj = new Float64Array(B);
+  // ipo / sigmoid_norm on summed log-probs: divide each log-ratio by its token count (at least 1)
+  const perTok = COUNTED.includes(type) && !c.average;
+  if (perTok && !counts) throw new Error('computeLoss: counts are required');
+  const invC = (i: number) => (perTok ? 1 / Math.max(counts!.nc[i]!, 1) : 1);
+  const invR = (i: number) => (perTok ? 1 / Math.max(counts!.nr[i]!, 1) : 1);
   for (let i = 0; i < B; i++) {
     const rC = pc[i]! - refC(i);
     const rR = pr[i]! - refR(i);
@@ -214,10 +237,14 @@ export function computeLoss(
       let dc: number; // dl/dpi_c
       let dr: number; // dl/dpi_r
       switch (type) {
-        case 'sigmoid':
-        case 'sigmoid_norm': {
+        case 'sigmoid': {
           const [v, dz] = cdpo(z, eps);
           [l, dc, dr] = [v, beta * dz, -beta * dz];
+          break;
+        }
+        case 'sigmoid_norm': {
+          const [v, dz] = cdpo(beta * (rC * invC(i) - rR * invR(i)), 0);
+          [l, dc, dr] = [v, beta * dz * invC(i), -beta * dz * invR(i)];
           break;
         }
         case 'robust': {
@@ -233,8 +260,8 @@ export function computeLoss(
           break;
         }
         case 'ipo': {
-          const e = d - 1 / (2 * beta);
-          [l, dc, dr] = [e * e, 2 * e, -2 * e];
+          const e = rC * invC(i) - rR * invR(i) - 1 / (2 * beta);
+          [l, dc, dr] = [e * e, 2 * e * invC(i), -2 * e * invR(i)];
           break;
         }
         case 'exo_pair': {
@@ -363,12 +390,39 @@ export function refArgs(
   return { rc: Float64Array.from(rc.toFloat32Array()), rr: Float64Array.from(rr.toFloat32Array()) };
 }
 
+/**
+ * The token counts as float64 (null when the type does not use them): int32 [B] each, >= 0, on
+ * the device of `pc`. ipo / sigmoid_norm need them unless `average`; other types ignore them.
+ */
+function countArgs(op: string, cfg: LossConfig, inputs: DpoLossInputs, B: number, pc: Tensor): { nc: Float64Array; nr: Float64Array } | null {
+  const given = inputs.chosenCounts !== undefined || inputs.rejectedCounts !== undefined;
+  if (given && (inputs.chosenCounts === undefined || inputs.rejectedCounts === undefined))
+    fail('ERR_ARGUMENT', op, 'expected chosenCounts and rejectedCounts together but received only one of them');
+  const used = COUNTED.includes(cfg.type) && !cfg.average;
+  if (used && (inputs.chosenCounts === undefined || inputs.rejectedCounts === undefined))
+    fail('ERR_ARGUMENT', op, `expected chosenCounts and rejectedCounts for '${cfg.type}' on summed log-probs (TRL 1.x), or average: true for length-averaged log-probs`);
+  if (COUNTED.includes(cfg.type) && cfg.average && given)
+    fail('ERR_ARGUMENT', op, `expected no chosenCounts / rejectedCounts with average: true ('${cfg.type}' then takes length-averaged log-probs as given)`);
+  if (!given) return null;
+  const read = (name: 'chosenCounts' | 'rejectedCounts') => {
+    const t = tensorArg(op, name, inputs[name], ['int32']);
+    expectShape(op, name, t, [B], `policyChosen ${shapeStr(pc.shape)}`);
+    sameDevice(op, { policyChosen: pc, [name]: t });
+    const v = Float64Array.from((t.to('cpu').data as Int32Array));
+    const bad = v.findIndex((x) => x < 0);
+    if (bad >= 0) fail('ERR_RANGE', op, `expected ${name} >= 0 but received ${v[bad]} at ${name}[${bad}]`);
+    return v;
+  };
+  const counts = { nc: read('chosenCounts'), nr: read('rejectedCounts') };
+  return used ? counts : null;
+}
+
 function prepare(inputs: DpoLossInputs, options: DpoLossOptions | undefined) {
   const op = 'loss';
   const o = checkOptions(op, options, LOSS_KEYS);
   const cfg = lossConfig(op, o);
   if (typeof inputs !== 'object' || inputs === null) fail('ERR_ARGUMENT', op, 'expected { policyChosen, policyRejected, refChosen, refRejected }');
-  checkOptions(op, inputs, ['policyChosen', 'policyRejected', 'refChosen', 'refRejected']);
+  checkOptions(op, inputs, ['policyChosen', 'policyRejected', 'refChosen', 'refRejected', 'chosenCounts', 'rejectedCounts']);
   const pc = tensorArg(op, 'policyChosen', inputs.policyChosen, ['float32'], 1);
   const B = pc.shape[0]!;
   if (B < 1) fail('ERR_SHAPE', op, `expected at least one pair but received policyChosen of shape ${shapeStr(pc.shape)}`);
@@ -381,15 +435,17 @@ function prepare(inputs: DpoLossInputs, options: DpoLossOptions | undefined) {
   sameDevice(op, { policyChosen: pc, policyRejected: pr });
   const { rc, rr } = refArgs(op, cfg, inputs, B, `policyChosen ${shapeStr(pc.shape)}`, 'policyChosen', pc);
   const weights = weightsArg(op, o.weights, B);
+  const counts = countArgs(op, cfg, inputs, B, pc);
   const f64 = (t: Tensor) => Float64Array.from(t.toFloat32Array());
-  const values = computeLoss(cfg, f64(pc), f64(pr), rc, rr, weights);
+  const values = computeLoss(cfg, f64(pc), f64(pr), rc, rr, weights, counts);
   return lossResult(values, pc._device < 0 ? 'cpu' : `cuda:${pc._device}`);
 }
 
 /**
  * The DPO-family loss of a batch of B preference pairs, its metrics and d(loss)/d(policy logps).
- * The log-probs are taken as given: for ipo, sigmoid_norm and simpo pass length-averaged log-probs
- * (sequenceLogps with `average: true`), as TRL does.
+ * Pass summed log-probs (sequenceLogps' default), as TRL 1.x does; ipo and sigmoid_norm then also
+ * need `chosenCounts` / `rejectedCounts` to length-average the log-ratios (or pass averaged
+ * log-probs with `average: true`). simpo takes length-averaged log-probs (TRL's CPOTrainer).
  */
 export function loss(inputs: DpoLossInputs, options?: DpoLossOptions): DpoLossResult {
   return prepare(inputs, options);

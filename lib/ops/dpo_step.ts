@@ -15,7 +15,6 @@ import {
   weightsArg,
   type DpoLossOptions,
   type DpoLossResult,
-  type DpoLossType,
 } from './dpo_loss';
 import {
   logpsBackward,
@@ -38,7 +37,7 @@ export interface DpoStepInputs {
 }
 
 export interface DpoStepOptions extends DpoLossOptions, Omit<LogpsRowOptions, 'average'> {
-  /** Length-average the log-probs: default true for ipo, sigmoid_norm and simpo, false otherwise (TRL). The reference log-probs must be computed the same way. */
+  /** Length-average the log-probs: default true for simpo, false otherwise (TRL 1.x: ipo and sigmoid_norm average the summed log-ratios inside the loss). The reference log-probs must be computed the same way. */
   average?: boolean;
   /** Write dloss/dlogits over the logits (default true: no extra [2B, T, V] memory). */
   inPlace?: boolean;
@@ -57,7 +56,6 @@ export interface DpoStepResult extends DpoLossResult {
   gradLogits: Tensor;
 }
 
-const AVERAGED: readonly DpoLossType[] = ['ipo', 'sigmoid_norm', 'simpo'];
 const KEYS = [
   'beta', 'type', 'labelSmoothing', 'referenceFree', 'gamma', 'tau', 'weights',
   'ignoreIndex', 'shift', 'average', 'cuSeqlens', 'inPlace', 'out',
@@ -81,7 +79,7 @@ function prepare(inputs: DpoStepInputs, options: DpoStepOptions | undefined) {
   const rowOpts: LogpsRowOptions = {
     ignoreIndex: o.ignoreIndex,
     shift: o.shift,
-    average: boolOpt(op, 'average', o.average, AVERAGED.includes(cfg.type)),
+    average: cfg.average,
     cuSeqlens: o.cuSeqlens,
   };
   // the loss between the two native passes: B numbers on the host
@@ -89,7 +87,9 @@ function prepare(inputs: DpoStepInputs, options: DpoStepOptions | undefined) {
     const all = fwd.logps.toFloat32Array();
     const pc = Float64Array.from(all.subarray(0, B));
     const pr = Float64Array.from(all.subarray(B));
-    const v = computeLoss(cfg, pc, pr, refs.rc, refs.rr, weights);
+    const n = fwd.counts.to('cpu').data as Int32Array;
+    const counts = { nc: Float64Array.from(n.subarray(0, B)), nr: Float64Array.from(n.subarray(B)) };
+    const v = computeLoss(cfg, pc, pr, refs.rc, refs.rr, weights, counts);
     const device = logits._device < 0 ? 'cpu' : `cuda:${logits._device}`;
     const res = lossResult(v, device);
     const g = new Float32Array(2 * B);

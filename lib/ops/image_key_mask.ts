@@ -1,5 +1,5 @@
 /**
- * attention.imageKeyMask: the BDHS image-key mask (METHODS.md §5.1) as a bool [B, L] tensor, true
+ * attention.imageKeyMask: the BDHS image-key mask (docs/methods.md) as a bool [B, L] tensor, true
  * where a key may be attended. Each image key (a position inside one of its row's spans) is
  * blocked independently with probability `maskRatio`; keys outside the spans are never blocked.
  *

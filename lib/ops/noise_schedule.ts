@@ -1,5 +1,5 @@
 /**
- * noise.schedule: DDPM beta schedules and their cumulative products, in float64 (METHODS.md §1).
+ * noise.schedule: DDPM beta schedules and their cumulative products, in float64 (docs/methods.md).
  *
  *   alpha_t = 1 - beta_t,  abar_t = prod_{s <= t} alpha_s,  SNR_t = abar_t / (1 - abar_t),  t = 0..T-1
  *

@@ -1,5 +1,5 @@
 /**
- * noise.predictionLoss (DEEM-style diffusion feedback, METHODS.md §7): the weighted noise-
+ * noise.predictionLoss (DEEM-style diffusion feedback, docs/methods.md): the weighted noise-
  * prediction MSE and its gradient w.r.t. the prediction, fused in one pass over both tensors:
  *
  *   mse_b = mean_j (pred[b, j] - target[b, j])^2,   loss = (1 / B) sum_b w_b mse_b
@@ -133,6 +133,9 @@ function disposeOutputs(p: Prepared): void {
 }
 
 /** Weighted MSE between epsPred and eps [B, ...] with its gradient w.r.t. epsPred, in one pass. */
+export function predictionLoss(epsPred: TensorLike, eps: TensorLike, options: PredictionLossOptions & { grad: false }): Omit<PredictionLossResult, 'grad'> & { grad?: undefined };
+export function predictionLoss(epsPred: TensorLike, eps: TensorLike, options?: PredictionLossOptions & { grad?: true }): PredictionLossResult & { grad: Tensor };
+export function predictionLoss(epsPred: TensorLike, eps: TensorLike, options?: PredictionLossOptions): PredictionLossResult;
 export function predictionLoss(epsPred: TensorLike, eps: TensorLike, options?: PredictionLossOptions): PredictionLossResult {
   const p = prepare(epsPred, eps, options);
   runNative(p.temps, () => native.predictionLoss(...args(p), false), () => disposeOutputs(p));
@@ -140,6 +143,9 @@ export function predictionLoss(epsPred: TensorLike, eps: TensorLike, options?: P
 }
 
 /** {@link predictionLoss} off the main thread; bit-identical results. */
+export async function predictionLossAsync(epsPred: TensorLike, eps: TensorLike, options: PredictionLossOptions & { grad: false }): Promise<Omit<PredictionLossResult, 'grad'> & { grad?: undefined }>;
+export async function predictionLossAsync(epsPred: TensorLike, eps: TensorLike, options?: PredictionLossOptions & { grad?: true }): Promise<PredictionLossResult & { grad: Tensor }>;
+export async function predictionLossAsync(epsPred: TensorLike, eps: TensorLike, options?: PredictionLossOptions): Promise<PredictionLossResult>;
 export async function predictionLossAsync(epsPred: TensorLike, eps: TensorLike, options?: PredictionLossOptions): Promise<PredictionLossResult> {
   const stack = new Error().stack;
   const p = prepare(epsPred, eps, options);

@@ -4,6 +4,7 @@
  * from exactly the renormalised filtered distribution with counter-based Philox randomness.
  * CPU and CUDA return the same tokens for the same inputs and seeds (see native/cpp/ops/sample.h).
  */
+import { randomInt } from 'node:crypto';
 import type { FloatDType } from '../dtype';
 import { fail } from '../errors';
 import { native, withCallerStack } from '../native';
@@ -48,7 +49,7 @@ export interface SampleOptions {
   repetitionPenalty?: number;
   /** int32 [B, H] previous tokens of each row, -1 = padding (same device as logits). Needed when repetitionPenalty != 1. */
   history?: TensorLike<'int32'>;
-  /** One seed for all rows (each row still gets its own Philox stream), or one per row. Default 0. */
+  /** One seed for all rows (each row still gets its own Philox stream), or one per row. Default: a fresh random 48-bit integer per call (returned as `seed`), as the noise ops and Hugging Face generate without a seed. */
   seed?: Seed | readonly Seed[] | BigUint64Array;
   /** Decoding step: the Philox offset, so each step draws fresh numbers. >= 0, default 0. */
   step?: Seed;
@@ -59,6 +60,8 @@ export interface SampleResult {
   tokens: Tensor<'int32'>;
   /** float32 [B]: its log-probability under the final (filtered, renormalised) distribution; 0 when greedy. */
   logprobs: Tensor<'float32'>;
+  /** The seed used (the given one, or the fresh one drawn when none was given): pass it back with the same step to repeat the draw. */
+  seed: Seed | BigUint64Array;
 }
 
 const OP = 'sample';
@@ -68,7 +71,8 @@ const MAX_VOCAB = 2 ** 23;
 const OPTIONS = ['temperature', 'topK', 'topP', 'minP', 'repetitionPenalty', 'history', 'seed', 'step'];
 
 function seedsArg(v: unknown, rows: number): { seed: Seed; seeds: BigUint64Array | null } {
-  if (v === undefined || typeof v === 'number' || typeof v === 'bigint') return { seed: seedOpt(OP, 'seed', v, 0), seeds: null };
+  if (v === undefined) return { seed: randomInt(0, 2 ** 48 - 1), seeds: null };
+  if (typeof v === 'number' || typeof v === 'bigint') return { seed: seedOpt(OP, 'seed', v, 0), seeds: null };
   if (!(Array.isArray(v) || v instanceof BigUint64Array))
     fail('ERR_ARGUMENT', OP, `expected seed to be a number, a bigint or an array of ${rows} of them but received ${describe(v)}`);
   const arr = v as ArrayLike<unknown>;
@@ -108,7 +112,7 @@ function prepare(logits: TensorLike, options?: SampleOptions) {
   const tokens = empty([rows], 'int32', { device: dev });
   const logprobs = empty([rows], 'float32', { device: dev });
   const args: SampleNativeArgs = [history, penalty, temperature, topK, topP, minP, seed, seeds, step, tokens, logprobs];
-  return { l, args, result: { tokens, logprobs } };
+  return { l, args, result: { tokens, logprobs, seed: seeds ?? seed } };
 }
 
 /**

@@ -167,6 +167,10 @@ function callForward(p: ForwardPlan, async: boolean): void | Promise<void> {
  * and labels int32/int64 [B, T] (or packed [N, V] / [N] with `cuSeqlens`).
  * A label outside [0, V) that is not `ignoreIndex` is an ERR_RANGE error.
  */
+export function sequenceLogps(logits: TensorLike, labels: TensorLike, options: SequenceLogpsOptions & { perToken: true; returnLse: true }): SequenceLogpsResult & { perToken: Tensor<'float32'>; lse: Tensor<'float32'> };
+export function sequenceLogps(logits: TensorLike, labels: TensorLike, options: SequenceLogpsOptions & { returnLse: true }): SequenceLogpsResult & { lse: Tensor<'float32'> };
+export function sequenceLogps(logits: TensorLike, labels: TensorLike, options: SequenceLogpsOptions & { perToken: true }): SequenceLogpsResult & { perToken: Tensor<'float32'> };
+export function sequenceLogps(logits: TensorLike, labels: TensorLike, options?: SequenceLogpsOptions): SequenceLogpsResult;
 export function sequenceLogps(logits: TensorLike, labels: TensorLike, options?: SequenceLogpsOptions): SequenceLogpsResult {
   const p = prepareForward(logits, labels, options);
   callForward(p, false);
@@ -174,6 +178,10 @@ export function sequenceLogps(logits: TensorLike, labels: TensorLike, options?: 
 }
 
 /** {@link sequenceLogps} off the main thread; bit-identical results. */
+export async function sequenceLogpsAsync(logits: TensorLike, labels: TensorLike, options: SequenceLogpsOptions & { perToken: true; returnLse: true }): Promise<SequenceLogpsResult & { perToken: Tensor<'float32'>; lse: Tensor<'float32'> }>;
+export async function sequenceLogpsAsync(logits: TensorLike, labels: TensorLike, options: SequenceLogpsOptions & { returnLse: true }): Promise<SequenceLogpsResult & { lse: Tensor<'float32'> }>;
+export async function sequenceLogpsAsync(logits: TensorLike, labels: TensorLike, options: SequenceLogpsOptions & { perToken: true }): Promise<SequenceLogpsResult & { perToken: Tensor<'float32'> }>;
+export async function sequenceLogpsAsync(logits: TensorLike, labels: TensorLike, options?: SequenceLogpsOptions): Promise<SequenceLogpsResult>;
 export async function sequenceLogpsAsync(logits: TensorLike, labels: TensorLike, options?: SequenceLogpsOptions): Promise<SequenceLogpsResult> {
   const stack = new Error().stack;
   const p = prepareForward(logits, labels, options);

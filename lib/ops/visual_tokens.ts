@@ -1,5 +1,5 @@
 /**
- * noise.visualTokens (NoiseBoost, METHODS.md §4): zero-mean Gaussian noise on the visual tokens
+ * noise.visualTokens (NoiseBoost, docs/methods.md): zero-mean Gaussian noise on the visual tokens
  * of hidden states x [B, N, D] (after the vision-language projector), one pass over the data:
  *
  *   x'[b, n, :] = x[b, n, :] + s * z[b, n, :]   for a perturbed token, unchanged (bit for bit) otherwise

@@ -1,0 +1,60 @@
+// CUDA side of the API polish and TRL items: inspect of device tensors, TRL-style dpo.loss / dpo.step
+// on CUDA inputs (token counts read from the device) equal to the CPU, fresh vs seeded sampling.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { inspect } from 'node:util';
+import { dpo, sampling, tensor } from '../../lib';
+import { randomArray, rng } from '../helpers';
+import { skip } from './gpu';
+
+describe('API on CUDA', { skip }, () => {
+  it('inspect shows decoded values of a small device tensor, and none of a large one', () => {
+    const t = tensor([1.5, -2, 0.1, 3], [2, 2], { dtype: 'bfloat16', device: 'cuda' });
+    assert.equal(inspect(t), 'Tensor(bfloat16, [2, 2], cuda:0) [ 1.5, -2, 0.1001, 3 ]');
+    const big = tensor(new Float32Array(5000), [5000], { device: 'cuda' });
+    assert.equal(inspect(big), "Tensor(float32, [5000], cuda:0) <on the device: .to('cpu') to read>");
+    t.dispose();
+    big.dispose();
+  });
+
+  it('dpo.step / dpo.loss for ipo and sigmoid_norm (summed log-probs + counts) match the CPU', () => {
+    const r = rng(3);
+    const [B, T, V] = [3, 9, 17];
+    const host = tensor(Float32Array.from(randomArray(2 * B * T * V, r, 2)), [2 * B, T, V]);
+    const labels = tensor(Int32Array.from({ length: 2 * B * T }, (_, i) => (i % T < 3 ? -100 : Math.floor(r() * V))), [2 * B, T]);
+    const refs = { refChosen: tensor(Float32Array.from([-20, -25, -22])), refRejected: tensor(Float32Array.from([-21, -24, -26])) };
+    for (const type of ['ipo', 'sigmoid_norm'] as const) {
+      const cpu = dpo.step({ logits: host, labels, ...refs }, { type, inPlace: false });
+      const gpu = dpo.step(
+        { logits: host.to('cuda'), labels: labels.to('cuda'), refChosen: refs.refChosen.to('cuda'), refRejected: refs.refRejected.to('cuda') },
+        { type, inPlace: false },
+      );
+      assert.ok(Math.abs(gpu.loss - cpu.loss) <= 1e-5 * Math.max(1, Math.abs(cpu.loss)), `${type}: ${gpu.loss} vs ${cpu.loss}`);
+      assert.deepEqual(Array.from(gpu.counts.to('cpu').data), Array.from(cpu.counts.data));
+      const c = gpu.counts.to('cpu').data;
+      const l = dpo.loss(
+        {
+          policyChosen: gpu.policyChosen, policyRejected: gpu.policyRejected,
+          refChosen: refs.refChosen.to('cuda'), refRejected: refs.refRejected.to('cuda'),
+          chosenCounts: tensor(c.slice(0, B)).to('cuda'), rejectedCounts: tensor(c.slice(B)).to('cuda'),
+        },
+        { type },
+      );
+      assert.equal(l.loss, gpu.loss);
+      assert.equal(l.chosenRewards.device, 'cuda');
+    }
+  });
+
+  it('sampling.sample on CUDA: fresh draws without a seed, the returned seed repeats them (as on the CPU)', () => {
+    const x = tensor(new Float32Array(64 * 1000), [64, 1000], { device: 'cuda' });
+    const a = sampling.sample(x);
+    const b = sampling.sample(x);
+    assert.notEqual(a.seed, b.seed);
+    assert.notDeepEqual(Array.from(a.tokens.to('cpu').data), Array.from(b.tokens.to('cpu').data));
+    const again = sampling.sample(x, { seed: a.seed as number });
+    assert.deepEqual(Array.from(again.tokens.to('cpu').data), Array.from(a.tokens.to('cpu').data));
+    const cpu = sampling.sample(x.to('cpu'), { seed: a.seed as number });
+    assert.deepEqual(Array.from(cpu.tokens.data), Array.from(a.tokens.to('cpu').data));
+    x.dispose();
+  });
+});

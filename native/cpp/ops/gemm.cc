@@ -120,15 +120,19 @@ void run(const GemmArgs& g, const GemmKernel& kern, float* c, int64_t ldc) {
   const int64_t nc_max = std::min<int64_t>(kern.nc, ceil_div(N, NR) * NR);
   const int kc_max = int(std::min<int64_t>(kern.kc, K + (K & 1)));
   std::unique_ptr<char[]> bbuf(new char[size_t(nc_max) * kc_max * esz + 64]);
+  // equal M blocks (multiples of MR) of at most MC rows
   const int64_t mblocks = ceil_div(M, kern.mc);
+  const int64_t mc_eq = std::min<int64_t>(kern.mc, ceil_div(ceil_div(M, mblocks), MR) * MR);
   const int threads = num_threads();
 
   for (int64_t jc = 0; jc < N; jc += kern.nc) {
     const int nc = int(std::min<int64_t>(kern.nc, N - jc));
     const int npanels = int(ceil_div(nc, NR));
-    // enough items for every thread: split the micro-panels of this block into groups
-    const int64_t want_groups = std::max<int64_t>(1, ceil_div(int64_t(2) * threads, mblocks));
-    const int per_group = int(std::max<int64_t>(1, ceil_div(npanels, want_groups)));
+    // split the micro-panels of this block into groups until there are at least 2 items per
+    // thread and (if possible) a multiple of the thread count: equal shares for every thread
+    int64_t want = 1;
+    while (want < npanels && (mblocks * want < 2 * threads || (mblocks * want) % threads)) ++want;
+    const int per_group = int(ceil_div(npanels, want));
     const int64_t ngroups = ceil_div(npanels, per_group);
     for (int64_t pc = 0; pc < K; pc += kern.kc) {
       const int kc = int(std::min<int64_t>(kern.kc, K - pc));
@@ -146,9 +150,10 @@ void run(const GemmArgs& g, const GemmKernel& kern, float* c, int64_t ldc) {
       //    B micro-panel stays in L1 while the A micro-panels stream from L2)
       parallel_for(mblocks * ngroups, 1, [&](int64_t i0, int64_t i1) {
         for (int64_t it = i0; it < i1; ++it) {
-          const int64_t ic = (it / ngroups) * kern.mc;
+          const int64_t ic = (it / ngroups) * mc_eq;
           const int64_t grp = it % ngroups;
-          const int mc = int(std::min<int64_t>(kern.mc, M - ic));
+          if (ic >= M) continue;  // NB: cannot happen (mblocks * mc_eq covers M once), kept as a guard
+          const int mc = int(std::min<int64_t>(mc_eq, M - ic));
           char* ap = static_cast<char*>(thread_a_buffer(size_t(ceil_div(mc, MR)) * MR * kcp * esz));
           pack<T>(A, ic, mc, pc, kc, MR, pairs, ap);
           const int p_end = int(std::min<int64_t>(npanels, (grp + 1) * per_group));
@@ -228,7 +233,7 @@ const char* gemm_isa_name(GemmIsa isa) {
   }
 }
 
-Status gemm_cpu(const GemmArgs& g) {
+Status gemm_check(const GemmArgs& g) {
   if (g.m < 0 || g.n < 0 || g.k < 0)
     return make_status(Code::kShape, "gemm: expected non-negative M, N, K but received " + std::to_string(g.m) +
                                          ", " + std::to_string(g.n) + ", " + std::to_string(g.k));
@@ -249,16 +254,26 @@ Status gemm_cpu(const GemmArgs& g) {
                                             ", ldc >= " + std::to_string(g.n) + " but received " +
                                             std::to_string(g.lda) + ", " + std::to_string(g.ldb) + ", " +
                                             std::to_string(g.ldc));
+  switch (g.in_dtype) {
+    case DType::kFloat32:
+    case DType::kFloat16:
+    case DType::kBFloat16: return Status::Ok();
+    default:
+      return make_status(Code::kDtype, std::string("gemm: expected float32, float16 or bfloat16 inputs but received ") +
+                                           dtype_name(g.in_dtype));
+  }
+}
+
+Status gemm_cpu(const GemmArgs& g) {
+  const Status st = gemm_check(g);
+  if (!st.ok()) return st;
   if (g.m == 0 || g.n == 0) return Status::Ok();
   GemmIsa isa = gemm_isa();
   if (g.max_isa >= 0) isa = std::min(isa, GemmIsa(std::min(g.max_isa, int(GemmIsa::kAvx512Bf16))));
   switch (g.in_dtype) {
     case DType::kFloat32: return run_typed<float>(g, isa);
     case DType::kFloat16: return run_typed<half_t>(g, isa);
-    case DType::kBFloat16: return run_typed<bfloat16_t>(g, isa);
-    default:
-      return make_status(Code::kDtype, std::string("gemm: expected float32, float16 or bfloat16 inputs but received ") +
-                                           dtype_name(g.in_dtype));
+    default: return run_typed<bfloat16_t>(g, isa);
   }
 }
 

@@ -26,6 +26,8 @@
 // each packs its MC x KC block of A into MR-high micro-panels and runs the MR x NR register
 // micro-kernel. Sizes per ISA in gemm_kernels.h.
 //
+// CUDA: gemm_cuda, same contract and float32 accumulation (see native/cuda/gemm_tc.cuh).
+//
 // ISA dispatch: gemm_isa() is the one place the level is chosen: the best level this CPU
 // supports (cpuid through __builtin_cpu_supports, which also checks OS register-state support),
 // capped by the environment variable MMPREF_CPU_ISA = baseline | avx2 | avx512 | avx512bf16 when
@@ -56,10 +58,16 @@ struct GemmArgs {
   int64_t m = 0, n = 0, k = 0;
   int64_t lda = 0, ldb = 0, ldc = 0;
   bool trans_a = false, trans_b = false, accumulate = false;
-  int max_isa = -1;  // < 0: gemm_isa(); else min(gemm_isa(), max_isa)
+  int max_isa = -1;  // < 0: gemm_isa(); else min(gemm_isa(), max_isa) (CPU only)
+  int device = -1;   // CUDA device of all pointers, or -1 (host)
 };
 
-// Checks the arguments (dtypes, accumulate only into float32, leading dimensions) and runs.
+// Checks the arguments: dtypes (accumulate only into float32), sizes, leading dimensions.
+Status gemm_check(const GemmArgs& a);
+// gemm_check, then C (+)= op(A) op(B) (+ bias) on the CPU.
 Status gemm_cpu(const GemmArgs& a);
+// The same on CUDA (native/cuda/gemm_tc.cuh): tensor cores (wmma) for float16 / bfloat16 inputs,
+// float32 SIMT for float32 inputs.
+Status gemm_cuda(const GemmArgs& a);
 
 }  // namespace mmpref

@@ -167,7 +167,86 @@ const GemmKernel kAvx512{GemmIsa::kAvx512, kZmmMR, kZmmNR, 240, 128, 4096, false
 const GemmKernel kAvx512Bf16{GemmIsa::kAvx512Bf16, kZmmMR, kZmmNR, 240, 256, 4096, true, micro_avx512bf16};
 #endif
 
+
+// Compute ceilings for benches: `steps` iterations of 12 independent accumulator updates with the
+// instruction the kernel of that level is bound by (FMA, or vdpbf16ps); returns the flops done.
+#if defined(__x86_64__)
+__attribute__((target("avx2,fma"))) int64_t peak_avx2(int64_t steps) {
+  __m256 acc[12];
+  for (int i = 0; i < 12; ++i) acc[i] = _mm256_set1_ps(float(i));
+  const __m256 a = _mm256_set1_ps(0.999f), b = _mm256_set1_ps(1e-3f);
+  for (int64_t s = 0; s < steps; ++s)
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; ++i) acc[i] = _mm256_fmadd_ps(acc[i], a, b);
+  __m256 t = acc[0];
+  for (int i = 1; i < 12; ++i) t = _mm256_add_ps(t, acc[i]);
+  volatile float sink = _mm256_cvtss_f32(t);
+  (void)sink;
+  return steps * 12 * 16;
+}
+__attribute__((target("avx512f"))) int64_t peak_avx512(int64_t steps) {
+  __m512 acc[12];
+  for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_ps(float(i));
+  const __m512 a = _mm512_set1_ps(0.999f), b = _mm512_set1_ps(1e-3f);
+  for (int64_t s = 0; s < steps; ++s)
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; ++i) acc[i] = _mm512_fmadd_ps(acc[i], a, b);
+  __m512 t = acc[0];
+  for (int i = 1; i < 12; ++i) t = _mm512_add_ps(t, acc[i]);
+  alignas(64) float v[16];
+  _mm512_store_ps(v, t);
+  volatile float sink = v[0] + v[15];
+  (void)sink;
+  return steps * 12 * 32;
+}
+__attribute__((target("avx512f,avx512bf16"))) int64_t peak_avx512bf16(int64_t steps) {
+  __m512 acc[12];
+  for (int i = 0; i < 12; ++i) acc[i] = _mm512_set1_ps(float(i));
+  const __m512bh a = (__m512bh)_mm512_set1_epi32(0x3f803f80), b = (__m512bh)_mm512_set1_epi32(0x3a833a83);
+  for (int64_t s = 0; s < steps; ++s)
+#pragma GCC unroll 12
+    for (int i = 0; i < 12; ++i) acc[i] = _mm512_dpbf16_ps(acc[i], a, b);
+  __m512 t = acc[0];
+  for (int i = 1; i < 12; ++i) t = _mm512_add_ps(t, acc[i]);
+  alignas(64) float v[16];
+  _mm512_store_ps(v, t);
+  volatile float sink = v[0] + v[15];
+  (void)sink;
+  return steps * 12 * 64;
+}
+#endif
+
+int64_t peak_baseline(int64_t steps) {
+  float acc[12][kBaseNR];
+  for (int i = 0; i < 12; ++i)
+    for (int j = 0; j < kBaseNR; ++j) acc[i][j] = float(i + j);
+  for (int64_t s = 0; s < steps; ++s)
+    for (int i = 0; i < 12; ++i)
+      for (int j = 0; j < kBaseNR; ++j) acc[i][j] = acc[i][j] * 0.999f + 1e-3f;
+  float t = 0;
+  for (int i = 0; i < 12; ++i)
+    for (int j = 0; j < kBaseNR; ++j) t += acc[i][j];
+  volatile float sink = t;
+  (void)sink;
+  return steps * 12 * kBaseNR * 2;
+}
+
 }  // namespace
+
+int64_t gemm_peak_loop(GemmIsa isa, bool bf16_input, int64_t steps) {
+#if defined(__x86_64__)
+  switch (isa) {
+    case GemmIsa::kAvx512Bf16: return bf16_input ? peak_avx512bf16(steps) : peak_avx512(steps);
+    case GemmIsa::kAvx512: return peak_avx512(steps);
+    case GemmIsa::kAvx2: return peak_avx2(steps);
+    default: break;
+  }
+#else
+  (void)isa;
+  (void)bf16_input;
+#endif
+  return peak_baseline(steps);
+}
 
 const GemmKernel& gemm_kernel(GemmIsa isa, bool bf16_input) {
 #if defined(__x86_64__)

@@ -30,4 +30,8 @@ struct GemmKernel {
 // bfloat16 inputs at kAvx512Bf16; other dtypes (and bfloat16 below it) use the float32 kernel.
 const GemmKernel& gemm_kernel(GemmIsa isa, bool bf16_input);
 
+// Bench ceiling: `steps` rounds of 12 independent updates with the instruction gemm_kernel(isa,
+// bf16_input) is bound by (FMA, vdpbf16ps; baseline: multiply + add); returns the flops done.
+int64_t gemm_peak_loop(GemmIsa isa, bool bf16_input, int64_t steps);
+
 }  // namespace mmpref

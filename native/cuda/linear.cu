@@ -1,8 +1,12 @@
-// CUDA linear: gemm_nt_cuda (gemm_nt.cuh) with an epilogue that adds the bias and rounds once to
-// the output dtype.
+// CUDA linear: y = x W^T + b. float16 / bfloat16 with M > 8 rows: the tensor-core GEMM
+// (gemm_tc.cuh, NT layout, float32 accumulation, bias added to the float32 sum, one rounding);
+// float32, and decode shapes (M <= 8, bound by reading W): gemm_nt_cuda (gemm_nt.cuh).
+#include <type_traits>
+
 #include "../cpp/ops/linear.h"
 #include "common.cuh"
 #include "gemm_nt.cuh"
+#include "gemm_tc.cuh"
 
 namespace mmpref {
 namespace {
@@ -19,6 +23,14 @@ struct LinearEpilogue {
 
 template <class T>
 Status launch(const LinearArgs& a) {
+  if constexpr (!std::is_same_v<T, float>) {
+    if (a.m > cuda::kGemvRows) {
+      const int64_t k1 = a.k > 0 ? a.k : 1, n1 = a.n > 0 ? a.n : 1;
+      const cuda::GemmDims d{a.m, a.n, a.k, k1, k1, n1, false, true, false};
+      return cuda::gemm_tc_launch<T, T>(static_cast<const T*>(a.x), static_cast<const T*>(a.w), static_cast<T*>(a.y),
+                                        a.bias, false, d);
+    }
+  }
   LinearEpilogue<T> epi{static_cast<const T*>(a.bias), static_cast<T*>(a.y), a.n};
   return cuda::gemm_nt_cuda(static_cast<const T*>(a.x), static_cast<const T*>(a.w), a.m, a.n, a.k, epi, "linear");
 }

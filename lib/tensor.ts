@@ -198,10 +198,15 @@ export class Tensor<D extends DType = DType> {
    * bfloat16 as numbers, not bits). CUDA tensors of up to 4096 elements are copied to show values.
    */
   [inspect.custom](_depth: number, options: InspectOptionsStylized, inspectFn: typeof inspect = inspect): string {
-    const head = `${this.toString()}`;
+    const head = this.toString();
     if (this._store === undefined) return `${head} ${options.stylize('<disposed>', 'special')}`;
     if (this._device >= 0 && this.numel > INSPECT_COPY_LIMIT) return `${head} ${options.stylize("<on the device: .to('cpu') to read>", 'special')}`;
-    const host = this._device < 0 ? this : this.to('cpu');
+    let host: Tensor<D>;
+    try {
+      host = this._device < 0 ? this : this.to('cpu');
+    } catch (e) {
+      return `${head} ${options.stylize(`<unreadable: ${(e as Error).message}>`, 'special')}`; // never throw from console.log
+    }
     const n = Math.min(this.numel, INSPECT_VALUES);
     const store = host._store as AnyStorage;
     let values: (number | bigint | boolean)[];
@@ -211,7 +216,7 @@ export class Tensor<D extends DType = DType> {
       const digits = this.dtype === 'float32' ? 7 : 4;
       const raw = decodeToFloat32(this.dtype, (store as Float32Array | Uint16Array).subarray(0, n));
       values = Array.from(raw, (v) => (Number.isFinite(v) ? Number(v.toPrecision(digits)) : v));
-    } else values = Array.from((store as Int32Array).subarray(0, n));
+    } else values = Array.from((store as Int32Array | Uint8Array).subarray(0, n)); // int32, uint8
     const more = this.numel - n;
     const items = values.map((v) => inspectFn(v, options));
     if (more > 0) items.push(`... ${more} more`);

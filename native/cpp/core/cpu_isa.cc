@@ -194,7 +194,11 @@ __attribute__((constructor)) void report_cpu_isa() {
 #else
   const char* env = std::getenv("MMPREF_CPU_ISA");
   const Level want = requested_level(env);
-  if (want != kAuto && std::strcmp(env, cpu_simd_level()) != 0)
+  if (want == kInvalid)
+    std::snprintf(g_warning, sizeof g_warning,
+                  "MMPREF_CPU_ISA=%.40s is not one of avx512, avx2, baseline, auto; using %s (auto)", env,
+                  cpu_simd_level());
+  else if (want != kAuto && std::strcmp(env, cpu_simd_level()) != 0)
     std::snprintf(g_warning, sizeof g_warning, "MMPREF_CPU_ISA=%.40s: this build cannot select the CPU variant; using %s",
                   env, cpu_simd_level());
 #endif

@@ -79,14 +79,21 @@ unsigned v3_features() {
          unsigned(__builtin_cpu_supports("bmi2") != 0) << 17 | unsigned(__builtin_cpu_supports("movbe") != 0) << 18;
 }
 
+// The words are written through names that GCC does not know alias the __cpu_model and
+// __cpu_features2 its builtins read: a compiler barrier after each write makes keep() reload them.
+inline void barrier() { __asm__ __volatile__("" ::: "memory"); }
+
 // Clears each feature bit whose loss leaves keep() unchanged.
 void mask_features(unsigned* word, unsigned (*keep)()) {
+  barrier();
   const unsigned want = keep();
   for (int b = 0; b < 32; ++b) {
     const unsigned bit = 1u << b;
     if (!(*word & bit)) continue;
     *word &= ~bit;
+    barrier();
     if (keep() != want) *word |= bit;
+    barrier();
   }
 }
 
@@ -187,7 +194,11 @@ __attribute__((constructor)) void report_cpu_isa() {
 #else
   const char* env = std::getenv("MMPREF_CPU_ISA");
   const Level want = requested_level(env);
-  if (want != kAuto && std::strcmp(env, cpu_simd_level()) != 0)
+  if (want == kInvalid)
+    std::snprintf(g_warning, sizeof g_warning,
+                  "MMPREF_CPU_ISA=%.40s is not one of avx512, avx2, baseline, auto; using %s (auto)", env,
+                  cpu_simd_level());
+  else if (want != kAuto && std::strcmp(env, cpu_simd_level()) != 0)
     std::snprintf(g_warning, sizeof g_warning, "MMPREF_CPU_ISA=%.40s: this build cannot select the CPU variant; using %s",
                   env, cpu_simd_level());
 #endif

@@ -4,13 +4,16 @@
 # (static libstdc++, glibc symbol versions <= 2.28; CMakeLists.txt). Needs:
 #   apt-get install g++-aarch64-linux-gnu cmake
 # Writes prebuilds/linux-arm64/mmpref.node (stripped) and checks it with scripts/check-glibc.sh.
-# MMPREF_SKIP_ARM64=1 skips it (a local npm pack without the cross toolchain).
+# Without the cross compiler it warns and packs without linux-arm64, unless MMPREF_REQUIRE_ARM64=1
+# (scripts/ci-install.sh sets it; a release must). MMPREF_SKIP_ARM64=1 skips it silently.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "${MMPREF_SKIP_ARM64:-}" = 1 ]; then echo "prebuild-arm64: skipped (MMPREF_SKIP_ARM64=1)"; exit 0; fi
 command -v aarch64-linux-gnu-g++ >/dev/null || {
-  echo "prebuild-arm64: aarch64-linux-gnu-g++ not found: apt-get install g++-aarch64-linux-gnu (or MMPREF_SKIP_ARM64=1 to pack without linux-arm64)"
-  exit 1
+  echo "prebuild-arm64: WARNING: aarch64-linux-gnu-g++ not found (apt-get install g++-aarch64-linux-gnu): packing WITHOUT prebuilds/linux-arm64"
+  rm -f prebuilds/linux-arm64/mmpref.node
+  [ "${MMPREF_REQUIRE_ARM64:-}" = 1 ] && exit 1
+  exit 0
 }
 ROOT=$PWD
 B=build-arm64

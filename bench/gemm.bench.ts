@@ -5,7 +5,9 @@
  * thread), all interleaved round by round in one run because this machine is shared and noisy.
  * Linear y = x W^T with x [T, Hin], W [Hout, Hin]: forward NT (M = T, N = Hout, K = Hin), input
  * gradient NN (M = T, N = Hin, K = Hout), weight gradient TN (M = Hout, N = Hin, K = T). Output in the
- * input dtype for both sides. Reported: GFLOP/s (median of the rounds), x torch, x ceiling, load.
+ * input dtype for both sides. Reported: GFLOP/s (median of the rounds), x torch, x ceiling, load,
+ * and the same per CPU-second (flops / process CPU time: robust when other jobs share the cores;
+ * torch's OpenMP spin-waits count against it).
  */
 import { spawn, spawnSync, type ChildProcessByStdio } from 'node:child_process';
 import os from 'node:os';
@@ -20,7 +22,7 @@ type Layout = 'NT' | 'NN' | 'TN';
 const raw = native as unknown as {
   _gemm(a: Tensor, b: Tensor, c: Tensor, bias: null, ta: boolean, tb: boolean, acc: boolean, isa: number, async: false): void;
   _gemmIsa(): string;
-  _gemmCeiling(bf16: boolean): number;
+  _gemmCeiling(bf16: boolean): { gflops: number; gflopsPerCpuSecond: number };
 };
 
 class Torch {
@@ -57,6 +59,9 @@ export async function run(ctx: BenchContext): Promise<void> {
   // [T, Hin, Hout]
   const shapes: [number, number, number][] = ctx.quick ? [[512, 2048, 2048]] : [[512, 2048, 2048], [1024, 4096, 4096], [2048, 2048, 5632]];
   const rounds = ctx.quick ? 3 : 5;
+  // dtypes where torch was > 10x slower than mmpref on a shape (no native kernel on this CPU): later
+  // shapes skip torch (one NN bfloat16 call took a minute on an AVX2-only Zen 3)
+  const torchSlow = new Set<string>();
   for (const dtype of ['float32', 'bfloat16'] as FloatDType[])
     for (const [t, hin, hout] of shapes)
       for (const layout of ['NT', 'NN', 'TN'] as Layout[]) {
@@ -68,27 +73,46 @@ export async function run(ctx: BenchContext): Promise<void> {
         fillRandom(b, 1);
         const call = () => raw._gemm(a, b, c, null, layout === 'TN', layout === 'NT', false, -1, false);
         call();
-        if (torch) await torch.ask(`setup ${layout} ${dtype} ${m} ${n} ${k} ${threads}`);
+        const useTorch = torch && !torchSlow.has(dtype) ? torch : null;
+        if (useTorch) await useTorch.ask(`setup ${layout} ${dtype} ${m} ${n} ${k} ${threads}`);
         const ours: number[] = [];
+        const oursCpu: number[] = [];
         const theirs: number[] = [];
+        const theirsCpu: number[] = [];
         const ceil: number[] = [];
+        const ceilCpu: number[] = [];
         for (let r = 0; r < rounds; r++) {
+          const c0 = process.cpuUsage();
           const t0 = process.hrtime.bigint();
           call();
           ours.push(Number(process.hrtime.bigint() - t0) / 1e6);
+          const cu = process.cpuUsage(c0);
+          oursCpu.push((cu.user + cu.system) / 1e3);
           // NB: torch without native bfloat16 GEMM (no AVX512-BF16) can be 100x slower: one round is enough
-          if (torch && (r === 0 || theirs[0]! < 10 * ours[0]!)) theirs.push(Number(await torch.ask('time')));
-          ceil.push(raw._gemmCeiling(dtype === 'bfloat16'));
+          if (useTorch && (r === 0 || theirs[0]! < 10 * ours[0]!)) {
+            const [wall, cpu] = (await useTorch.ask('time')).split(' ').map(Number);
+            theirs.push(wall!);
+            theirsCpu.push(cpu!);
+          }
+          const cl = raw._gemmCeiling(dtype === 'bfloat16');
+          ceil.push(cl.gflops);
+          ceilCpu.push(cl.gflopsPerCpuSecond);
         }
         const flop = 2 * m * n * k;
         const ms = median(ours);
         const gf = flop / ms / 1e6;
+        const gfCpu = flop / median(oursCpu) / 1e6;
         const ceiling = median(ceil);
-        const torchMs = torch ? median(theirs) : undefined;
+        const ceilingCpu = median(ceilCpu);
+        const torchMs = useTorch ? median(theirs) : undefined;
+        const torchCpu = useTorch ? flop / median(theirsCpu) / 1e6 : 0;
+        if (torchMs && torchMs > 10 * ms) torchSlow.add(dtype);
         const note =
           `${gf.toFixed(1)} GFLOP/s, ${(gf / ceiling).toFixed(2)}x ceiling ${ceiling.toFixed(0)}` +
-          (torchMs ? `, torch ${(flop / torchMs / 1e6).toFixed(1)} GFLOP/s (${(torchMs / ms).toFixed(2)}x)` : '') +
-          `, load ${os.loadavg()[0]!.toFixed(1)}`;
+          (torchMs ? `, torch ${(flop / torchMs / 1e6).toFixed(1)} (${(torchMs / ms).toFixed(2)}x)` : '') +
+          ` | per CPU-s: ${gfCpu.toFixed(1)}, ${(gfCpu / ceilingCpu).toFixed(2)}x ceiling ${ceilingCpu.toFixed(0)}` +
+          (torchMs ? `, torch ${torchCpu.toFixed(1)} (${(gfCpu / torchCpu).toFixed(2)}x)` : torch ? ', torch skipped (>10x slower before)' : '') +
+          ` | load ${os.loadavg()[0]!.toFixed(1)}`;
         const item = dtype === 'float32' ? 4 : 2;
         ctx.record({
           op: '_gemm',
@@ -97,7 +121,7 @@ export async function run(ctx: BenchContext): Promise<void> {
           ms,
           bytes: (m * k + k * n + m * n) * item,
           ceiling: 'read',
-          baseline: torchMs ? { name: `torch ${torch!.version}`, ms: torchMs } : undefined,
+          baseline: torchMs ? { name: `torch ${useTorch!.version}`, ms: torchMs } : undefined,
           note,
         });
       }

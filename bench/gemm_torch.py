@@ -2,7 +2,7 @@
 
 Reads lines `layout dtype M N K threads` on stdin (layout NT: a [M, K] @ b[N, K].T; NN: a [M, K] @ b [K, N];
 TN: a[K, M].T @ b [K, N]; output in the input dtype, as mmpref's), allocates the operands once, and for each
-line `time` runs one call and prints its wall milliseconds; `quit` exits. Prints `ready <torch version>` first.
+line `time` runs one call and prints its wall and process-CPU milliseconds; `quit` exits. Prints `ready <torch version>` first.
 """
 import sys
 import time
@@ -32,6 +32,6 @@ for line in sys.stdin:
         ops()
         print("ok", flush=True)
     elif parts[0] == "time":
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         ops()
-        print(f"{(time.perf_counter() - t0) * 1e3:.4f}", flush=True)
+        print(f"{(time.perf_counter() - t0) * 1e3:.4f} {(time.process_time() - c0) * 1e3:.4f}", flush=True)

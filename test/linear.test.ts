@@ -172,6 +172,19 @@ describe('ops.linear', () => {
     expectError(() => (native.linear as (...a: unknown[]) => void)(x, zeros([4, 3])), 'ERR_ARGUMENT', /async/);
   });
 
+  it('M > 8 runs the GEMM core: the same bits as _gemm NT with bias, in every dtype', async () => {
+    const { native } = await import('../lib/native');
+    const gemm = (native as unknown as { _gemm: (...a: unknown[]) => void })._gemm;
+    for (const dtype of ['float32', 'float16', 'bfloat16'] as const) {
+      const x = make(19 * 300, [19, 300], dtype, 12);
+      const w = make(45 * 300, [45, 300], dtype, 13);
+      const b = make(45, [45], dtype, 14);
+      const c = empty([19, 45], dtype);
+      gemm(x.t, w.t, c, b.t, false, true, false, -1, false);
+      assertBitEqual(ops.linear(x.t, w.t, { bias: b.t }).data, c.data, dtype);
+    }
+  });
+
   it('accepts onnxruntime-style tensors', () => {
     const y = ops.linear({ type: 'float32', data: new Float32Array([1, 2]), dims: [1, 2] }, { type: 'float32', data: new Float32Array([3, 4]), dims: [1, 2] });
     expect(Array.from(y.data)).toEqual([11]);

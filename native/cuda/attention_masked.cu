@@ -84,7 +84,7 @@ __device__ __forceinline__ void stage_rows(const T* src, int n, int d, float* ds
 template <class T, int E>
 __global__ void __launch_bounds__(kThreads)
     attention_masked_tile_kernel(AttentionMaskedArgs a, int64_t tiles) {
-  extern __shared__ float smem[];
+  MMPREF_DYNAMIC_SHARED(float, smem);
   const int d = int(a.head_dim);
   const int kld = d | 1;  // odd row stride: lanes reading different keys hit different banks
   float* q_s = smem;                     // [kTileRows][d]
@@ -192,8 +192,9 @@ template <class T, int E>
 __global__ void __launch_bounds__(kThreads)
     attention_masked_split_kernel(AttentionMaskedArgs a, int64_t splits, float* __restrict__ part) {
   constexpr int C = (kAttnMaxHeadDim / 32 + E - 1) / E;  // chunks per lane (E * C >= 8)
-  __shared__ float w_m[kWarps], w_l[kWarps];
-  __shared__ float w_acc[kWarps][kAttnMaxHeadDim];
+  MMPREF_SHARED(float, w_m, [kWarps]);
+  MMPREF_SHARED(float, w_l, [kWarps]);
+  MMPREF_SHARED(float, w_acc, [kWarps][kAttnMaxHeadDim]);
   const int d = int(a.head_dim);
   const int64_t nchunk = d / E;  // E divides d on the vector path; E = 1 otherwise
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -308,33 +309,16 @@ __global__ void attention_masked_merge_kernel(AttentionMaskedArgs a, int64_t spl
   }
 }
 
-// Stream-ordered scratch memory for the split partials.
-class Scratch {
- public:
-  Status init(size_t bytes) {
-    return cuda::status_from(cudaMallocAsync(&ptr_, bytes, cuda::op_stream()), "attention.masked");
-  }
-  float* get() const { return static_cast<float*>(ptr_); }
-  ~Scratch() {
-    if (ptr_) cudaFreeAsync(ptr_, cuda::op_stream());
-  }
-
- private:
-  void* ptr_ = nullptr;
-};
-
 template <class T, int E>
 Status launch(const AttentionMaskedArgs& a) {
   const int64_t rows = a.batch * a.q_heads * a.q_len;
   if (a.q_len <= kAttnSplitMaxQueries) {
     const int64_t splits = a.kv_len > 0 ? ceil_div(a.kv_len, kAttnCudaSplitKeys) : 1;
-    Scratch part;
-    MMPREF_RETURN_IF_ERROR(part.init(size_t(rows * splits * (a.head_dim + 2)) * sizeof(float)));
-    attention_masked_split_kernel<T, E>
-        <<<cuda::grid_for(rows * splits, 1), kThreads, 0, cuda::op_stream()>>>(a, splits, part.get());
+    cuda::DeviceScratch part;
+    MMPREF_RETURN_IF_ERROR(part.alloc_n<float>(rows * splits * (a.head_dim + 2), "attention.masked"));
+    cuda::launch(MMPREF_KERNEL(attention_masked_split_kernel<T, E>), cuda::grid_for(rows * splits, 1), kThreads, 0, cuda::op_stream())(a, splits, part.get<float>());
     MMPREF_RETURN_IF_ERROR(cuda::status_from(cudaGetLastError(), "attention.masked"));
-    attention_masked_merge_kernel<T>
-        <<<cuda::grid_for(rows, kThreads / 32), kThreads, 0, cuda::op_stream()>>>(a, splits, part.get());
+    cuda::launch(MMPREF_KERNEL(attention_masked_merge_kernel<T>), cuda::grid_for(rows, kThreads / 32), kThreads, 0, cuda::op_stream())(a, splits, part.get<float>());
     return cuda::check_launch_and_sync("attention.masked");
   }
   const int64_t tiles = ceil_div(a.q_len, kTileRows);
@@ -345,8 +329,7 @@ Status launch(const AttentionMaskedArgs& a) {
         cudaFuncSetAttribute(attention_masked_tile_kernel<T, E>, cudaFuncAttributeMaxDynamicSharedMemorySize,
                              int(smem)),
         "attention.masked"));
-  attention_masked_tile_kernel<T, E>
-      <<<cuda::grid_for(a.batch * a.q_heads * tiles, 1), kThreads, smem, cuda::op_stream()>>>(a, tiles);
+  cuda::launch(MMPREF_KERNEL(attention_masked_tile_kernel<T, E>), cuda::grid_for(a.batch * a.q_heads * tiles, 1), kThreads, smem, cuda::op_stream())(a, tiles);
   return cuda::check_launch_and_sync("attention.masked");
 }
 

@@ -1,9 +1,8 @@
 // CUDA sampling.contrastive: a 256-thread block per row: (1) max of the clamped clean logits,
 // block-reduced; (2) the elementwise combine + mask (vcd_combine, shared with the CPU, so the bits
 // are the same), with 16-byte loads and stores when the row length and the pointers allow.
-#include <cub/block/block_reduce.cuh>
-
 #include "../cpp/ops/contrastive.h"
+#include "block_reduce.cuh"
 #include "common.cuh"
 
 namespace mmpref {
@@ -19,9 +18,8 @@ template <class T>
 __global__ void __launch_bounds__(kThreads)
     contrastive_kernel(const T* __restrict__ l, const T* __restrict__ ld, const uint8_t* __restrict__ active,
                        float* __restrict__ out, int64_t rows, int64_t cols, float alpha, float log_beta, bool vec) {
-  using Reduce = cub::BlockReduce<float, kThreads>;
-  __shared__ typename Reduce::TempStorage tmp;
-  __shared__ float cutoff_s;
+  MMPREF_SHARED(float, red, [kThreads / 32]);
+  MMPREF_SHARED(float, cutoff_s, );
   constexpr int kVec = 16 / sizeof(T);
   for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
     const T* lr = l + r * cols;
@@ -37,7 +35,7 @@ __global__ void __launch_bounds__(kThreads)
       const float x = vcd_clamp_input(to_float(lr[j]));
       mx = x > mx ? x : mx;
     }
-    const float m = Reduce(tmp).Reduce(mx, MaxOp());
+    const float m = cuda::block_reduce<kThreads>(mx, MaxOp(), red);
     if (threadIdx.x == 0) cutoff_s = log_beta + m;
     __syncthreads();
     const float cutoff = cutoff_s;
@@ -60,7 +58,7 @@ __global__ void __launch_bounds__(kThreads)
       for (int64_t j = threadIdx.x; j < cols; j += kThreads)
         o[j] = vcd_combine(vcd_clamp_input(to_float(lr[j])), vcd_clamp_input(to_float(dr[j])), alpha, cutoff);
     }
-    __syncthreads();  // tmp and cutoff_s are reused by the next row
+    __syncthreads();  // red and cutoff_s are reused by the next row
   }
 }
 
@@ -69,7 +67,7 @@ Status launch(const ContrastiveArgs& a) {
   constexpr int kVec = 16 / sizeof(T);
   const auto al = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
   const bool vec = a.cols % kVec == 0 && al(a.logits) && al(a.distorted) && al(a.out);
-  contrastive_kernel<T><<<cuda::grid_for(a.rows, 1), kThreads, 0, cuda::op_stream()>>>(
+  cuda::launch(MMPREF_KERNEL(contrastive_kernel<T>), cuda::grid_for(a.rows, 1), kThreads, 0, cuda::op_stream())(
       static_cast<const T*>(a.logits), static_cast<const T*>(a.distorted), a.row_active, a.out, a.rows, a.cols,
       a.alpha, a.log_beta, vec);
   return cuda::check_launch_and_sync("contrastive");

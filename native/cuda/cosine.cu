@@ -4,7 +4,6 @@
 #include "../cpp/ops/cosine.h"
 #include "common.cuh"
 #include "gemm_nt.cuh"
-#include "scratch.cuh"
 
 namespace mmpref {
 namespace {
@@ -81,7 +80,7 @@ Status launch(const CosineArgs& a) {
   const T* x = static_cast<const T*>(a.a);
   const T* y = static_cast<const T*>(a.b);
   if (a.paired) {
-    cosine_paired_kernel<T><<<cuda::grid_for(a.n, kThreads / 32), kThreads, 0, cuda::op_stream()>>>(
+    cuda::launch(MMPREF_KERNEL(cosine_paired_kernel<T>), cuda::grid_for(a.n, kThreads / 32), kThreads, 0, cuda::op_stream())(
         x, y, a.n, a.e, a.out, a.keep, a.threshold);
     return cuda::check_launch_and_sync("cosine");
   }
@@ -90,9 +89,9 @@ Status launch(const CosineArgs& a) {
   float* na = norms.get<float>();
   float* nb = na + a.n;
   if (a.n > 0)
-    cosine_norm_kernel<T><<<cuda::grid_for(a.n, kThreads / 32), kThreads, 0, cuda::op_stream()>>>(x, a.n, a.e, na);
+    cuda::launch(MMPREF_KERNEL(cosine_norm_kernel<T>), cuda::grid_for(a.n, kThreads / 32), kThreads, 0, cuda::op_stream())(x, a.n, a.e, na);
   if (a.m > 0)
-    cosine_norm_kernel<T><<<cuda::grid_for(a.m, kThreads / 32), kThreads, 0, cuda::op_stream()>>>(y, a.m, a.e, nb);
+    cuda::launch(MMPREF_KERNEL(cosine_norm_kernel<T>), cuda::grid_for(a.m, kThreads / 32), kThreads, 0, cuda::op_stream())(y, a.m, a.e, nb);
   MMPREF_RETURN_IF_ERROR(cuda::status_from(cudaGetLastError(), "cosine"));
   float* out = a.out;
   if (a.keep) {
@@ -101,7 +100,7 @@ Status launch(const CosineArgs& a) {
   }
   MMPREF_RETURN_IF_ERROR(cuda::gemm_nt_cuda(x, y, a.n, a.m, a.e, CosineEpilogue{na, nb, out, a.m}, "cosine"));
   if (a.keep) {
-    cosine_filter_kernel<<<cuda::grid_for(a.n, kThreads), kThreads, 0, cuda::op_stream()>>>(out, a.n, a.m, a.threshold,
+    cuda::launch(MMPREF_KERNEL(cosine_filter_kernel), cuda::grid_for(a.n, kThreads), kThreads, 0, cuda::op_stream())(out, a.n, a.m, a.threshold,
                                                                                            a.keep);
     return cuda::check_launch_and_sync("similarityFilter");
   }

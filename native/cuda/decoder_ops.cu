@@ -13,7 +13,7 @@ template <class T, class W>
 // NB: x and y may alias (out: x), so neither is __restrict__.
 __global__ void rms_norm_kernel(const T* x, const W* __restrict__ w, T* y, int64_t rows,
                                 int64_t cols, float eps) {
-  __shared__ float part[32];
+  MMPREF_SHARED(float, part, [32]);
   for (int64_t r = blockIdx.x; r < rows; r += gridDim.x) {
     const T* xr = x + r * cols;
     float ss = 0;
@@ -106,10 +106,10 @@ Status rms_norm_cuda(const RmsNormArgs& a) {
   const int grid = int(std::min<int64_t>(a.rows, 65535 * 8));
   return MMPREF_CUDA_DISPATCH_FLOAT(a.dtype, T, "rmsNorm", {
     if (a.w_dtype == DType::kFloat32)
-      rms_norm_kernel<T, float><<<grid, 256, 0, cuda::op_stream()>>>(static_cast<const T*>(a.x), static_cast<const float*>(a.w),
+      cuda::launch(MMPREF_KERNEL(rms_norm_kernel<T, float>), grid, 256, 0, cuda::op_stream())(static_cast<const T*>(a.x), static_cast<const float*>(a.w),
                                                                      static_cast<T*>(a.y), a.rows, a.cols, a.eps);
     else
-      rms_norm_kernel<T, T><<<grid, 256, 0, cuda::op_stream()>>>(static_cast<const T*>(a.x), static_cast<const T*>(a.w),
+      cuda::launch(MMPREF_KERNEL(rms_norm_kernel<T, T>), grid, 256, 0, cuda::op_stream())(static_cast<const T*>(a.x), static_cast<const T*>(a.w),
                                                                  static_cast<T*>(a.y), a.rows, a.cols, a.eps);
     return cuda::check_launch_and_sync("rmsNorm");
   });
@@ -120,7 +120,7 @@ Status rotary_cuda(const RotaryArgs& a) {
   const int64_t total = a.B * a.H * a.T * (a.d / 2);
   if (total == 0) return Status::Ok();
   return MMPREF_CUDA_DISPATCH_FLOAT(a.dtype, T, "rotary", {
-    rotary_kernel<T><<<cuda::grid_for(total, 256), 256, 0, cuda::op_stream()>>>(
+    cuda::launch(MMPREF_KERNEL(rotary_kernel<T>), cuda::grid_for(total, 256), 256, 0, cuda::op_stream())(
         static_cast<const T*>(a.x), static_cast<T*>(a.y), a.B, a.H, a.T, a.d, a.positions, a.offset, a.theta);
     return cuda::check_launch_and_sync("rotary");
   });
@@ -130,7 +130,7 @@ Status swiglu_cuda(const ElementwiseArgs& a) {
   MMPREF_RETURN_IF_ERROR(cuda::set_device(a.device));
   if (a.n == 0) return Status::Ok();
   return MMPREF_CUDA_DISPATCH_FLOAT(a.dtype, T, "swiglu", {
-    swiglu_kernel<T><<<cuda::grid_for(a.n, 256), 256, 0, cuda::op_stream()>>>(static_cast<const T*>(a.a), static_cast<const T*>(a.b),
+    cuda::launch(MMPREF_KERNEL(swiglu_kernel<T>), cuda::grid_for(a.n, 256), 256, 0, cuda::op_stream())(static_cast<const T*>(a.a), static_cast<const T*>(a.b),
                                                                              static_cast<T*>(a.y), a.n);
     return cuda::check_launch_and_sync("swiglu");
   });
@@ -140,7 +140,7 @@ Status add_cuda(const ElementwiseArgs& a) {
   MMPREF_RETURN_IF_ERROR(cuda::set_device(a.device));
   if (a.n == 0) return Status::Ok();
   return MMPREF_CUDA_DISPATCH_FLOAT(a.dtype, T, "add", {
-    add_kernel<T><<<cuda::grid_for(a.n, 256), 256, 0, cuda::op_stream()>>>(static_cast<const T*>(a.a), static_cast<const T*>(a.b),
+    cuda::launch(MMPREF_KERNEL(add_kernel<T>), cuda::grid_for(a.n, 256), 256, 0, cuda::op_stream())(static_cast<const T*>(a.a), static_cast<const T*>(a.b),
                                                                          static_cast<T*>(a.y), a.n, a.alpha);
     return cuda::check_launch_and_sync("add");
   });
@@ -154,10 +154,10 @@ Status embedding_cuda(const EmbeddingArgs& a) {
   MMPREF_RETURN_IF_ERROR(flag.init());
   const bool i64 = a.token_dtype == DType::kInt64;
   if (i64)
-    embedding_check_kernel<int64_t><<<cuda::grid_for(a.N, 256), 256, 0, cuda::op_stream()>>>(
+    cuda::launch(MMPREF_KERNEL(embedding_check_kernel<int64_t>), cuda::grid_for(a.N, 256), 256, 0, cuda::op_stream())(
         static_cast<const int64_t*>(a.tokens), a.V, a.N, flag.get());
   else
-    embedding_check_kernel<int32_t><<<cuda::grid_for(a.N, 256), 256, 0, cuda::op_stream()>>>(
+    cuda::launch(MMPREF_KERNEL(embedding_check_kernel<int32_t>), cuda::grid_for(a.N, 256), 256, 0, cuda::op_stream())(
         static_cast<const int32_t*>(a.tokens), a.V, a.N, flag.get());
   MMPREF_RETURN_IF_ERROR(cuda::check_launch_and_sync("embedding"));
   int bad = 0;
@@ -167,10 +167,10 @@ Status embedding_cuda(const EmbeddingArgs& a) {
   const int64_t row_bytes = a.D * dtype_size(a.dtype);
   const int grid = int(std::min<int64_t>(a.N, 65535 * 8));
   if (i64)
-    embedding_kernel<int64_t><<<grid, 128, 0, cuda::op_stream()>>>(static_cast<const char*>(a.table), static_cast<const int64_t*>(a.tokens),
+    cuda::launch(MMPREF_KERNEL(embedding_kernel<int64_t>), grid, 128, 0, cuda::op_stream())(static_cast<const char*>(a.table), static_cast<const int64_t*>(a.tokens),
                                                                    static_cast<char*>(a.y), row_bytes, a.N);
   else
-    embedding_kernel<int32_t><<<grid, 128, 0, cuda::op_stream()>>>(static_cast<const char*>(a.table), static_cast<const int32_t*>(a.tokens),
+    cuda::launch(MMPREF_KERNEL(embedding_kernel<int32_t>), grid, 128, 0, cuda::op_stream())(static_cast<const char*>(a.table), static_cast<const int32_t*>(a.tokens),
                                                                    static_cast<char*>(a.y), row_bytes, a.N);
   return cuda::check_launch_and_sync("embedding");
 }

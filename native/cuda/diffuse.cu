@@ -108,7 +108,7 @@ Status launch(const DiffuseArgs& a) {
   const bool vec = a.sample % 4 == 0 && cuda::vec4_aligned<TI>(x) && cuda::vec4_aligned<TO>(y) &&
                    (a.eps == nullptr || cuda::vec4_aligned<float>(a.eps));
   const bool idx32 = a.sample <= int64_t(UINT32_MAX) - 4;
-  diffuse_kernel<TI, TO><<<dim3(unsigned(gx), unsigned(gy)), kBlock, 0, cuda::op_stream()>>>(
+  cuda::launch(MMPREF_KERNEL(diffuse_kernel<TI, TO>), dim3(unsigned(gx), unsigned(gy)), kBlock, 0, cuda::op_stream())(
       x, y, a.eps, a.batch, a.sample, a.t, a.t_scalar, a.coef_a, a.coef_b, a.steps, a.norm_sub, a.norm_div,
       a.channels, a.inner, a.seed, a.offset, vec, idx32);
   return cuda::check_launch_and_sync("noise.diffuse");

@@ -47,8 +47,8 @@ template <class T, class Epi>
 __global__ void __launch_bounds__(kTileThreads)
     gemm_nt_tiled_kernel(const T* __restrict__ x, const T* __restrict__ w, int64_t M, int64_t N, int64_t K,
                          Epi epi, bool vec) {
-  __shared__ float xs[kTileK][kTileM + 4];  // transposed slices: xs[k][m], ws[k][n]
-  __shared__ float ws[kTileK][kTileN + 4];
+  MMPREF_SHARED(float, xs, [kTileK][kTileM + 4]);  // transposed slices: xs[k][m], ws[k][n]
+  MMPREF_SHARED(float, ws, [kTileK][kTileN + 4]);
   const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
   const int lr = threadIdx.x / 4, lk = (threadIdx.x % 4) * 4;  // loader: row lr, columns lk..lk+3
   const int64_t tiles_n = (N + kTileN - 1) / kTileN;
@@ -136,13 +136,13 @@ Status gemm_nt_cuda(const T* x, const T* w, int64_t M, int64_t N, int64_t K, Epi
   const auto aligned16 = [](const void* p) { return reinterpret_cast<uintptr_t>(p) % 16 == 0; };
   if (M <= kGemvRows) {
     const bool vec = K % (16 / int64_t(sizeof(T))) == 0 && aligned16(x) && aligned16(w);
-    gemm_nt_gemv_kernel<T, Epi><<<grid_for(N, kGemvThreads / 32), kGemvThreads, 0, op_stream()>>>(x, w, M, N, K,
+    launch(MMPREF_KERNEL(gemm_nt_gemv_kernel<T, Epi>), grid_for(N, kGemvThreads / 32), kGemvThreads, 0, op_stream())(x, w, M, N, K,
                                                                                                     epi, vec);
   } else {
     const bool vec = K % 4 == 0 && reinterpret_cast<uintptr_t>(x) % (4 * sizeof(T)) == 0 &&
                      reinterpret_cast<uintptr_t>(w) % (4 * sizeof(T)) == 0;
     const int64_t tiles = ((M + kTileM - 1) / kTileM) * ((N + kTileN - 1) / kTileN);
-    gemm_nt_tiled_kernel<T, Epi><<<grid_for(tiles, 1), kTileThreads, 0, op_stream()>>>(x, w, M, N, K, epi, vec);
+    launch(MMPREF_KERNEL(gemm_nt_tiled_kernel<T, Epi>), grid_for(tiles, 1), kTileThreads, 0, op_stream())(x, w, M, N, K, epi, vec);
   }
   return check_launch_and_sync(op);
 }

@@ -29,22 +29,16 @@ Status image_key_mask_cuda(const ImageKeyMaskArgs& a) {
   const int64_t n = a.batch * a.length;
   if (n == 0) return Status::Ok();
   constexpr int kBlock = 256;
-  image_key_mask_base_kernel<<<cuda::grid_for(n, kBlock), kBlock, 0, cuda::op_stream()>>>(a.base, a.out, n);
+  cuda::launch(MMPREF_KERNEL(image_key_mask_base_kernel), cuda::grid_for(n, kBlock), kBlock, 0, cuda::op_stream())(a.base, a.out, n);
   MMPREF_RETURN_IF_ERROR(cuda::status_from(cudaGetLastError(), "imageKeyMask"));
   if (!a.spans.empty()) {
     const size_t bytes = a.spans.size() * sizeof(ImageKeySpan);
-    void* d_spans = nullptr;
-    MMPREF_RETURN_IF_ERROR(cuda::status_from(cudaMallocAsync(&d_spans, bytes, cuda::op_stream()), "imageKeyMask"));
-    Status st = cuda::status_from(
-        cudaMemcpyAsync(d_spans, a.spans.data(), bytes, cudaMemcpyHostToDevice, cuda::op_stream()), "imageKeyMask");
-    if (st.ok()) {
-      const int64_t num = int64_t(a.spans.size());
-      image_key_mask_spans_kernel<<<cuda::grid_for(num, 1), kBlock, 0, cuda::op_stream()>>>(
-          static_cast<const ImageKeySpan*>(d_spans), num, a.out, a.length, a.threshold, a.seed, a.offset);
-      st = cuda::check_launch_and_sync("imageKeyMask");
-    }
-    cudaFreeAsync(d_spans, cuda::op_stream());
-    return st;
+    cuda::DeviceScratch spans;
+    MMPREF_RETURN_IF_ERROR(spans.upload(a.spans.data(), bytes, "imageKeyMask"));
+    const int64_t num = int64_t(a.spans.size());
+    cuda::launch(MMPREF_KERNEL(image_key_mask_spans_kernel), cuda::grid_for(num, 1), kBlock, 0, cuda::op_stream())(
+        spans.get<const ImageKeySpan>(), num, a.out, a.length, a.threshold, a.seed, a.offset);
+    return cuda::check_launch_and_sync("imageKeyMask");  // before `spans` is freed
   }
   return cuda::check_launch_and_sync("imageKeyMask");
 }

@@ -94,7 +94,7 @@ __global__ void log_sum_exp_warp_kernel(const T* __restrict__ x, float* __restri
 template <class T, int BLOCK>
 __global__ void log_sum_exp_block_kernel(const T* __restrict__ x, float* __restrict__ y, LseState* __restrict__ part,
                                          int64_t rows, int64_t cols, int64_t segs, int64_t seg_len) {
-  __shared__ LseState warp_part[BLOCK / 32];
+  MMPREF_SHARED(LseState, warp_part, [BLOCK / 32]);
   const int lane = threadIdx.x & 31, warp = threadIdx.x / 32;
   for (int64_t item = blockIdx.x; item < rows * segs; item += gridDim.x) {
     const int64_t r = item / segs, seg = item % segs;
@@ -127,7 +127,7 @@ Status launch(const LogSumExpArgs& a) {
   const T* x = static_cast<const T*>(a.x);
   constexpr int kBlock = 256;
   if (a.cols <= 1024) {
-    log_sum_exp_warp_kernel<T><<<cuda::grid_for(a.rows, kBlock / 32), kBlock, 0, cuda::op_stream()>>>(x, a.y, a.rows, a.cols);
+    cuda::launch(MMPREF_KERNEL(log_sum_exp_warp_kernel<T>), cuda::grid_for(a.rows, kBlock / 32), kBlock, 0, cuda::op_stream())(x, a.y, a.rows, a.cols);
     return cuda::check_launch_and_sync("logSumExp");
   }
   int sms = 132;
@@ -142,16 +142,12 @@ Status launch(const LogSumExpArgs& a) {
     segs = std::min<int64_t>(segs, (a.cols + 8191) / 8192);
   }
   const int64_t seg_len = (a.cols + segs - 1) / segs;
-  LseState* part = nullptr;
-  if (segs > 1)
-    MMPREF_RETURN_IF_ERROR(cuda::status_from(
-        cudaMallocAsync(reinterpret_cast<void**>(&part), sizeof(LseState) * a.rows * segs, cuda::op_stream()), "logSumExp"));
-  const int grid = int(std::min<int64_t>(a.rows * segs, 65535 * 8));
-  log_sum_exp_block_kernel<T, kBlock><<<grid, kBlock, 0, cuda::op_stream()>>>(x, a.y, part, a.rows, a.cols, segs, seg_len);
-  if (segs > 1) log_sum_exp_merge_kernel<<<cuda::grid_for(a.rows, 128), 128, 0, cuda::op_stream()>>>(part, a.y, a.rows, segs);
-  Status st = cuda::check_launch_and_sync("logSumExp");
-  if (part) cudaFreeAsync(part, cuda::op_stream());
-  return st;
+  cuda::DeviceScratch scratch;
+  if (segs > 1) MMPREF_RETURN_IF_ERROR(scratch.alloc_n<LseState>(a.rows * segs, "logSumExp"));
+  LseState* part = segs > 1 ? scratch.get<LseState>() : nullptr;
+  cuda::launch(MMPREF_KERNEL(log_sum_exp_block_kernel<T, kBlock>), cuda::grid_for(a.rows * segs, 1), kBlock, 0, cuda::op_stream())(x, a.y, part, a.rows, a.cols, segs, seg_len);
+  if (segs > 1) cuda::launch(MMPREF_KERNEL(log_sum_exp_merge_kernel), cuda::grid_for(a.rows, 128), 128, 0, cuda::op_stream())(part, a.y, a.rows, segs);
+  return cuda::check_launch_and_sync("logSumExp");
 }
 
 }  // namespace

@@ -1,9 +1,8 @@
 // CUDA similarity.meanPoolNormalize: a 256-thread block per row; threads own embedding columns
 // (coalesced reads of each token row), sum the masked tokens in token order, then one block
 // reduction of the squared norm and the division.
-#include <cub/block/block_reduce.cuh>
-
 #include "../cpp/ops/mean_pool_normalize.h"
+#include "block_reduce.cuh"
 #include "common.cuh"
 
 namespace mmpref {
@@ -13,9 +12,8 @@ constexpr int kThreads = 256;
 
 template <class T>
 __global__ void __launch_bounds__(kThreads) mean_pool_kernel(const T* __restrict__ x, MeanPoolArgs a) {
-  using Reduce = cub::BlockReduce<float, kThreads>;
-  __shared__ typename Reduce::TempStorage tmp;
-  __shared__ float norm_s;
+  MMPREF_SHARED(float, red, [kThreads / 32]);
+  MMPREF_SHARED(float, norm_s, );
   for (int64_t r = blockIdx.x; r < a.m; r += gridDim.x) {
     float* out = a.out + r * a.e;
     int64_t count = 0;  // every thread counts the same tokens
@@ -30,7 +28,7 @@ __global__ void __launch_bounds__(kThreads) mean_pool_kernel(const T* __restrict
       ss = fmaf(mean, mean, ss);
     }
     if (!a.normalize || count == 0) continue;  // block-uniform
-    const float total = Reduce(tmp).Sum(ss);
+    const float total = cuda::block_reduce<kThreads>(ss, [](float x, float y) { return x + y; }, red);
     // NB: not fmaxf, which drops a NaN norm; the CPU's std::max(norm, eps) keeps it (NaN row -> all NaN)
     if (threadIdx.x == 0) {
       const float nrm = sqrtf(total);
@@ -39,13 +37,13 @@ __global__ void __launch_bounds__(kThreads) mean_pool_kernel(const T* __restrict
     __syncthreads();
     const float norm = norm_s;
     for (int64_t i = threadIdx.x; i < a.e; i += kThreads) out[i] = out[i] / norm;
-    __syncthreads();  // tmp and norm_s are reused by the next row
+    __syncthreads();  // red and norm_s are reused by the next row
   }
 }
 
 template <class T>
 Status launch(const MeanPoolArgs& a) {
-  mean_pool_kernel<T><<<cuda::grid_for(a.m, 1), kThreads, 0, cuda::op_stream()>>>(static_cast<const T*>(a.x), a);
+  cuda::launch(MMPREF_KERNEL(mean_pool_kernel<T>), cuda::grid_for(a.m, 1), kThreads, 0, cuda::op_stream())(static_cast<const T*>(a.x), a);
   return cuda::check_launch_and_sync("meanPoolNormalize");
 }
 

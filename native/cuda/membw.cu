@@ -45,18 +45,18 @@ Status membw_cuda(MemBwArgs* a) {
   const int grid = sms * 8, block = 256;
   switch (a->kind) {
     case MemBwKind::kRead: {
-      float* out = nullptr;
-      MMPREF_RETURN_IF_ERROR(cuda::status_from(cudaMallocAsync(&out, 4, cuda::op_stream()), "membw"));
+      cuda::DeviceScratch scratch;
+      MMPREF_RETURN_IF_ERROR(scratch.alloc(4, "membw"));
+      float* out = scratch.get<float>();
       Status st = cuda::status_from(cudaMemsetAsync(out, 0, 4, cuda::op_stream()), "membw read");
       float h = 0;
       if (st.ok()) {
-        membw_read_kernel<<<grid, block, 0, cuda::op_stream()>>>(reinterpret_cast<const float4*>(a->x), n4, tail, out);
+        cuda::launch(MMPREF_KERNEL(membw_read_kernel), grid, block, 0, cuda::op_stream())(reinterpret_cast<const float4*>(a->x), n4, tail, out);
         st = cuda::check_launch_and_sync("membw read");
       }
       // NB: on op_stream() (cudaMemcpy's legacy default stream would wait for other threads' work)
       if (st.ok()) st = cuda::status_from(cudaMemcpyAsync(&h, out, 4, cudaMemcpyDeviceToHost, cuda::op_stream()), "membw read");
       if (st.ok()) st = cuda::status_from(cudaStreamSynchronize(cuda::op_stream()), "membw read");
-      cudaFreeAsync(out, cuda::op_stream());
       a->result = h;
       return st;
     }
@@ -69,7 +69,7 @@ Status membw_cuda(MemBwArgs* a) {
       MMPREF_RETURN_IF_ERROR(cuda::status_from(cudaMemsetAsync(a->x, 0, size_t(a->n) * 4, cuda::op_stream()), "membw write"));
       return cuda::check_launch_and_sync("membw write");
     case MemBwKind::kRmw:
-      membw_rmw_kernel<<<grid, block, 0, cuda::op_stream()>>>(reinterpret_cast<float4*>(a->x), n4, tail);
+      cuda::launch(MMPREF_KERNEL(membw_rmw_kernel), grid, block, 0, cuda::op_stream())(reinterpret_cast<float4*>(a->x), n4, tail);
       return cuda::check_launch_and_sync("membw rmw");
   }
   return Status::Ok();

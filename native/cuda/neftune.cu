@@ -11,7 +11,7 @@ namespace {
 
 __global__ void neftune_rows_kernel(int64_t batch, int64_t seq, int64_t dim, const int32_t* lengths,
                                     const uint8_t* mask, float alpha, bool padded_norm, float* mag, int* flag) {
-  __shared__ unsigned long long part[32];
+  MMPREF_SHARED(unsigned long long, part, [32]);
   for (int64_t b = blockIdx.x; b < batch; b += gridDim.x) {
     int64_t count = seq;
     if (lengths) {
@@ -65,11 +65,11 @@ Status launch(const NeftuneArgs& a) {
   if (a.batch > INT32_MAX) return make_status(Code::kShape, "noise.neftune: batch too large for CUDA");
   cuda::DeviceFlag flag;
   MMPREF_RETURN_IF_ERROR(flag.init());
-  cuda::Scratch<float> mag;
-  MMPREF_RETURN_IF_ERROR(mag.init(a.batch));
+  cuda::DeviceScratch mag;
+  MMPREF_RETURN_IF_ERROR(mag.alloc_n<float>(a.batch, "neftune"));
   const int rows_grid = int(a.batch < 65535 ? a.batch : 65535);
-  neftune_rows_kernel<<<rows_grid, 256, 0, cuda::op_stream()>>>(a.batch, a.seq, a.dim, a.lengths, a.mask, a.alpha,
-                                                                 a.padded_norm, mag.get(), flag.get());
+  cuda::launch(MMPREF_KERNEL(neftune_rows_kernel), rows_grid, 256, 0, cuda::op_stream())(a.batch, a.seq, a.dim, a.lengths, a.mask, a.alpha,
+                                                                 a.padded_norm, mag.get<float>(), flag.get());
   MMPREF_RETURN_IF_ERROR(cuda::check_launch_and_sync("noise.neftune"));
   int bad = 0;
   MMPREF_RETURN_IF_ERROR(flag.read(&bad));
@@ -87,8 +87,8 @@ Status launch(const NeftuneArgs& a) {
   const int block = cuda::row_block_threads(a.dim);
   const int grid = int(npos < 65535 * 8 ? npos : 65535 * 8);
   const bool vec = a.dim % 4 == 0 && cuda::vec4_aligned<T>(x) && cuda::vec4_aligned<T>(y);
-  neftune_apply_kernel<T><<<grid, block, 0, cuda::op_stream()>>>(x, y, npos, a.seq, a.dim, a.lengths, a.mask,
-                                                                  mag.get(), a.seed, a.offset, vec);
+  cuda::launch(MMPREF_KERNEL(neftune_apply_kernel<T>), grid, block, 0, cuda::op_stream())(x, y, npos, a.seq, a.dim, a.lengths, a.mask,
+                                                                  mag.get<float>(), a.seed, a.offset, vec);
   return cuda::check_launch_and_sync("noise.neftune");
 }
 

@@ -138,22 +138,4 @@ inline int row_block_threads(int64_t n) {
   return int(want < 32 ? 32 : want > 256 ? 256 : want);
 }
 
-// Stream-ordered device scratch memory, freed when it goes out of scope.
-template <class T>
-class Scratch {
- public:
-  Status init(int64_t n) {
-    if (n <= 0) return Status::Ok();
-    return status_from(cudaMallocAsync(reinterpret_cast<void**>(&ptr_), size_t(n) * sizeof(T), op_stream()),
-                       "scratch");
-  }
-  T* get() const { return ptr_; }
-  ~Scratch() {
-    if (ptr_) cudaFreeAsync(ptr_, op_stream());
-  }
-
- private:
-  T* ptr_ = nullptr;
-};
-
 }  // namespace mmpref::cuda

@@ -26,7 +26,7 @@ __global__ void permute_kernel(const W* __restrict__ x, W* __restrict__ y, Dims 
 
 template <class W>
 Status launch(const PermuteArgs& a, const Dims& d) {
-  permute_kernel<W><<<cuda::grid_for(a.numel, 256), 256, 0, cuda::op_stream()>>>(static_cast<const W*>(a.x), static_cast<W*>(a.y), d, a.numel);
+  cuda::launch(MMPREF_KERNEL(permute_kernel<W>), cuda::grid_for(a.numel, 256), 256, 0, cuda::op_stream())(static_cast<const W*>(a.x), static_cast<W*>(a.y), d, a.numel);
   return cuda::check_launch_and_sync("permute");
 }
 

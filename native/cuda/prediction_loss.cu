@@ -23,7 +23,7 @@ __global__ void loss_weights_kernel(PredictionLossArgs a, float* coef, int* flag
 template <class TP, class TT>
 __global__ void loss_partial_kernel(const TP* p, const TT* e, TP* g, const float* coef, int64_t batch, int64_t sample,
                                     int64_t chunks, float* part, bool vec) {
-  __shared__ float sh[33];
+  MMPREF_SHARED(float, sh, [33]);
   for (int64_t b = blockIdx.y; b < batch; b += gridDim.y) {
     const float cg = coef[b];
     for (int64_t c = blockIdx.x; c < chunks; c += gridDim.x) {
@@ -88,7 +88,7 @@ Status launch(const PredictionLossArgs& a, const float* coef, float* part, int64
   const bool vec = a.sample % 4 == 0 && cuda::vec4_aligned<TP>(p) && cuda::vec4_aligned<TT>(e) &&
                    (g == nullptr || cuda::vec4_aligned<TP>(g));
   const dim3 grid(unsigned(chunks < 65535 ? chunks : 65535), unsigned(a.batch < 65535 ? a.batch : 65535));
-  loss_partial_kernel<TP, TT><<<grid, kBlock, 0, cuda::op_stream()>>>(p, e, g, coef, a.batch, a.sample, chunks, part,
+  cuda::launch(MMPREF_KERNEL(loss_partial_kernel<TP, TT>), grid, kBlock, 0, cuda::op_stream())(p, e, g, coef, a.batch, a.sample, chunks, part,
                                                                        vec);
   return cuda::check_launch_and_sync("noise.predictionLoss");
 }
@@ -114,9 +114,9 @@ Status prediction_loss_cuda(const PredictionLossArgs& a) {
   // 1. weights
   cuda::DeviceFlag flag;
   MMPREF_RETURN_IF_ERROR(flag.init());
-  cuda::Scratch<float> coef;
-  MMPREF_RETURN_IF_ERROR(coef.init(a.batch));
-  loss_weights_kernel<<<cuda::grid_for(a.batch, 256), 256, 0, cuda::op_stream()>>>(a, coef.get(), flag.get());
+  cuda::DeviceScratch coef;
+  MMPREF_RETURN_IF_ERROR(coef.alloc_n<float>(a.batch, "predictionLoss"));
+  cuda::launch(MMPREF_KERNEL(loss_weights_kernel), cuda::grid_for(a.batch, 256), 256, 0, cuda::op_stream())(a, coef.get<float>(), flag.get());
   MMPREF_RETURN_IF_ERROR(cuda::check_launch_and_sync("noise.predictionLoss"));
   int bad = 0;
   MMPREF_RETURN_IF_ERROR(flag.read(&bad));
@@ -128,23 +128,23 @@ Status prediction_loss_cuda(const PredictionLossArgs& a) {
   }
   // 2. chunk partials (+ gradient)
   const int64_t chunks = a.sample > 0 ? (a.sample + kLossChunk - 1) / kLossChunk : 1;
-  cuda::Scratch<float> part;
-  MMPREF_RETURN_IF_ERROR(part.init(a.batch * chunks));
-  cuda::Scratch<double> mse;
-  MMPREF_RETURN_IF_ERROR(mse.init(a.batch));
+  cuda::DeviceScratch part;
+  MMPREF_RETURN_IF_ERROR(part.alloc_n<float>(a.batch * chunks, "predictionLoss"));
+  cuda::DeviceScratch mse;
+  MMPREF_RETURN_IF_ERROR(mse.alloc_n<double>(a.batch, "predictionLoss"));
   Status st;
   switch (a.pred_dtype) {
-    case DType::kFloat32: st = launch_target<float>(a, coef.get(), part.get(), chunks); break;
-    case DType::kFloat16: st = launch_target<half_t>(a, coef.get(), part.get(), chunks); break;
-    case DType::kBFloat16: st = launch_target<bfloat16_t>(a, coef.get(), part.get(), chunks); break;
+    case DType::kFloat32: st = launch_target<float>(a, coef.get<float>(), part.get<float>(), chunks); break;
+    case DType::kFloat16: st = launch_target<half_t>(a, coef.get<float>(), part.get<float>(), chunks); break;
+    case DType::kBFloat16: st = launch_target<bfloat16_t>(a, coef.get<float>(), part.get<float>(), chunks); break;
     default:
       st = make_status(Code::kDtype, std::string("noise.predictionLoss: expected epsPred of a float dtype but received ") +
                                          dtype_name(a.pred_dtype));
   }
   MMPREF_RETURN_IF_ERROR(st);
   // 3. merge, in order
-  loss_merge_kernel<<<1, 256, 0, cuda::op_stream()>>>(part.get(), a.batch, a.sample, chunks, a.weights_out,
-                                                       a.per_sample, mse.get(), a.loss);
+  cuda::launch(MMPREF_KERNEL(loss_merge_kernel), 1, 256, 0, cuda::op_stream())(part.get<float>(), a.batch, a.sample, chunks, a.weights_out,
+                                                       a.per_sample, mse.get<double>(), a.loss);
   return cuda::check_launch_and_sync("noise.predictionLoss");
 }
 

@@ -53,7 +53,7 @@ Status launch(const RandomFillArgs& a) {
   T* out = static_cast<T*>(a.out);
   const int grid = cuda::grid_for((a.n + a.start_skip + 3) / 4, kBlock);
   const bool vec = KIND == RandomKind::kBits ? cuda::vec4_aligned<uint32_t>(out) : cuda::vec4_aligned<T>(out);
-  random_fill_kernel<T, KIND><<<grid, kBlock, 0, cuda::op_stream()>>>(out, a.n, a.a, a.b, a.seed, a.offset, a.start_block,
+  cuda::launch(MMPREF_KERNEL(random_fill_kernel<T, KIND>), grid, kBlock, 0, cuda::op_stream())(out, a.n, a.a, a.b, a.seed, a.offset, a.start_block,
                                                                      a.start_skip, vec);
   return cuda::check_launch_and_sync("random");
 }

@@ -14,12 +14,9 @@
 //      exclusive scan, and the thread whose segment holds the target walks it.
 // Logits are processed on the fly (l / temperature); with a history the processed row is first
 // written to a float32 scratch [B, V] and the penalised tokens patched in by a second kernel.
-#include <cub/block/block_reduce.cuh>
-#include <cub/block/block_scan.cuh>
-
 #include "../cpp/ops/sample.h"
+#include "block_reduce.cuh"
 #include "common.cuh"
-#include "scratch.cuh"
 
 namespace mmpref {
 namespace {
@@ -50,13 +47,10 @@ struct MaxArgOp {
   }
 };
 
-using BlockMax = cub::BlockReduce<MaxArg, kThreads>;
-using BlockScanU64 = cub::BlockScan<unsigned long long, kThreads>;
-
 struct Shared {
   union {
-    typename BlockMax::TempStorage max;
-    typename BlockScanU64::TempStorage scan;
+    MaxArg max[kWarps];
+    unsigned long long scan[kWarps];
   } tmp;
   unsigned long long priv[kWarps][kBins];  // per-warp histograms of one level
   unsigned long long hist[kBins];          // their sum
@@ -158,7 +152,7 @@ __device__ bool radix_search(Shared& sh, const Load& load, int64_t V, float m, u
 template <class T, bool kScratch>
 __global__ void __launch_bounds__(kThreads)
     sample_row_kernel(const T* __restrict__ logits, const float* __restrict__ scratch, SampleParams p) {
-  __shared__ Shared sh;
+  MMPREF_SHARED(Shared, sh, );
   const int64_t V = p.vocab;
   for (int64_t r = blockIdx.x; r < p.rows; r += gridDim.x) {
     const T* lrow = logits + r * V;
@@ -178,7 +172,7 @@ __global__ void __launch_bounds__(kThreads)
       if (x > best.v) best = MaxArg{x, j};
     }
     bad = __syncthreads_or(bad);
-    const MaxArg all = BlockMax(sh.tmp.max).Reduce(best, MaxArgOp());
+    const MaxArg all = cuda::block_reduce<kThreads>(best, MaxArgOp(), sh.tmp.max);
     if (threadIdx.x == 0) sh.m = all.v, sh.argmax = all.i;
     __syncthreads();
     const float m = sh.m;
@@ -207,8 +201,8 @@ __global__ void __launch_bounds__(kThreads)
     const int64_t j0 = threadIdx.x * seg, j1 = j0 + seg < V ? j0 + seg : V;
     unsigned long long s = 0;
     for (int64_t j = j0; j < j1; ++j) s += sample_masked_mass(load(j), m, tau, p.min_p);
-    unsigned long long before = 0, z = 0;
-    BlockScanU64(sh.tmp.scan).ExclusiveSum(s, before, z);
+    unsigned long long z = 0;
+    const unsigned long long before = cuda::block_exclusive_sum<kThreads>(s, &z, sh.tmp.scan);
     if (threadIdx.x == 0) {
       const uint64_t seed = p.seeds ? p.seeds[r] : p.seed;
       sh.target = sample_mulhi64(sample_random64(seed, p.step, uint64_t(r)), z);
@@ -271,15 +265,15 @@ Status launch(const SampleArgs& a) {
   if (a.history && a.hist_len > 0) {
     MMPREF_RETURN_IF_ERROR(scratch.alloc(size_t(a.rows * a.vocab) * sizeof(float), "sample: scratch"));
     float* s = scratch.get<float>();
-    sample_process_kernel<T><<<cuda::grid_for(a.rows * a.vocab, 256), 256, 0, cuda::op_stream()>>>(
+    cuda::launch(MMPREF_KERNEL(sample_process_kernel<T>), cuda::grid_for(a.rows * a.vocab, 256), 256, 0, cuda::op_stream())(
         logits, s, a.rows * a.vocab, a.temperature);
     MMPREF_RETURN_IF_ERROR(cuda::status_from(cudaGetLastError(), "sample"));
-    sample_penalty_kernel<T><<<cuda::grid_for(a.rows * a.hist_len, 256), 256, 0, cuda::op_stream()>>>(
+    cuda::launch(MMPREF_KERNEL(sample_penalty_kernel<T>), cuda::grid_for(a.rows * a.hist_len, 256), 256, 0, cuda::op_stream())(
         logits, s, a.history, a.rows, a.hist_len, a.vocab, a.penalty, a.temperature, flag.get());
     MMPREF_RETURN_IF_ERROR(cuda::status_from(cudaGetLastError(), "sample"));
-    sample_row_kernel<T, true><<<grid, kThreads, 0, cuda::op_stream()>>>(logits, s, p);
+    cuda::launch(MMPREF_KERNEL(sample_row_kernel<T, true>), grid, kThreads, 0, cuda::op_stream())(logits, s, p);
   } else {
-    sample_row_kernel<T, false><<<grid, kThreads, 0, cuda::op_stream()>>>(logits, nullptr, p);
+    cuda::launch(MMPREF_KERNEL(sample_row_kernel<T, false>), grid, kThreads, 0, cuda::op_stream())(logits, nullptr, p);
   }
   MMPREF_RETURN_IF_ERROR(cuda::check_launch_and_sync("sample"));
   int code = 0;

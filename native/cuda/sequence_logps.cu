@@ -150,8 +150,8 @@ __device__ __forceinline__ float block_sum(float v, float* sh) {
 // lse of row p[0, n), returned to every thread of the block (same special cases as the CPU).
 template <class T>
 __device__ double row_lse(const T* p, int64_t n) {
-  __shared__ Ref sh_ref[kWarps];
-  __shared__ float sh_f[kWarps];
+  MMPREF_SHARED(Ref, sh_ref, [kWarps]);
+  MMPREF_SHARED(float, sh_f, [kWarps]);
   // 1. fast path: online (c, s)
   Ref st = ref_empty();
   for_row(p, n, [&](const auto& v) { ref_push(st, v); });
@@ -177,7 +177,8 @@ __device__ double row_lse(const T* p, int64_t n) {
 // What the block's row scores (computed by thread 0, broadcast); bad labels score nothing here
 // and are reported by sequence_reduce_kernel.
 __device__ __forceinline__ int64_t block_target(const LogpsRows& m, int64_t r, int64_t* li) {
-  __shared__ int64_t sh_y, sh_li;
+  MMPREF_SHARED(int64_t, sh_y, );
+  MMPREF_SHARED(int64_t, sh_li, );
   __syncthreads();
   if (threadIdx.x == 0) {
     int64_t l = -1;
@@ -211,8 +212,8 @@ __global__ void __launch_bounds__(kBlock, 4) sequence_logps_row_kernel(LogpsRows
 __global__ void sequence_reduce_kernel(LogpsRows m, const float* __restrict__ per_token,
                                        float* __restrict__ logps, int32_t* __restrict__ counts,
                                        unsigned long long* err) {
-  __shared__ double sh_s[kWarps];
-  __shared__ int sh_n[kWarps];
+  MMPREF_SHARED(double, sh_s, [kWarps]);
+  MMPREF_SHARED(int, sh_n, [kWarps]);
   for (int64_t b = blockIdx.x; b < m.seqs; b += gridDim.x) {
     const int64_t s0 = m.cu_seqlens ? int64_t(m.cu_seqlens[b]) : b * m.seq_len;
     const int64_t s1 = m.cu_seqlens ? int64_t(m.cu_seqlens[b + 1]) : s0 + m.seq_len;
@@ -328,16 +329,6 @@ __global__ void __launch_bounds__(kBlock, 4) logps_backward_row_kernel(LogpsRows
 // ---- launch helpers ---------------------------------------------------------------------------
 
 // Stream-ordered scratch memory, freed when it goes out of scope.
-struct Scratch {
-  void* ptr = nullptr;
-  Status alloc(size_t bytes) {
-    return cuda::status_from(cudaMallocAsync(&ptr, bytes ? bytes : 1, cuda::op_stream()), "scratch");
-  }
-  ~Scratch() {
-    if (ptr) cudaFreeAsync(ptr, cuda::op_stream());
-  }
-};
-
 // cuSeqlens is read back (B + 1 ints) and checked on the host before any kernel uses it.
 Status check_rows(const char* op, const LogpsRows& m) {
   if (!m.cu_seqlens) return Status::Ok();
@@ -367,7 +358,6 @@ Status read_label_error(const char* op, const LogpsRows& m, const unsigned long 
   return label_range_error(op, m, int64_t(li), isz == 8 ? y : int64_t(y32));
 }
 
-int row_grid(int64_t rows) { return int(rows < 65535 * 8 ? (rows > 0 ? rows : 1) : 65535 * 8); }
 
 template <class T>
 Status launch_forward(const SequenceLogpsArgs& a) {
@@ -375,20 +365,20 @@ Status launch_forward(const SequenceLogpsArgs& a) {
   const LogpsRows& m = a.map;
   cudaStream_t st = cuda::op_stream();
   MMPREF_RETURN_IF_ERROR(check_rows(op, m));
-  Scratch err;
-  MMPREF_RETURN_IF_ERROR(err.alloc(sizeof(unsigned long long)));
-  auto* e = static_cast<unsigned long long*>(err.ptr);
+  cuda::DeviceScratch err;
+  MMPREF_RETURN_IF_ERROR(err.alloc(sizeof(unsigned long long), op));
+  auto* e = err.get<unsigned long long>();
   MMPREF_RETURN_IF_ERROR(cuda::status_from(cudaMemsetAsync(e, 0xff, sizeof(*e), st), op));
   if (m.rows)
     MMPREF_RETURN_IF_ERROR(cuda::status_from(cudaMemsetAsync(a.per_token, 0, size_t(m.rows) * 4, st), op));
   if (a.lse && m.rows)
     MMPREF_RETURN_IF_ERROR(cuda::status_from(cudaMemsetAsync(a.lse, 0, size_t(m.rows) * 4, st), op));
   if (m.rows)
-    sequence_logps_row_kernel<T><<<row_grid(m.rows), kBlock, 0, st>>>(m, static_cast<const T*>(a.logits),
+    cuda::launch(MMPREF_KERNEL(sequence_logps_row_kernel<T>), cuda::grid_for(m.rows, 1), kBlock, 0, st)(m, static_cast<const T*>(a.logits),
                                                                       a.per_token, a.lse);
   MMPREF_RETURN_IF_ERROR(cuda::status_from(cudaGetLastError(), op));
   if (m.seqs)
-    sequence_reduce_kernel<<<row_grid(m.seqs), kBlock, 0, st>>>(m, a.per_token, a.logps, a.counts, e);
+    cuda::launch(MMPREF_KERNEL(sequence_reduce_kernel), cuda::grid_for(m.seqs, 1), kBlock, 0, st)(m, a.per_token, a.logps, a.counts, e);
   MMPREF_RETURN_IF_ERROR(cuda::check_launch_and_sync(op));
   return read_label_error(op, m, e);
 }
@@ -401,17 +391,17 @@ Status launch_backward(const LogpsBackwardArgs& a) {
   const LogpsRows& m = a.map;
   cudaStream_t st = cuda::op_stream();
   MMPREF_RETURN_IF_ERROR(check_rows(op, m));
-  Scratch err, counts;
-  MMPREF_RETURN_IF_ERROR(err.alloc(sizeof(unsigned long long)));
-  MMPREF_RETURN_IF_ERROR(counts.alloc(size_t(m.seqs) * sizeof(int32_t)));
-  auto* e = static_cast<unsigned long long*>(err.ptr);
-  auto* cnt = static_cast<int32_t*>(counts.ptr);
+  cuda::DeviceScratch err, counts;
+  MMPREF_RETURN_IF_ERROR(err.alloc(sizeof(unsigned long long), op));
+  MMPREF_RETURN_IF_ERROR(counts.alloc_n<int32_t>(m.seqs, op));
+  auto* e = err.get<unsigned long long>();
+  auto* cnt = counts.get<int32_t>();
   MMPREF_RETURN_IF_ERROR(cuda::status_from(cudaMemsetAsync(e, 0xff, sizeof(*e), st), op));
-  if (m.seqs) sequence_reduce_kernel<<<row_grid(m.seqs), kBlock, 0, st>>>(m, nullptr, nullptr, cnt, e);
+  if (m.seqs) cuda::launch(MMPREF_KERNEL(sequence_reduce_kernel), cuda::grid_for(m.seqs, 1), kBlock, 0, st)(m, nullptr, nullptr, cnt, e);
   MMPREF_RETURN_IF_ERROR(cuda::check_launch_and_sync(op));
   MMPREF_RETURN_IF_ERROR(read_label_error(op, m, e));
   if (m.rows)
-    logps_backward_row_kernel<T><<<row_grid(m.rows), kBlock, 0, st>>>(
+    cuda::launch(MMPREF_KERNEL(logps_backward_row_kernel<T>), cuda::grid_for(m.rows, 1), kBlock, 0, st)(
         m, static_cast<const T*>(a.logits), static_cast<T*>(a.grad), a.grad_logps, a.lse, cnt);
   return cuda::check_launch_and_sync(op);
 }

@@ -14,7 +14,7 @@ template <class T, TokenScale MODE>
 __global__ void visual_tokens_kernel(const T* x, T* y, int64_t ntok, int64_t tokens, int64_t dim,
                                      const uint8_t* mask, const uint8_t* rows, float sigma, float prob,
                                      uint64_t seed, uint64_t offset, bool vec) {
-  __shared__ float sh[33];
+  MMPREF_SHARED(float, sh, [33]);
   for (int64_t t = blockIdx.x; t < ntok; t += gridDim.x) {
     const int64_t e0 = t * dim;
     // `on` and `s` depend on t only: uniform over the block, so block_sum is safe.
@@ -58,15 +58,15 @@ Status launch(const VisualTokensArgs& a) {
   const bool vec = a.dim % 4 == 0 && cuda::vec4_aligned<T>(x) && cuda::vec4_aligned<T>(y);
   switch (a.scale) {
     case TokenScale::kAbsolute:
-      visual_tokens_kernel<T, TokenScale::kAbsolute><<<grid, block, 0, cuda::op_stream()>>>(
+      cuda::launch(MMPREF_KERNEL(visual_tokens_kernel<T, TokenScale::kAbsolute>), grid, block, 0, cuda::op_stream())(
           x, y, ntok, a.tokens, a.dim, a.mask, a.rows, a.sigma, a.prob, a.seed, a.offset, vec);
       break;
     case TokenScale::kRms:
-      visual_tokens_kernel<T, TokenScale::kRms><<<grid, block, 0, cuda::op_stream()>>>(
+      cuda::launch(MMPREF_KERNEL(visual_tokens_kernel<T, TokenScale::kRms>), grid, block, 0, cuda::op_stream())(
           x, y, ntok, a.tokens, a.dim, a.mask, a.rows, a.sigma, a.prob, a.seed, a.offset, vec);
       break;
     case TokenScale::kStd:
-      visual_tokens_kernel<T, TokenScale::kStd><<<grid, block, 0, cuda::op_stream()>>>(
+      cuda::launch(MMPREF_KERNEL(visual_tokens_kernel<T, TokenScale::kStd>), grid, block, 0, cuda::op_stream())(
           x, y, ntok, a.tokens, a.dim, a.mask, a.rows, a.sigma, a.prob, a.seed, a.offset, vec);
       break;
     default:

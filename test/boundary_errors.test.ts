@@ -138,8 +138,8 @@ describe('boundary: environment variables are parsed strictly', () => {
     expect(r.stderr).not.toMatch(/MMPREF_NUM_THREADS/);
   });
   for (const bad of ['4abc', '0', '-3']) {
-    // fixed by boundary refactor (issue 10): parsed with atoi ("4abc" gave 4, "0" and "-3" were ignored silently)
-    it.fails(`MMPREF_NUM_THREADS=${bad} is a typed error at load or a warning naming the variable`, async () => {
+    // was parsed with atoi ("4abc" gave 4, "0" and "-3" were ignored silently); now strict (core/thread_pool.cc)
+    it(`MMPREF_NUM_THREADS=${bad} is a typed error at load or a warning naming the variable`, async () => {
       const r = await load({ MMPREF_NUM_THREADS: bad });
       expect(r.signal, ending(r)).toBeNull();
       expect(r.stderr).toMatch(/MMPREF_NUM_THREADS/);

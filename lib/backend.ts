@@ -1,4 +1,5 @@
 /** What this process can run on: CPU SIMD level and threads, CUDA devices, or why not. */
+import { envDevice, warn } from './env';
 import { MmprefError } from './errors';
 import { addonPath, native, type NativeBackendInfo } from './native';
 
@@ -29,7 +30,8 @@ export interface BackendReport {
   };
 }
 
-const forcedCpu = (process.env.MMPREF_DEVICE ?? '').toLowerCase() === 'cpu';
+const envDeviceChoice = envDevice();
+const forcedCpu = envDeviceChoice === 'cpu';
 let cached: NativeBackendInfo | undefined;
 
 function info(): NativeBackendInfo {
@@ -40,6 +42,9 @@ function info(): NativeBackendInfo {
 function cudaVersion(v: number): string | null {
   return v ? `${Math.floor(v / 1000)}.${Math.floor((v % 1000) / 10)}` : null;
 }
+
+if (envDeviceChoice === 'cuda' && !info().cuda.available)
+  warn(`MMPREF_DEVICE=cuda but CUDA is not available (${info().cuda.reason ?? 'unknown'}); using the cpu`);
 
 /** True when CUDA tensors can be created (compiled in, driver and device present, not forced off). */
 export function cudaAvailable(): boolean {

@@ -1,3 +1,5 @@
+import { fail } from './errors';
+
 /** Element types. float16 and bfloat16 are stored as their uint16 bit patterns. */
 export const DTYPES = ['float32', 'float16', 'bfloat16', 'int32', 'int64', 'uint8', 'bool'] as const;
 export type DType = (typeof DTYPES)[number];
@@ -95,9 +97,34 @@ export function numberToBf16Bits(x: number): number {
   return Math.floor((u + 0x7fff + ((u >>> 16) & 1)) / 65536) & 0xffff;
 }
 
-/** Writes numbers into a storage array of `dtype` (encoding half types, BigInt for int64). */
-export function encodeInto(dtype: DType, dst: AnyStorage, src: ArrayLike<number | bigint | boolean>): void {
+/** Inclusive value range of each integer dtype (bool takes any value: truthiness). */
+const INT_RANGE: Partial<Record<DType, readonly [bigint, bigint]>> = {
+  int32: [-(2n ** 31n), 2n ** 31n - 1n],
+  int64: [-(2n ** 63n), 2n ** 63n - 1n],
+  uint8: [0n, 255n],
+};
+
+/** ERR_RANGE unless every value is an integer the integer dtype holds (no wrapping, no truncation). */
+function checkIntegers(dtype: DType, src: ArrayLike<number | bigint | boolean>, op: string): void {
+  const r = INT_RANGE[dtype];
+  if (!r) return;
+  const lo = Number(r[0]), hi = Number(r[1]);
+  for (let i = 0; i < src.length; i++) {
+    const v = src[i];
+    const ok =
+      typeof v === 'bigint' ? v >= r[0] && v <= r[1] : typeof v === 'boolean' || (Number.isInteger(v) && (v as number) >= lo && (v as number) <= hi && (dtype !== 'int64' || Number.isSafeInteger(v)));
+    if (!ok)
+      fail('ERR_RANGE', op, `expected ${dtype} values (integers in [${r[0]}, ${r[1]}]) but element ${i} is ${typeof v === 'bigint' ? `${v}n` : String(v)}`);
+  }
+}
+
+/**
+ * Writes numbers into a storage array of `dtype` (encoding half types, BigInt for int64). Integer
+ * dtypes take only integers they can hold (ERR_RANGE otherwise, never wrapped or truncated).
+ */
+export function encodeInto(dtype: DType, dst: AnyStorage, src: ArrayLike<number | bigint | boolean>, op = 'tensor'): void {
   const n = src.length;
+  if (!(ArrayBuffer.isView(src) && (src as unknown as AnyStorage) instanceof STORAGE_CTOR[dtype])) checkIntegers(dtype, src, op);
   switch (dtype) {
     case 'float16':
       for (let i = 0; i < n; i++) (dst as Uint16Array)[i] = numberToHalfBits(Number(src[i]));
@@ -108,7 +135,7 @@ export function encodeInto(dtype: DType, dst: AnyStorage, src: ArrayLike<number 
     case 'int64':
       for (let i = 0; i < n; i++) {
         const v = src[i]!;
-        (dst as BigInt64Array)[i] = typeof v === 'bigint' ? v : BigInt(Math.trunc(Number(v)));
+        (dst as BigInt64Array)[i] = typeof v === 'bigint' ? v : BigInt(Number(v));
       }
       return;
     case 'bool':

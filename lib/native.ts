@@ -8,8 +8,8 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
+import { envThreads } from './env';
 import { MmprefError } from './errors';
-import type { Tensor } from './tensor';
 
 /** Opaque CUDA memory handle (a type-tagged native External). */
 export type DeviceStore = { readonly __deviceStore: unique symbol };
@@ -40,8 +40,6 @@ export interface NativeAddon {
   deviceMemset?(dst: DeviceStore, byte: number): void;
   deviceMemInfo?(device: number): { free: number; total: number; allocated: number; cached: number };
   deviceEmptyCache?(): void;
-  logSumExp(x: Tensor, out: Tensor, async: false): void;
-  logSumExp(x: Tensor, out: Tensor, async: true): Promise<void>;
 }
 
 /** The package root (holds package.json): works from lib/ (tests) and dist/lib/ (published). */
@@ -109,6 +107,11 @@ function libcDescription(): string {
 
 const loaded = load();
 loaded.addon.init(MmprefError);
+{
+  // The native pool read MMPREF_NUM_THREADS leniently at load; apply the strict reading (lib/env.ts).
+  const threads = envThreads();
+  if (threads !== undefined && threads !== loaded.addon.numThreads()) loaded.addon.setNumThreads(threads);
+}
 
 /** The raw binding. */
 export const native: NativeAddon = loaded.addon;

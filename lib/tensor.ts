@@ -108,6 +108,7 @@ export class Tensor<D extends DType = DType> {
     if (s === undefined) fail('ERR_DETACHED', 'Tensor.data', 'the tensor was disposed');
     if (this._device >= 0)
       fail('ERR_DEVICE', 'Tensor.data', `the tensor is on cuda:${this._device}; call .to('cpu') first`);
+    hostStoreLive(s as AnyStorage, this.numel, 'Tensor.data');
     return s as StorageOf<D>;
   }
 
@@ -226,6 +227,7 @@ export class Tensor<D extends DType = DType> {
   /** @internal */
   liveStore(op: string): AnyStorage | DeviceStore {
     if (this._store === undefined) fail('ERR_DETACHED', op, 'the tensor was disposed');
+    if (this._device < 0) hostStoreLive(this._store as AnyStorage, this.numel, op);
     return this._store;
   }
 
@@ -291,6 +293,13 @@ function allocDevice(device: number, bytes: number, op: string): DeviceStore {
   return native.deviceAlloc(device, bytes);
 }
 
+/** ERR_DETACHED when a host store no longer holds `numel` elements (its ArrayBuffer was transferred or shrunk). */
+function hostStoreLive(s: AnyStorage, numel: number, op: string): void {
+  if (s.length === numel) return;
+  if (isDetached(s.buffer)) fail('ERR_DETACHED', op, `expected the tensor's ArrayBuffer to be attached but received a detached (transferred) one`);
+  fail('ERR_SHAPE', op, `expected the tensor's storage to hold ${numel} elements (its shape) but received ${s.length}`);
+}
+
 /** True when an ArrayBuffer has been detached (transferred); SharedArrayBuffers never are. */
 export function isDetached(buf: ArrayBufferLike): boolean {
   if (buf.byteLength !== 0 || buf instanceof SharedArrayBuffer) return false;
@@ -353,6 +362,7 @@ const ORT_TYPES: Record<string, DType> = {
 
 /** Wraps an onnxruntime-node style tensor `{ type, data, dims }` without copying. */
 export function fromOrt(t: OrtTensorLike): Tensor {
+  if (typeof t !== 'object' || t === null) return fail('ERR_ARGUMENT', 'fromOrt', `expected an ORT tensor { type, data, dims } but received ${describe(t)}`);
   const dtype = ORT_TYPES[t.type];
   if (!dtype) fail('ERR_DTYPE', 'fromOrt', `expected type ${Object.keys(ORT_TYPES).join(', ')} but received ${String(t.type)}`);
   let data = t.data as ArrayBufferView;
@@ -496,7 +506,7 @@ export function full<D extends DType = 'float32'>(
 ): Tensor<D> {
   const host = empty(shape, dtype, { shared: options.shared });
   const one = newStorage(host.dtype, 1);
-  encodeInto(host.dtype, one, [value]);
+  encodeInto(host.dtype, one, [value], 'full');
   (host.data as Float32Array).fill((one as Float32Array)[0]!);
   return options.device && parseDevice(options.device, 'full') >= 0 ? host.to(options.device) : host;
 }

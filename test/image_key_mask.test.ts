@@ -160,7 +160,7 @@ describe('attention.imageKeyMask', () => {
     expectError(() => call(tensor(Int32Array.from([0, 1]), [1, 2], { dtype: 'int32' }), null, out, 0.5, 0, 0, false), 'ERR_SHAPE', /spans of shape \[S, 3\]/);
     expectError(() => call(sp([[0, 0, 1]]), empty([2, 9], 'bool'), out, 0.5, 0, 0, false), 'ERR_SHAPE', /keyMask of shape \[2, 10\]/);
     expectError(() => call(sp([[0, 0, 1]]), null, empty([20], 'bool'), 0.5, 0, 0, false), 'ERR_SHAPE', /out of shape \[B, L\]/);
-    expectError(() => call(sp([[0, 0, 1]]), null, empty([2, 10], 'uint8'), 0.5, 0, 0, false), 'ERR_DTYPE', /out: expected dtype bool/);
+    expectError(() => call(sp([[0, 0, 1]]), null, empty([2, 10], 'uint8'), 0.5, 0, 0, false), 'ERR_DTYPE', /expected out of dtype bool/);
     expectError(() => call(sp([[0, 0, 1]]), null, out, 0.5, 0, 0), 'ERR_ARGUMENT', /async flag/);
   });
 });

@@ -38,4 +38,4 @@ export {
   type PredictionLossOptions,
   type PredictionLossResult,
 } from '../ops/prediction_loss';
-export type { Seed, StreamOptions } from '../random_args';
+export type { Seed, StreamOptions } from '../op_args';

@@ -1,20 +1,9 @@
 /** General tensor ops (namespace `ops`). */
 export { logSumExp, logSumExpAsync, type LogSumExpOptions } from '../ops/log_sum_exp';
-export {
-  rmsNorm,
-  rmsNormAsync,
-  rotary,
-  rotaryAsync,
-  swiglu,
-  swigluAsync,
-  add,
-  addAsync,
-  embedding,
-  embeddingAsync,
-  type RmsNormOptions,
-  type RotaryOptions,
-  type ElementwiseOptions,
-  type AddOptions,
-} from '../ops/decoder_ops';
+export { rmsNorm, rmsNormAsync, type RmsNormOptions } from '../ops/rms_norm';
+export { rotary, rotaryAsync, type RotaryOptions } from '../ops/rotary';
+export { swiglu, swigluAsync, type ElementwiseOptions } from '../ops/swiglu';
+export { add, addAsync, type AddOptions } from '../ops/add';
+export { embedding, embeddingAsync } from '../ops/embedding';
 export { permute, permuteAsync, type PermuteOptions } from '../ops/permute';
 export { linear, linearAsync, type LinearOptions } from '../ops/linear';

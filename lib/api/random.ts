@@ -15,4 +15,4 @@ export {
   type UniformOptions,
   type BitsOptions,
 } from '../ops/random_fill';
-export type { Seed, StreamOptions } from '../random_args';
+export type { Seed, StreamOptions } from '../op_args';

@@ -13,6 +13,8 @@
  * result rejects with the signal's reason.
  */
 import { EventEmitter } from 'node:events';
+import os from 'node:os';
+import { ITEM_SIZE } from '../dtype';
 import type TypedEmitter from 'typed-emitter';
 import { imageKeyMask, type ImageSpans } from '../ops/image_key_mask';
 import { sampleAsync, type SampleOptions } from '../ops/sample';
@@ -146,6 +148,15 @@ async function generateBody(run: GenerateRun, model: LlamaModel, options: Genera
   }
   const [B, T] = x.shape as [number, number];
   const L = T + maxNew;
+  {
+    // the KV cache of T + maxNewTokens positions must fit before anything is allocated
+    const c = model.config;
+    const perPos = 2 * c.numLayers * B * c.numKvHeads * c.headDim * ITEM_SIZE[model.dtype];
+    const limit = model.device === 'cpu' ? os.totalmem() : Number.MAX_SAFE_INTEGER;
+    const most = Math.floor(limit / perPos) - T;
+    if (maxNew > most)
+      fail('ERR_RANGE', OP, `expected maxNewTokens <= ${Math.max(most, 0)} (a KV cache of ${T} + maxNewTokens positions at ${perPos} bytes each must fit in ${limit} bytes) but received ${maxNew}`);
+  }
   const stop = new Set(o.stopTokens ?? []);
   const sampler = o.sampler ?? { temperature: 0 };
 

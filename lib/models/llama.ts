@@ -8,12 +8,19 @@
  */
 import { masked } from '../ops/attention_masked';
 import { KVCache } from '../ops/kv_cache';
-import { add, embedding, rmsNorm, rotary, swiglu } from '../ops/decoder_ops';
+import { add } from '../ops/add';
+import { embedding } from '../ops/embedding';
+import { rmsNorm } from '../ops/rms_norm';
+import { rotary } from '../ops/rotary';
+import { swiglu } from '../ops/swiglu';
 import { linear } from '../ops/linear';
 import { permute } from '../ops/permute';
-import type { FloatDType } from '../dtype';
+import { FLOAT_DTYPES, type FloatDType } from '../dtype';
 import { normal } from '../ops/random_fill';
 import { fail } from '../errors';
+import { ITEM_SIZE } from '../dtype';
+import { checkFits } from '../op_args';
+import { MAX_LAYERS } from '../ops/kv_cache';
 import { Tensor, empty, full, parseDevice, tensor, type DeviceSpec, type TensorLike } from '../tensor';
 import { checkOptions, enumOpt, expectShape, numberOpt, sameDevice, tensorArg } from '../validate';
 
@@ -105,7 +112,7 @@ function resolve(config: LlamaConfig): ResolvedLlamaConfig {
     vocabSize: int('vocabSize'),
     hiddenSize: int('hiddenSize'),
     intermediateSize: int('intermediateSize'),
-    numLayers: int('numLayers'),
+    numLayers: numberOpt(op, 'numLayers', c.numLayers, DEFAULTS.numLayers, { integer: true, min: 1, max: MAX_LAYERS }),
     numHeads: int('numHeads'),
     numKvHeads: int('numKvHeads'),
     headDim: 0,
@@ -144,7 +151,7 @@ export class LlamaModel {
     const c = resolve(config);
     const o = checkOptions(op, options, ['seed', 'dtype', 'device', 'initStd']);
     const seed = numberOpt(op, 'seed', o.seed, 0, { integer: true, min: 0 });
-    const dtype = enumOpt(op, 'dtype', o.dtype, ['float32', 'float16', 'bfloat16'] as const, 'float32');
+    const dtype = enumOpt(op, 'dtype', o.dtype, FLOAT_DTYPES, 'float32');
     const std = numberOpt(op, 'initStd', o.initStd, 0.02, { gt: 0 });
     const device = o.device ?? 'cpu';
     parseDevice(device, op);
@@ -154,6 +161,9 @@ export class LlamaModel {
     const make = (shape: number[], kind: 'normal' | 'ones'): Tensor<FloatDType> =>
       kind === 'ones' ? full(shape, 1, dtype, { device }) : normal(shape, { seed, offset: stream++, std, dtype, device });
     const { vocabSize: V, hiddenSize: D, intermediateSize: I, numHeads: H, numKvHeads: Hkv, headDim: d } = c;
+    const perLayer = 2 * D + 2 * H * d * D + 2 * Hkv * d * D + 3 * I * D;
+    const params = V * D * (c.tieWordEmbeddings ? 1 : 2) + D + c.numLayers * perLayer;
+    checkFits(op, `${params} weights of ${dtype}`, params * ITEM_SIZE[dtype], parseDevice(device, op));
     const embed = make([V, D], 'normal');
     const layers: LlamaLayer[] = [];
     for (let l = 0; l < c.numLayers; l++)

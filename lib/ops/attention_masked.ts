@@ -8,28 +8,20 @@
  * and, when causal, j <= queryOffset + i. G = Hq / Hkv (GQA; Hkv = 1 is MQA). A row with no
  * attendable key gives zeros (and lse -Infinity), never NaN.
  */
-import type { FloatDType } from '../dtype';
+import { FLOAT_DTYPES, type FloatDType } from '../dtype';
 import { fail } from '../errors';
-import { native, withCallerStack } from '../native';
+import { withCallerStack } from '../native';
 import { empty, type Tensor, type TensorLike } from '../tensor';
 import { boolOpt, checkOptions, expectShape, numberOpt, outputTensor, sameDevice, seedOpt, shapeStr, tensorArg } from '../validate';
+import type { NativeFn } from '../op_decl';
+import { callOp } from '../op_call';
+import { ATTENTION_MASKED } from './attention_masked.args';
+import { IMAGE_KEY_MASK } from './image_key_mask.args';
 import { KEY_MASK_DTYPES, maskRatioOpt, packSpans, type ImageSpans } from './image_key_mask';
 
 declare module '../native' {
   interface NativeAddon {
-    attentionMasked<A extends boolean>(
-      q: Tensor,
-      k: Tensor,
-      v: Tensor,
-      out: Tensor,
-      lse: Tensor | null,
-      keyMask: Tensor | null,
-      scale: number,
-      causal: boolean,
-      queryOffset: number,
-      kvLength: number,
-      async: A,
-    ): A extends true ? Promise<void> : void;
+    attentionMasked: NativeFn<typeof ATTENTION_MASKED>;
   }
 }
 
@@ -68,7 +60,7 @@ export interface MaskedAttentionResult {
 }
 
 const OP = 'attention.masked';
-const FLOATS: readonly FloatDType[] = ['float32', 'float16', 'bfloat16'];
+const FLOATS = FLOAT_DTYPES;
 export const MAX_HEAD_DIM = 256;
 
 interface Prepared {
@@ -148,8 +140,8 @@ function imageMask(p: Prepared, async: boolean): Promise<void> | void {
   const base = p.mask;
   p.mask = m;
   p.ownMask = true;
-  if (async) return native.imageKeyMask(s.spans, base, m, s.ratio, s.seed, s.offset, true);
-  native.imageKeyMask(s.spans, base, m, s.ratio, s.seed, s.offset, false);
+  if (async) return callOp(IMAGE_KEY_MASK, { spans: s.spans, keyMask: base, out: m, maskRatio: s.ratio, seed: s.seed, offset: s.offset }, true);
+  callOp(IMAGE_KEY_MASK, { spans: s.spans, keyMask: base, out: m, maskRatio: s.ratio, seed: s.seed, offset: s.offset }, false);
 }
 
 function finish(p: Prepared): Tensor | MaskedAttentionResult {
@@ -179,7 +171,7 @@ export function masked(q: TensorLike, k: TensorLike, v: TensorLike, options?: Ma
   const p = prepare(q, k, v, options);
   try {
     imageMask(p, false);
-    native.attentionMasked(p.q, p.k, p.v, p.out, p.lse, p.mask, p.scale, p.causal, p.queryOffset, p.kvLength, false);
+    callOp(ATTENTION_MASKED, { q: p.q, k: p.k, v: p.v, out: p.out, lse: p.lse, keyMask: p.mask, scale: p.scale, causal: p.causal, queryOffset: p.queryOffset, kvLength: p.kvLength }, false);
   } catch (e) {
     if (p.ownMask) p.mask!.dispose();
     throw e;
@@ -196,7 +188,7 @@ export async function maskedAsync(q: TensorLike, k: TensorLike, v: TensorLike, o
   try {
     await withCallerStack(Promise.resolve(imageMask(p, true)), stack);
     await withCallerStack(
-      native.attentionMasked(p.q, p.k, p.v, p.out, p.lse, p.mask, p.scale, p.causal, p.queryOffset, p.kvLength, true),
+      callOp(ATTENTION_MASKED, { q: p.q, k: p.k, v: p.v, out: p.out, lse: p.lse, keyMask: p.mask, scale: p.scale, causal: p.causal, queryOffset: p.queryOffset, kvLength: p.kvLength }, true),
       stack,
     );
   } catch (e) {

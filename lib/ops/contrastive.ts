@@ -3,16 +3,18 @@
  * only tokens whose clean probability is at least beta times the top one (others -Infinity).
  * docs/methods.md; computed on the raw logits, before the sampler's processors.
  */
-import type { FloatDType } from '../dtype';
+import { FLOAT_DTYPES, type FloatDType } from '../dtype';
 import { fail } from '../errors';
-import { native, withCallerStack } from '../native';
+import { withCallerStack } from '../native';
 import type { Tensor, TensorLike } from '../tensor';
+import type { NativeFn } from '../op_decl';
+import { callOp } from '../op_call';
+import { CONTRASTIVE } from './contrastive.args';
 import { checkOptions, expectShape, numberOpt, outputTensor, sameDevice, shapeStr, tensorArg } from '../validate';
 
 declare module '../native' {
   interface NativeAddon {
-    contrastive(logits: Tensor, distorted: Tensor, rowActive: Tensor | null, alpha: number, beta: number, out: Tensor, async: false): void;
-    contrastive(logits: Tensor, distorted: Tensor, rowActive: Tensor | null, alpha: number, beta: number, out: Tensor, async: true): Promise<void>;
+    contrastive: NativeFn<typeof CONTRASTIVE>;
   }
 }
 
@@ -28,7 +30,7 @@ export interface ContrastiveOptions {
 }
 
 const OP = 'contrastive';
-const FLOATS: readonly FloatDType[] = ['float32', 'float16', 'bfloat16'];
+const FLOATS = FLOAT_DTYPES;
 
 function prepare(logits: TensorLike, distortedLogits: TensorLike, options?: ContrastiveOptions) {
   const o = checkOptions(OP, options, ['alpha', 'beta', 'rowActive', 'out']);
@@ -56,7 +58,7 @@ function prepare(logits: TensorLike, distortedLogits: TensorLike, options?: Cont
  */
 export function contrastive(logits: TensorLike, distortedLogits: TensorLike, options?: ContrastiveOptions): Tensor<'float32'> {
   const p = prepare(logits, distortedLogits, options);
-  native.contrastive(p.l, p.ld, p.act, p.alpha, p.beta, p.out, false);
+  callOp(CONTRASTIVE, { logits: p.l, distortedLogits: p.ld, rowActive: p.act, alpha: p.alpha, beta: p.beta, out: p.out }, false);
   return p.out;
 }
 
@@ -64,6 +66,6 @@ export function contrastive(logits: TensorLike, distortedLogits: TensorLike, opt
 export async function contrastiveAsync(logits: TensorLike, distortedLogits: TensorLike, options?: ContrastiveOptions): Promise<Tensor<'float32'>> {
   const stack = new Error().stack;
   const p = prepare(logits, distortedLogits, options);
-  await withCallerStack(native.contrastive(p.l, p.ld, p.act, p.alpha, p.beta, p.out, true), stack);
+  await withCallerStack(callOp(CONTRASTIVE, { logits: p.l, distortedLogits: p.ld, rowActive: p.act, alpha: p.alpha, beta: p.beta, out: p.out }, true), stack);
   return p.out;
 }

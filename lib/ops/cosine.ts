@@ -2,18 +2,19 @@
  * similarity.cosine and similarity.filter (BDHS semantic rejection, docs/methods.md).
  * cos(a, b) = a.b / (|a| |b|), 0 for a zero vector, clamped to [-1, 1]; float32 accumulation.
  */
-import type { FloatDType } from '../dtype';
+import { FLOAT_DTYPES, type FloatDType } from '../dtype';
 import { fail } from '../errors';
-import { native, withCallerStack } from '../native';
+import { withCallerStack } from '../native';
 import { empty, type Tensor, type TensorLike } from '../tensor';
+import type { NativeFn } from '../op_decl';
+import { callOp } from '../op_call';
+import { COSINE, SIMILARITY_FILTER } from './cosine.args';
 import { boolOpt, checkOptions, numberOpt, outputTensor, sameDevice, shapeStr, tensorArg } from '../validate';
 
 declare module '../native' {
   interface NativeAddon {
-    cosine(a: Tensor, b: Tensor, paired: boolean, out: Tensor, async: false): void;
-    cosine(a: Tensor, b: Tensor, paired: boolean, out: Tensor, async: true): Promise<void>;
-    similarityFilter(candidates: Tensor, references: Tensor, paired: boolean, threshold: number, keep: Tensor, async: false): void;
-    similarityFilter(candidates: Tensor, references: Tensor, paired: boolean, threshold: number, keep: Tensor, async: true): Promise<void>;
+    cosine: NativeFn<typeof COSINE>;
+    similarityFilter: NativeFn<typeof SIMILARITY_FILTER>;
   }
 }
 
@@ -31,7 +32,7 @@ export interface FilterOptions {
   paired?: boolean;
 }
 
-const FLOATS: readonly FloatDType[] = ['float32', 'float16', 'bfloat16'];
+const FLOATS = FLOAT_DTYPES;
 
 function pair(op: string, na: string, nb: string, a: TensorLike, b: TensorLike, paired: boolean) {
   const x = tensorArg(op, na, a, FLOATS, 2);
@@ -54,7 +55,7 @@ function prepareCosine(a: TensorLike, b: TensorLike, options?: CosineOptions) {
 /** Cosine similarities: a [N, E] x b [M, E] -> float32 [N, M], or paired [N, E] x [N, E] -> [N]. */
 export function cosine(a: TensorLike, b: TensorLike, options?: CosineOptions): Tensor<'float32'> {
   const p = prepareCosine(a, b, options);
-  native.cosine(p.x, p.y, p.paired, p.out, false);
+  callOp(COSINE, { a: p.x, b: p.y, paired: p.paired, out: p.out }, false);
   return p.out;
 }
 
@@ -62,7 +63,7 @@ export function cosine(a: TensorLike, b: TensorLike, options?: CosineOptions): T
 export async function cosineAsync(a: TensorLike, b: TensorLike, options?: CosineOptions): Promise<Tensor<'float32'>> {
   const stack = new Error().stack;
   const p = prepareCosine(a, b, options);
-  await withCallerStack(native.cosine(p.x, p.y, p.paired, p.out, true), stack);
+  await withCallerStack(callOp(COSINE, { a: p.x, b: p.y, paired: p.paired, out: p.out }, true), stack);
   return p.out;
 }
 
@@ -82,7 +83,7 @@ function prepareFilter(candidates: TensorLike, references: TensorLike, options?:
  */
 export function filter(candidates: TensorLike, references: TensorLike, options?: FilterOptions): Tensor<'bool'> {
   const p = prepareFilter(candidates, references, options);
-  native.similarityFilter(p.x, p.y, p.paired, p.threshold, p.keep, false);
+  callOp(SIMILARITY_FILTER, { candidates: p.x, references: p.y, paired: p.paired, threshold: p.threshold, keep: p.keep }, false);
   return p.keep;
 }
 
@@ -90,6 +91,6 @@ export function filter(candidates: TensorLike, references: TensorLike, options?:
 export async function filterAsync(candidates: TensorLike, references: TensorLike, options?: FilterOptions): Promise<Tensor<'bool'>> {
   const stack = new Error().stack;
   const p = prepareFilter(candidates, references, options);
-  await withCallerStack(native.similarityFilter(p.x, p.y, p.paired, p.threshold, p.keep, true), stack);
+  await withCallerStack(callOp(SIMILARITY_FILTER, { candidates: p.x, references: p.y, paired: p.paired, threshold: p.threshold, keep: p.keep }, true), stack);
   return p.keep;
 }

@@ -12,16 +12,17 @@
  */
 import { FLOAT_DTYPES, type FloatDType } from '../dtype';
 import { fail } from '../errors';
-import { native } from '../native';
 import { type Tensor, type TensorLike, describe, empty, tensor } from '../tensor';
 import { boolOpt, checkOptions, enumOpt, outputTensor, shapeStr, tensorArg } from '../validate';
-import { type Seed, type StreamOptions, Temps, perSampleInt, resolveStream, runNative, runNativeAsync } from '../random_args';
+import { type Seed, type StreamOptions, Temps, perSampleInt, resolveStream, runNative, runNativeAsync } from '../op_args';
+import type { NativeFn } from '../op_decl';
+import { callOp } from '../op_call';
+import { DIFFUSE } from './diffuse.args';
 import { type ScheduleSpec, resolveSchedule } from './noise_schedule';
 
 declare module '../native' {
   interface NativeAddon {
-    diffuse(x0: Tensor, out: Tensor, eps: Tensor | null, t: Tensor | null, tScalar: number, coefA: Tensor, coefB: Tensor, normSub: Tensor | null, normDiv: Tensor | null, inner: number, seed: Seed, offset: Seed, async: false): void;
-    diffuse(x0: Tensor, out: Tensor, eps: Tensor | null, t: Tensor | null, tScalar: number, coefA: Tensor, coefB: Tensor, normSub: Tensor | null, normDiv: Tensor | null, inner: number, seed: Seed, offset: Seed, async: true): Promise<void>;
+    diffuse: NativeFn<typeof DIFFUSE>;
   }
 }
 
@@ -157,7 +158,10 @@ function prepare(x0: TensorLike, options: DiffuseOptions | undefined): Prepared 
 }
 
 function args(p: Prepared) {
-  return [p.x, p.out, p.eps, p.t, p.tScalar, p.coefA, p.coefB, p.normSub, p.normDiv, p.inner, p.seed, p.offset] as const;
+  return {
+    x0: p.x, out: p.out, eps: p.eps, t: p.t, tScalar: p.tScalar, sqrtAlphasCumprod: p.coefA, sqrtOneMinusAlphasCumprod: p.coefB,
+    normSub: p.normSub, normDiv: p.normDiv, inner: p.inner, seed: p.seed, offset: p.offset,
+  };
 }
 
 function result(p: Prepared): DiffuseResult {
@@ -171,7 +175,7 @@ export function diffuse(x0: TensorLike, options: DiffuseOptions & { returnNoise:
 export function diffuse(x0: TensorLike, options: DiffuseOptions): DiffuseResult;
 export function diffuse(x0: TensorLike, options: DiffuseOptions): DiffuseResult {
   const p = prepare(x0, options);
-  runNative(p.temps, () => native.diffuse(...args(p), false), () => p.eps?.dispose());
+  runNative(p.temps, () => callOp(DIFFUSE, args(p), false), () => p.eps?.dispose());
   return result(p);
 }
 
@@ -181,6 +185,6 @@ export async function diffuseAsync(x0: TensorLike, options: DiffuseOptions): Pro
 export async function diffuseAsync(x0: TensorLike, options: DiffuseOptions): Promise<DiffuseResult> {
   const stack = new Error().stack;
   const p = prepare(x0, options);
-  await runNativeAsync(p.temps, () => native.diffuse(...args(p), true), stack, () => p.eps?.dispose());
+  await runNativeAsync(p.temps, () => callOp(DIFFUSE, args(p), true), stack, () => p.eps?.dispose());
   return result(p);
 }

@@ -10,20 +10,15 @@
  */
 import { describe, empty, parseDevice, tensor, type DeviceSpec, type Tensor, type TensorLike } from '../tensor';
 import { fail } from '../errors';
-import { native, withCallerStack } from '../native';
+import { withCallerStack } from '../native';
+import type { NativeFn } from '../op_decl';
+import { callOp } from '../op_call';
+import { IMAGE_KEY_MASK } from './image_key_mask.args';
 import { checkOptions, expectShape, numberOpt, outputTensor, seedOpt, tensorArg } from '../validate';
 
 declare module '../native' {
   interface NativeAddon {
-    imageKeyMask<A extends boolean>(
-      spans: Tensor,
-      keyMask: Tensor | null,
-      out: Tensor,
-      maskRatio: number,
-      seed: number | bigint,
-      offset: number | bigint,
-      async: A,
-    ): A extends true ? Promise<void> : void;
+    imageKeyMask: NativeFn<typeof IMAGE_KEY_MASK>;
   }
 }
 
@@ -140,7 +135,7 @@ function prepare(imageSpans: ImageSpans, options?: ImageKeyMaskOptions): Prepare
  */
 export function imageKeyMask(imageSpans: ImageSpans, options?: ImageKeyMaskOptions): Tensor<'bool'> {
   const p = prepare(imageSpans, options);
-  native.imageKeyMask(p.spans, p.keyMask, p.out, p.ratio, p.seed, p.offset, false);
+  callOp(IMAGE_KEY_MASK, { spans: p.spans, keyMask: p.keyMask, out: p.out, maskRatio: p.ratio, seed: p.seed, offset: p.offset }, false);
   return p.out;
 }
 
@@ -148,6 +143,6 @@ export function imageKeyMask(imageSpans: ImageSpans, options?: ImageKeyMaskOptio
 export async function imageKeyMaskAsync(imageSpans: ImageSpans, options?: ImageKeyMaskOptions): Promise<Tensor<'bool'>> {
   const stack = new Error().stack;
   const p = prepare(imageSpans, options);
-  await withCallerStack(native.imageKeyMask(p.spans, p.keyMask, p.out, p.ratio, p.seed, p.offset, true), stack);
+  await withCallerStack(callOp(IMAGE_KEY_MASK, { spans: p.spans, keyMask: p.keyMask, out: p.out, maskRatio: p.ratio, seed: p.seed, offset: p.offset }, true), stack);
   return p.out;
 }

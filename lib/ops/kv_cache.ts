@@ -9,15 +9,23 @@
  */
 import type { FloatDType } from '../dtype';
 import { FLOAT_DTYPES } from '../dtype';
+import { ITEM_SIZE } from '../dtype';
+import { checkFits } from '../op_args';
+
+/** At most this many layers (each layer is two JS tensors; more would exhaust the JS heap first). */
+export const MAX_LAYERS = 65536;
 import { fail } from '../errors';
-import { native, withCallerStack } from '../native';
+import { withCallerStack } from '../native';
 import { empty, parseDevice, type DeviceSpec, type Tensor, type TensorLike } from '../tensor';
 import { checkOptions, enumOpt, expectShape, numberArg, sameDevice, shapeStr, tensorArg } from '../validate';
+import type { NativeFn } from '../op_decl';
+import { callOp } from '../op_call';
+import { KV_CACHE_APPEND } from './kv_cache.args';
 import { masked, maskedAsync, type MaskedAttentionOptions, type MaskedAttentionResult } from './attention_masked';
 
 declare module '../native' {
   interface NativeAddon {
-    kvCacheAppend<A extends boolean>(kCache: Tensor, vCache: Tensor, k: Tensor, v: Tensor, start: number, async: A): A extends true ? Promise<void> : void;
+    kvCacheAppend: NativeFn<typeof KV_CACHE_APPEND>;
   }
 }
 
@@ -57,7 +65,7 @@ export class KVCache<D extends FloatDType = FloatDType> {
   constructor(options: KVCacheOptions & { dtype?: D }) {
     if (options === undefined) fail('ERR_ARGUMENT', OP, 'expected an options object with layers, batch, kvHeads, headDim and maxLength but received undefined');
     const o = checkOptions(OP, options, ['layers', 'batch', 'kvHeads', 'headDim', 'maxLength', 'dtype', 'device']);
-    this.layers = numberArg(OP, 'layers', o.layers, { integer: true, min: 1 });
+    this.layers = numberArg(OP, 'layers', o.layers, { integer: true, min: 1, max: MAX_LAYERS });
     this.batch = numberArg(OP, 'batch', o.batch, { integer: true, min: 1 });
     this.kvHeads = numberArg(OP, 'kvHeads', o.kvHeads, { integer: true, min: 1 });
     this.headDim = numberArg(OP, 'headDim', o.headDim, { integer: true, min: 1, max: 256 });
@@ -66,10 +74,13 @@ export class KVCache<D extends FloatDType = FloatDType> {
     const dev = parseDevice(o.device, OP);
     const device: DeviceSpec = dev < 0 ? 'cpu' : `cuda:${dev}`;
     const shape = [this.batch, this.kvHeads, this.maxLength, this.headDim];
+    checkFits(OP, `a cache of ${this.layers} layers x 2 x ${shapeStr(shape)} ${this.dtype}`, 2 * this.layers * shape.reduce((a, b) => a * b, 1) * ITEM_SIZE[this.dtype], dev);
     try {
       for (let l = 0; l < this.layers; l++) {
-        this._k.push(empty(shape, this.dtype, { device }));
-        this._v.push(empty(shape, this.dtype, { device }));
+        // CPU buffers are SharedArrayBuffers: they cannot be detached, so Async appends and
+        // attention use them in place (no copy), and queued appends to one layer all land
+        this._k.push(empty(shape, this.dtype, { device, shared: dev < 0 }));
+        this._v.push(empty(shape, this.dtype, { device, shared: dev < 0 }));
       }
     } catch (e) {
       this.dispose();
@@ -117,7 +128,7 @@ export class KVCache<D extends FloatDType = FloatDType> {
   append(layer: number, k: TensorLike, v: TensorLike): number {
     const p = this.prepareAppend(layer, k, v);
     try {
-      native.kvCacheAppend(this._k[p.layer]!, this._v[p.layer]!, p.k, p.v, p.start, false);
+      callOp(KV_CACHE_APPEND, { kCache: this._k[p.layer]!, vCache: this._v[p.layer]!, k: p.k, v: p.v, start: p.start }, false);
     } catch (e) {
       this._len[p.layer] = p.start;
       throw e;
@@ -131,7 +142,7 @@ export class KVCache<D extends FloatDType = FloatDType> {
     const p = this.prepareAppend(layer, k, v);
     const end = this._len[p.layer]!;
     try {
-      await withCallerStack(native.kvCacheAppend(this._k[p.layer]!, this._v[p.layer]!, p.k, p.v, p.start, true), stack);
+      await withCallerStack(callOp(KV_CACHE_APPEND, { kCache: this._k[p.layer]!, vCache: this._v[p.layer]!, k: p.k, v: p.v, start: p.start }, true), stack);
     } catch (e) {
       if (this._len[p.layer] === end) this._len[p.layer] = p.start;
       throw e;

@@ -5,16 +5,18 @@
  * identical results for any thread count; CUDA: shared-memory tiles, a warp per output for decode
  * shapes (at most 8 rows).
  */
-import type { FloatDType } from '../dtype';
+import { FLOAT_DTYPES, type FloatDType } from '../dtype';
 import { fail } from '../errors';
-import { native, withCallerStack } from '../native';
+import { withCallerStack } from '../native';
 import type { Tensor, TensorLike } from '../tensor';
+import type { NativeFn } from '../op_decl';
+import { callOp } from '../op_call';
+import { LINEAR } from './linear.args';
 import { checkOptions, outputTensor, sameDevice, shapeStr, tensorArg } from '../validate';
 
 declare module '../native' {
   interface NativeAddon {
-    linear(x: Tensor, weight: Tensor, bias: Tensor | null, out: Tensor, async: false): void;
-    linear(x: Tensor, weight: Tensor, bias: Tensor | null, out: Tensor, async: true): Promise<void>;
+    linear: NativeFn<typeof LINEAR>;
   }
 }
 
@@ -26,7 +28,7 @@ export interface LinearOptions {
 }
 
 const OP = 'linear';
-const FLOATS: readonly FloatDType[] = ['float32', 'float16', 'bfloat16'];
+const FLOATS = FLOAT_DTYPES;
 
 function prepare(x: TensorLike, weight: TensorLike, options?: LinearOptions) {
   const o = checkOptions(OP, options, ['bias', 'out']);
@@ -47,7 +49,7 @@ function prepare(x: TensorLike, weight: TensorLike, options?: LinearOptions) {
 /** linear(x, weight, { bias }) = x weight^T + bias: [..., in] x [out, in] -> [..., out], dtype of x. */
 export function linear<D extends FloatDType>(x: TensorLike<D>, weight: TensorLike<D>, options?: LinearOptions): Tensor<D> {
   const p = prepare(x, weight, options);
-  native.linear(p.x, p.w, p.b, p.out, false);
+  callOp(LINEAR, { x: p.x, weight: p.w, bias: p.b, out: p.out }, false);
   return p.out as Tensor<D>;
 }
 
@@ -59,6 +61,6 @@ export async function linearAsync<D extends FloatDType>(
 ): Promise<Tensor<D>> {
   const stack = new Error().stack;
   const p = prepare(x, weight, options);
-  await withCallerStack(native.linear(p.x, p.w, p.b, p.out, true), stack);
+  await withCallerStack(callOp(LINEAR, { x: p.x, weight: p.w, bias: p.b, out: p.out }, true), stack);
   return p.out as Tensor<D>;
 }

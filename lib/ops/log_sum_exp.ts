@@ -4,11 +4,18 @@
  * row). A row of all -Infinity (or an empty last dimension) gives -Infinity, +Infinity gives
  * +Infinity, NaN gives NaN; |x| up to 3.4e38 is safe.
  */
-import type { FloatDType } from '../dtype';
 import { fail } from '../errors';
-import { native, withCallerStack } from '../native';
+import type { NativeFn } from '../op_decl';
+import { prepared, syncAsync } from '../op_call';
 import type { Tensor, TensorLike } from '../tensor';
 import { checkOptions, outputTensor, tensorArg } from '../validate';
+import { LOG_SUM_EXP } from './log_sum_exp.args';
+
+declare module '../native' {
+  interface NativeAddon {
+    logSumExp: NativeFn<typeof LOG_SUM_EXP>;
+  }
+}
 
 export interface LogSumExpOptions {
   /** Write into this float32 tensor of shape x.shape[:-1] (same device) instead of a new one. */
@@ -16,27 +23,17 @@ export interface LogSumExpOptions {
 }
 
 const OP = 'logSumExp';
-const FLOATS: readonly FloatDType[] = ['float32', 'float16', 'bfloat16'];
 
-function prepare(x: TensorLike, options?: LogSumExpOptions): { x: Tensor; out: Tensor<'float32'> } {
+function prepare(x: TensorLike, options?: LogSumExpOptions) {
   const o = checkOptions(OP, options, ['out']);
-  const t = tensorArg(OP, 'x', x, FLOATS);
+  const t = tensorArg(OP, 'x', x, LOG_SUM_EXP.args[0].dtypes);
   if (t.ndim < 1) fail('ERR_SHAPE', OP, 'expected x with at least 1 dimension but received a scalar (shape [])');
   const out = outputTensor(OP, o.out, t.shape.slice(0, -1), 'float32', t);
-  return { x: t, out };
+  return prepared(LOG_SUM_EXP, { x: t, out }, out);
 }
 
-/** logSumExp(x) over the last dimension: float32/float16/bfloat16 [..., C] -> float32 [...]. */
-export function logSumExp(x: TensorLike, options?: LogSumExpOptions): Tensor<'float32'> {
-  const p = prepare(x, options);
-  native.logSumExp(p.x, p.out, false);
-  return p.out;
-}
-
-/** {@link logSumExp} off the main thread; bit-identical results. */
-export async function logSumExpAsync(x: TensorLike, options?: LogSumExpOptions): Promise<Tensor<'float32'>> {
-  const stack = new Error().stack;
-  const p = prepare(x, options);
-  await withCallerStack(native.logSumExp(p.x, p.out, true), stack);
-  return p.out;
-}
+/**
+ * logSumExp(x) over the last dimension: float32/float16/bfloat16 [..., C] -> float32 [...];
+ * logSumExpAsync runs it off the main thread with bit-identical results.
+ */
+export const [logSumExp, logSumExpAsync] = syncAsync(prepare);

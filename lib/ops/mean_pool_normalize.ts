@@ -2,15 +2,17 @@
  * similarity.meanPoolNormalize: sentence-transformers mean pooling over the tokens a mask selects,
  * then L2 normalisation (F.normalize, eps 1e-12): the sentence embedding BDHS compares.
  */
-import type { DType, FloatDType } from '../dtype';
-import { native, withCallerStack } from '../native';
+import { FLOAT_DTYPES, type DType, type FloatDType } from '../dtype';
+import { withCallerStack } from '../native';
 import type { Tensor, TensorLike } from '../tensor';
+import type { NativeFn } from '../op_decl';
+import { callOp } from '../op_call';
+import { MEAN_POOL_NORMALIZE } from './mean_pool_normalize.args';
 import { boolOpt, checkOptions, expectShape, outputTensor, sameDevice, shapeStr, tensorArg } from '../validate';
 
 declare module '../native' {
   interface NativeAddon {
-    meanPoolNormalize(x: Tensor, mask: Tensor | null, normalize: boolean, out: Tensor, async: false): void;
-    meanPoolNormalize(x: Tensor, mask: Tensor | null, normalize: boolean, out: Tensor, async: true): Promise<void>;
+    meanPoolNormalize: NativeFn<typeof MEAN_POOL_NORMALIZE>;
   }
 }
 
@@ -24,7 +26,7 @@ export interface MeanPoolNormalizeOptions {
 }
 
 const OP = 'meanPoolNormalize';
-const FLOATS: readonly FloatDType[] = ['float32', 'float16', 'bfloat16'];
+const FLOATS = FLOAT_DTYPES;
 const MASKS: readonly DType[] = ['bool', 'uint8', 'int32', 'int64'];
 
 function prepare(tokens: TensorLike, options?: MeanPoolNormalizeOptions) {
@@ -45,7 +47,7 @@ function prepare(tokens: TensorLike, options?: MeanPoolNormalizeOptions) {
 /** Masked mean over T then L2 normalisation: tokens [M, T, E] -> float32 [M, E]; a row with no token gives zeros. */
 export function meanPoolNormalize(tokens: TensorLike, options?: MeanPoolNormalizeOptions): Tensor<'float32'> {
   const p = prepare(tokens, options);
-  native.meanPoolNormalize(p.x, p.mask, p.normalize, p.out, false);
+  callOp(MEAN_POOL_NORMALIZE, { x: p.x, mask: p.mask, normalize: p.normalize, out: p.out }, false);
   return p.out;
 }
 
@@ -53,6 +55,6 @@ export function meanPoolNormalize(tokens: TensorLike, options?: MeanPoolNormaliz
 export async function meanPoolNormalizeAsync(tokens: TensorLike, options?: MeanPoolNormalizeOptions): Promise<Tensor<'float32'>> {
   const stack = new Error().stack;
   const p = prepare(tokens, options);
-  await withCallerStack(native.meanPoolNormalize(p.x, p.mask, p.normalize, p.out, true), stack);
+  await withCallerStack(callOp(MEAN_POOL_NORMALIZE, { x: p.x, mask: p.mask, normalize: p.normalize, out: p.out }, true), stack);
   return p.out;
 }

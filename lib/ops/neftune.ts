@@ -10,17 +10,18 @@
  * touched. v[b, n, d] is the symmetric uniform of Philox word (b L + n) D + d of stream
  * (seed, offset): exactly mean 0, in (-1, 1). Backward: identity.
  */
-import type { DType, FloatDType } from '../dtype';
+import { FLOAT_DTYPES, type DType, type FloatDType } from '../dtype';
 import { fail } from '../errors';
-import { native } from '../native';
 import type { Tensor, TensorLike } from '../tensor';
 import { boolOpt, checkOptions, enumOpt, numberOpt, shapeStr, tensorArg } from '../validate';
-import { type Seed, type StreamOptions, Temps, inPlaceOrOut, resolveStream, runNative, runNativeAsync, sideTensor } from '../random_args';
+import type { NativeFn } from '../op_decl';
+import { callOp } from '../op_call';
+import { NEFTUNE } from './neftune.args';
+import { type Seed, type StreamOptions, Temps, inPlaceOrOut, resolveStream, runNative, runNativeAsync, sideTensor } from '../op_args';
 
 declare module '../native' {
   interface NativeAddon {
-    neftune(x: Tensor, out: Tensor, lengths: Tensor | null, mask: Tensor | null, alpha: number, paddedNorm: boolean, seed: Seed, offset: Seed, async: false): void;
-    neftune(x: Tensor, out: Tensor, lengths: Tensor | null, mask: Tensor | null, alpha: number, paddedNorm: boolean, seed: Seed, offset: Seed, async: true): Promise<void>;
+    neftune: NativeFn<typeof NEFTUNE>;
   }
 }
 
@@ -47,7 +48,7 @@ export interface NeftuneResult<D extends DType = DType> {
 }
 
 const OP = 'noise.neftune';
-const FLOATS: readonly FloatDType[] = ['float32', 'float16', 'bfloat16'];
+const FLOATS = FLOAT_DTYPES;
 const NORMS = ['length', 'padded'] as const;
 
 interface Prepared {
@@ -87,7 +88,7 @@ function prepare(x: TensorLike, options: NeftuneOptions | undefined): Prepared {
 /** NEFTune: embeds + alpha / sqrt(L D) * U(-1, 1) on the non-padding positions; returns the tensor and the seed/offset used. */
 export function neftune<D extends DType>(embeds: TensorLike<D>, options?: NeftuneOptions): NeftuneResult<D> {
   const p = prepare(embeds, options);
-  runNative(p.temps, () => native.neftune(p.x, p.out, p.lengths, p.mask, p.alpha, p.padded, p.seed, p.offset, false));
+  runNative(p.temps, () => callOp(NEFTUNE, { embeds: p.x, out: p.out, lengths: p.lengths, mask: p.mask, alpha: p.alpha, paddedNorm: p.padded, seed: p.seed, offset: p.offset }, false));
   return { out: p.out as Tensor<D>, seed: p.seed, offset: p.offset };
 }
 
@@ -95,6 +96,6 @@ export function neftune<D extends DType>(embeds: TensorLike<D>, options?: Neftun
 export async function neftuneAsync<D extends DType>(embeds: TensorLike<D>, options?: NeftuneOptions): Promise<NeftuneResult<D>> {
   const stack = new Error().stack;
   const p = prepare(embeds, options);
-  await runNativeAsync(p.temps, () => native.neftune(p.x, p.out, p.lengths, p.mask, p.alpha, p.padded, p.seed, p.offset, true), stack);
+  await runNativeAsync(p.temps, () => callOp(NEFTUNE, { embeds: p.x, out: p.out, lengths: p.lengths, mask: p.mask, alpha: p.alpha, paddedNorm: p.padded, seed: p.seed, offset: p.offset }, true), stack);
   return { out: p.out as Tensor<D>, seed: p.seed, offset: p.offset };
 }

@@ -1,13 +1,16 @@
 /** permute: a contiguous copy of x with its dimensions reordered (x.permute(perm) in PyTorch). */
 import type { DType } from '../dtype';
 import { fail } from '../errors';
-import { native, withCallerStack } from '../native';
-import type { Tensor, TensorLike } from '../tensor';
+import { withCallerStack } from '../native';
+import { describe, type Tensor, type TensorLike } from '../tensor';
+import type { NativeFn } from '../op_decl';
+import { callOp } from '../op_call';
+import { PERMUTE } from './permute.args';
 import { checkOptions, outputTensor, shapeStr, tensorArg } from '../validate';
 
 declare module '../native' {
   interface NativeAddon {
-    permute(x: Tensor, out: Tensor, perm: number[], async: boolean): void | Promise<void>;
+    permute: NativeFn<typeof PERMUTE>;
   }
 }
 
@@ -20,8 +23,8 @@ function prepare<D extends DType>(x: TensorLike<D>, perm: readonly number[], opt
   const op = 'permute';
   const o = checkOptions(op, options, ['out']);
   const t = tensorArg(op, 'x', x) as Tensor<D>;
-  if (!Array.isArray(perm) || perm.length !== t.ndim || [...perm].sort((a, b) => a - b).some((v, i) => v !== i))
-    fail('ERR_RANGE', op, `expected perm to be a permutation of 0..${t.ndim - 1} (x is ${shapeStr(t.shape)}) but received ${JSON.stringify(perm)}`);
+  if (!Array.isArray(perm) || perm.length !== t.ndim || !perm.every((v) => typeof v === 'number') || [...perm].sort((a, b) => a - b).some((v, i) => v !== i))
+    fail('ERR_RANGE', op, `expected perm to be a permutation of 0..${t.ndim - 1} (x is ${shapeStr(t.shape)}) but received ${Array.isArray(perm) ? `[${perm.map((v) => (typeof v === 'bigint' ? `${v}n` : String(v))).join(', ')}]` : describe(perm)}`);
   const shape = perm.map((p) => t.shape[p]!);
   const out = outputTensor(op, o.out, shape, t.dtype, t);
   if (out === (t as Tensor)) fail('ERR_ARGUMENT', op, 'out must not be x');
@@ -31,13 +34,13 @@ function prepare<D extends DType>(x: TensorLike<D>, perm: readonly number[], opt
 /** y = x.permute(perm), contiguous; e.g. permute(q, [0, 2, 1, 3]) turns [B, T, H, d] into [B, H, T, d]. */
 export function permute<D extends DType>(x: TensorLike<D>, perm: readonly number[], options?: PermuteOptions): Tensor<D> {
   const p = prepare(x, perm, options);
-  native.permute(p.t, p.out, p.perm, false);
+  callOp(PERMUTE, { x: p.t, out: p.out, perm: p.perm }, false);
   return p.out;
 }
 
 export async function permuteAsync<D extends DType>(x: TensorLike<D>, perm: readonly number[], options?: PermuteOptions): Promise<Tensor<D>> {
   const stack = new Error().stack;
   const p = prepare(x, perm, options);
-  await withCallerStack(native.permute(p.t, p.out, p.perm, true) as Promise<void>, stack);
+  await withCallerStack(callOp(PERMUTE, { x: p.t, out: p.out, perm: p.perm }, true) as Promise<void>, stack);
   return p.out;
 }

@@ -12,16 +12,17 @@
  */
 import { FLOAT_DTYPES } from '../dtype';
 import { fail } from '../errors';
-import { native } from '../native';
 import { type Tensor, type TensorLike, empty, tensor } from '../tensor';
 import { boolOpt, checkOptions, enumOpt, expectShape, numberOpt, sameDevice, shapeStr, tensorArg } from '../validate';
-import { Temps, perSampleInt, runNative, runNativeAsync, sideTensor } from '../random_args';
+import { Temps, perSampleInt, runNative, runNativeAsync, sideTensor } from '../op_args';
+import type { NativeFn } from '../op_decl';
+import { callOp } from '../op_call';
+import { PREDICTION_LOSS } from './prediction_loss.args';
 import { type ScheduleSpec, minSnrWeights, resolveSchedule } from './noise_schedule';
 
 declare module '../native' {
   interface NativeAddon {
-    predictionLoss(pred: Tensor, target: Tensor, grad: Tensor | null, perSample: Tensor, weightsOut: Tensor, loss: Tensor, weights: Tensor | null, wtab: Tensor | null, t: Tensor | null, tScalar: number, gradScale: number, async: false): void;
-    predictionLoss(pred: Tensor, target: Tensor, grad: Tensor | null, perSample: Tensor, weightsOut: Tensor, loss: Tensor, weights: Tensor | null, wtab: Tensor | null, t: Tensor | null, tScalar: number, gradScale: number, async: true): Promise<void>;
+    predictionLoss: NativeFn<typeof PREDICTION_LOSS>;
   }
 }
 
@@ -119,7 +120,10 @@ function prepare(epsPred: TensorLike, eps: TensorLike, options: PredictionLossOp
 }
 
 function args(p: Prepared) {
-  return [p.pred, p.target, p.grad, p.perSample, p.weightsOut, p.loss, p.weights, p.wtab, p.t, p.tScalar, p.gradScale] as const;
+  return {
+    epsPred: p.pred, eps: p.target, grad: p.grad, perSample: p.perSample, weightsOut: p.weightsOut, loss: p.loss,
+    weights: p.weights, weightTable: p.wtab, t: p.t, tScalar: p.tScalar, gradScale: p.gradScale,
+  };
 }
 
 function result(p: Prepared): PredictionLossResult {
@@ -138,7 +142,7 @@ export function predictionLoss(epsPred: TensorLike, eps: TensorLike, options?: P
 export function predictionLoss(epsPred: TensorLike, eps: TensorLike, options?: PredictionLossOptions): PredictionLossResult;
 export function predictionLoss(epsPred: TensorLike, eps: TensorLike, options?: PredictionLossOptions): PredictionLossResult {
   const p = prepare(epsPred, eps, options);
-  runNative(p.temps, () => native.predictionLoss(...args(p), false), () => disposeOutputs(p));
+  runNative(p.temps, () => callOp(PREDICTION_LOSS, args(p), false), () => disposeOutputs(p));
   return result(p);
 }
 
@@ -149,6 +153,6 @@ export async function predictionLossAsync(epsPred: TensorLike, eps: TensorLike, 
 export async function predictionLossAsync(epsPred: TensorLike, eps: TensorLike, options?: PredictionLossOptions): Promise<PredictionLossResult> {
   const stack = new Error().stack;
   const p = prepare(epsPred, eps, options);
-  await runNativeAsync(p.temps, () => native.predictionLoss(...args(p), true), stack, () => disposeOutputs(p));
+  await runNativeAsync(p.temps, () => callOp(PREDICTION_LOSS, args(p), true), stack, () => disposeOutputs(p));
   return result(p);
 }

@@ -13,15 +13,17 @@
  */
 import { FLOAT_DTYPES, type FloatDType } from '../dtype';
 import { fail } from '../errors';
-import { native, withCallerStack } from '../native';
+import { withCallerStack } from '../native';
 import { type DeviceSpec, type Tensor, describe, empty, parseDevice } from '../tensor';
 import { checkOptions, expectShape, numberOpt, tensorArg } from '../validate';
-import { type Seed, type StreamOptions, resolveStream } from '../random_args';
+import type { NativeFn } from '../op_decl';
+import { callOp } from '../op_call';
+import { RANDOM_FILL } from './random_fill.args';
+import { type Seed, type StreamOptions, resolveStream } from '../op_args';
 
 declare module '../native' {
   interface NativeAddon {
-    randomFill(out: Tensor, kind: number, a: number, b: number, seed: Seed, offset: Seed, startBlock: Seed, startSkip: number, async: false): void;
-    randomFill(out: Tensor, kind: number, a: number, b: number, seed: Seed, offset: Seed, startBlock: Seed, startSkip: number, async: true): Promise<void>;
+    randomFill: NativeFn<typeof RANDOM_FILL>;
   }
 }
 
@@ -139,12 +141,12 @@ function prepareBits(shape: readonly number[], options?: BitsOptions): Prepared 
 }
 
 function run(p: Prepared): Tensor {
-  native.randomFill(p.out, p.kind, p.a, p.b, p.seed, p.offset, p.startBlock, p.startSkip, false);
+  callOp(RANDOM_FILL, { out: p.out, kind: p.kind, a: p.a, b: p.b, seed: p.seed, offset: p.offset, startBlock: p.startBlock, startSkip: p.startSkip }, false);
   return p.out;
 }
 
 async function runAsync(p: Prepared, stack: string | undefined): Promise<Tensor> {
-  await withCallerStack(native.randomFill(p.out, p.kind, p.a, p.b, p.seed, p.offset, p.startBlock, p.startSkip, true), stack);
+  await withCallerStack(callOp(RANDOM_FILL, { out: p.out, kind: p.kind, a: p.a, b: p.b, seed: p.seed, offset: p.offset, startBlock: p.startBlock, startSkip: p.startSkip }, true), stack);
   return p.out;
 }
 

@@ -5,31 +5,18 @@
  * CPU and CUDA return the same tokens for the same inputs and seeds (see native/cpp/ops/sample.h).
  */
 import { randomInt } from 'node:crypto';
-import type { FloatDType } from '../dtype';
+import { FLOAT_DTYPES, type FloatDType } from '../dtype';
 import { fail } from '../errors';
-import { native, withCallerStack } from '../native';
+import { withCallerStack } from '../native';
 import { describe, empty, type Tensor, type TensorLike } from '../tensor';
+import type { NativeFn } from '../op_decl';
+import { callOp } from '../op_call';
+import { SAMPLE } from './sample.args';
 import { checkOptions, numberOpt, sameDevice, seedOpt, shapeStr, tensorArg } from '../validate';
-
-/** Positional arguments of the raw binding after the logits (see native/cpp/binding/sample.cc). */
-type SampleNativeArgs = [
-  history: Tensor | null,
-  repetitionPenalty: number,
-  temperature: number,
-  topK: number,
-  topP: number,
-  minP: number,
-  seed: number | bigint,
-  seeds: BigUint64Array | null,
-  step: number | bigint,
-  tokens: Tensor,
-  logprobs: Tensor,
-];
 
 declare module '../native' {
   interface NativeAddon {
-    sample(logits: Tensor, ...rest: [...SampleNativeArgs, async: false]): void;
-    sample(logits: Tensor, ...rest: [...SampleNativeArgs, async: true]): Promise<void>;
+    sample: NativeFn<typeof SAMPLE>;
   }
 }
 
@@ -65,7 +52,7 @@ export interface SampleResult {
 }
 
 const OP = 'sample';
-const FLOATS: readonly FloatDType[] = ['float32', 'float16', 'bfloat16'];
+const FLOATS = FLOAT_DTYPES;
 const FLT_MIN = 1.1754943508222875e-38;
 const MAX_VOCAB = 2 ** 23;
 const OPTIONS = ['temperature', 'topK', 'topP', 'minP', 'repetitionPenalty', 'history', 'seed', 'step'];
@@ -111,7 +98,7 @@ function prepare(logits: TensorLike, options?: SampleOptions) {
   const dev = l._device < 0 ? 'cpu' : (`cuda:${l._device}` as const);
   const tokens = empty([rows], 'int32', { device: dev });
   const logprobs = empty([rows], 'float32', { device: dev });
-  const args: SampleNativeArgs = [history, penalty, temperature, topK, topP, minP, seed, seeds, step, tokens, logprobs];
+  const args = { logits: l, history, repetitionPenalty: penalty, temperature, topK, topP, minP, seed, seeds, step, tokens, logprobs };
   return { l, args, result: { tokens, logprobs, seed: seeds ?? seed } };
 }
 
@@ -122,7 +109,7 @@ function prepare(logits: TensorLike, options?: SampleOptions) {
  */
 export function sample(logits: TensorLike, options?: SampleOptions): SampleResult {
   const p = prepare(logits, options);
-  native.sample(p.l, ...p.args, false);
+  callOp(SAMPLE, p.args, false);
   return p.result;
 }
 
@@ -130,6 +117,6 @@ export function sample(logits: TensorLike, options?: SampleOptions): SampleResul
 export async function sampleAsync(logits: TensorLike, options?: SampleOptions): Promise<SampleResult> {
   const stack = new Error().stack;
   const p = prepare(logits, options);
-  await withCallerStack(native.sample(p.l, ...p.args, true), stack);
+  await withCallerStack(callOp(SAMPLE, p.args, true), stack);
   return p.result;
 }

@@ -10,30 +10,19 @@
  * A position is scored when its label is not `ignoreIndex` (and, with shift, it is not the first of
  * its sequence). CPU: thread pool + SIMD; CUDA: a block per row. Accumulation in float32 or better.
  */
-import type { DType, FloatDType } from '../dtype';
+import { FLOAT_DTYPES, type DType, type FloatDType } from '../dtype';
 import { fail } from '../errors';
-import { native, withCallerStack } from '../native';
+import { withCallerStack } from '../native';
 import { empty, type Tensor, type TensorLike } from '../tensor';
+import type { NativeFn } from '../op_decl';
+import { callOp } from '../op_call';
+import { LOGPS_BACKWARD, SEQUENCE_LOGPS } from './sequence_logps.args';
 import { boolOpt, checkOptions, expectShape, numberOpt, outputTensor, sameDevice, shapeStr, tensorArg } from '../validate';
 
 declare module '../native' {
   interface NativeAddon {
-    sequenceLogps(
-      logits: Tensor, labels: Tensor, cuSeqlens: Tensor | null, logps: Tensor, counts: Tensor, perToken: Tensor,
-      lse: Tensor | null, ignoreIndex: number, shift: boolean, average: boolean, async: false,
-    ): void;
-    sequenceLogps(
-      logits: Tensor, labels: Tensor, cuSeqlens: Tensor | null, logps: Tensor, counts: Tensor, perToken: Tensor,
-      lse: Tensor | null, ignoreIndex: number, shift: boolean, average: boolean, async: true,
-    ): Promise<void>;
-    logpsBackward(
-      logits: Tensor, labels: Tensor, cuSeqlens: Tensor | null, gradLogps: Tensor, lse: Tensor | null, out: Tensor,
-      ignoreIndex: number, shift: boolean, average: boolean, async: false,
-    ): void;
-    logpsBackward(
-      logits: Tensor, labels: Tensor, cuSeqlens: Tensor | null, gradLogps: Tensor, lse: Tensor | null, out: Tensor,
-      ignoreIndex: number, shift: boolean, average: boolean, async: true,
-    ): Promise<void>;
+    sequenceLogps: NativeFn<typeof SEQUENCE_LOGPS>;
+    logpsBackward: NativeFn<typeof LOGPS_BACKWARD>;
   }
 }
 
@@ -76,7 +65,7 @@ export interface LogpsBackwardOptions extends LogpsRowOptions {
   out?: TensorLike;
 }
 
-const FLOATS: readonly FloatDType[] = ['float32', 'float16', 'bfloat16'];
+const FLOATS = FLOAT_DTYPES;
 const LABELS: readonly DType[] = ['int32', 'int64'];
 const ROW_KEYS = ['ignoreIndex', 'shift', 'average', 'cuSeqlens'] as const;
 
@@ -158,8 +147,8 @@ function forwardResult(p: ForwardPlan): SequenceLogpsResult {
 
 function callForward(p: ForwardPlan, async: boolean): void | Promise<void> {
   const r = p.rows;
-  const args = [r.logits, r.labels, r.cuSeqlens, p.logps, p.counts, p.perToken, p.lse, r.ignoreIndex, r.shift, r.average] as const;
-  return async ? native.sequenceLogps(...args, true) : native.sequenceLogps(...args, false);
+  const args = { logits: r.logits, labels: r.labels, cuSeqlens: r.cuSeqlens, logps: p.logps, counts: p.counts, perToken: p.perToken, lse: p.lse, ignoreIndex: r.ignoreIndex, shift: r.shift, average: r.average };
+  return async ? callOp(SEQUENCE_LOGPS, args, true) : callOp(SEQUENCE_LOGPS, args, false);
 }
 
 /**
@@ -213,8 +202,8 @@ function prepareBackward(logits: TensorLike, labels: TensorLike, gradLogps: Tens
 
 function callBackward(p: BackwardPlan, async: boolean): void | Promise<void> {
   const r = p.rows;
-  const args = [r.logits, r.labels, r.cuSeqlens, p.grad, p.lse, p.out, r.ignoreIndex, r.shift, r.average] as const;
-  return async ? native.logpsBackward(...args, true) : native.logpsBackward(...args, false);
+  const args = { logits: r.logits, labels: r.labels, cuSeqlens: r.cuSeqlens, gradLogps: p.grad, lse: p.lse, out: p.out, ignoreIndex: r.ignoreIndex, shift: r.shift, average: r.average };
+  return async ? callOp(LOGPS_BACKWARD, args, true) : callOp(LOGPS_BACKWARD, args, false);
 }
 
 /**

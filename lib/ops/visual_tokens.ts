@@ -13,17 +13,18 @@
  * b, n, d) and the shape, never on which other tokens are visual, on the device or on the
  * thread count. Backward: identity (the noise and the scale are constants).
  */
-import type { DType, FloatDType } from '../dtype';
+import { FLOAT_DTYPES, type DType, type FloatDType } from '../dtype';
 import { fail } from '../errors';
-import { native } from '../native';
 import { type Tensor, type TensorLike, tensor } from '../tensor';
 import { boolOpt, checkOptions, enumOpt, numberOpt, shapeStr, tensorArg } from '../validate';
-import { type Seed, type StreamOptions, Temps, inPlaceOrOut, resolveStream, runNative, runNativeAsync, sideTensor } from '../random_args';
+import type { NativeFn } from '../op_decl';
+import { callOp } from '../op_call';
+import { VISUAL_TOKENS } from './visual_tokens.args';
+import { type Seed, type StreamOptions, Temps, inPlaceOrOut, resolveStream, runNative, runNativeAsync, sideTensor } from '../op_args';
 
 declare module '../native' {
   interface NativeAddon {
-    visualTokens(x: Tensor, out: Tensor, mask: Tensor, rows: Tensor | null, sigma: number, scale: number, prob: number, seed: Seed, offset: Seed, async: false): void;
-    visualTokens(x: Tensor, out: Tensor, mask: Tensor, rows: Tensor | null, sigma: number, scale: number, prob: number, seed: Seed, offset: Seed, async: true): Promise<void>;
+    visualTokens: NativeFn<typeof VISUAL_TOKENS>;
   }
 }
 
@@ -62,7 +63,7 @@ export interface VisualTokensResult<D extends DType = DType> {
 }
 
 const OP = 'noise.visualTokens';
-const FLOATS: readonly FloatDType[] = ['float32', 'float16', 'bfloat16'];
+const FLOATS = FLOAT_DTYPES;
 
 interface Prepared {
   x: Tensor;
@@ -135,7 +136,7 @@ const result = (p: Prepared): VisualTokensResult => ({ out: p.out, seed: p.seed,
 /** NoiseBoost: Gaussian noise on the visual tokens of x [B, N, D]; returns the perturbed tensor and the seed/offset used. */
 export function visualTokens<D extends DType>(x: TensorLike<D>, options?: VisualTokensOptions): VisualTokensResult<D> {
   const p = prepare(x, options);
-  runNative(p.temps, () => native.visualTokens(p.x, p.out, p.mask, p.rows, p.sigma, p.scale, p.prob, p.seed, p.offset, false));
+  runNative(p.temps, () => callOp(VISUAL_TOKENS, { x: p.x, out: p.out, mask: p.mask, rows: p.rows, sigma: p.sigma, scale: p.scale, prob: p.prob, seed: p.seed, offset: p.offset }, false));
   return result(p) as VisualTokensResult<D>;
 }
 
@@ -143,6 +144,6 @@ export function visualTokens<D extends DType>(x: TensorLike<D>, options?: Visual
 export async function visualTokensAsync<D extends DType>(x: TensorLike<D>, options?: VisualTokensOptions): Promise<VisualTokensResult<D>> {
   const stack = new Error().stack;
   const p = prepare(x, options);
-  await runNativeAsync(p.temps, () => native.visualTokens(p.x, p.out, p.mask, p.rows, p.sigma, p.scale, p.prob, p.seed, p.offset, true), stack);
+  await runNativeAsync(p.temps, () => callOp(VISUAL_TOKENS, { x: p.x, out: p.out, mask: p.mask, rows: p.rows, sigma: p.sigma, scale: p.scale, prob: p.prob, seed: p.seed, offset: p.offset }, true), stack);
   return result(p) as VisualTokensResult<D>;
 }

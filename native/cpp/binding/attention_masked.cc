@@ -1,20 +1,17 @@
-// attentionMasked(q, k, v, out, lse | null, keyMask | null, scale, causal, queryOffset, kvLength, async)
+// attention.masked (ops/attention_masked.h); arguments declared in lib/ops/attention_masked.args.ts.
 //   q/out [B, Hq, Tq, d], k/v [B, Hkv, Tbuf, d] (one float dtype), lse float32 [B, Hq, Tq],
 //   keyMask bool/uint8 [B, L >= kvLength], kvLength <= Tbuf keys used.
 #include <cmath>
 
 #include "../ops/attention_masked.h"
-#include "napi_util.h"
+#include "args/attention_masked.h"
 
 namespace mmpref::napi {
 namespace {
 
 constexpr const char* kOp = "attention.masked";
-
-struct AttentionMaskedJob : Job {
-  AttentionMaskedArgs args;
-  Status run() override { return MMPREF_RUN_ON_DEVICE("attention.masked", args.device, attention_masked_cpu(args), attention_masked_cuda(args)); }
-};
+using A = args::attention_masked;
+using AttentionMaskedJob = LaunchJob<AttentionMaskedArgs, attention_masked_cpu, MMPREF_CUDA(attention_masked_cuda)>;
 
 Status shape_error(const std::string& what) { return make_status(Code::kShape, std::string(kOp) + ": " + what); }
 
@@ -54,38 +51,21 @@ Status check(const TensorView& q, const TensorView& k, const TensorView& v, cons
   return Status::Ok();
 }
 
-Napi::Value attention_masked(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Args a(info, kOp);
-  auto job = std::make_unique<AttentionMaskedJob>();
-  TensorView q, k, v, out, lse, mask;
-  bool has_lse = false, has_mask = false, async = false, causal = false;
-  double scale = 0;
-  int64_t offset = 0, kv_len = 0;
-  MMPREF_NAPI_TRY(env, a.async_flag(&async));
-  MMPREF_NAPI_TRY(env, a.tensor(0, "q", job.get(), &q, kFloatMask));
-  MMPREF_NAPI_TRY(env, a.tensor(1, "k", job.get(), &k, kFloatMask));
-  MMPREF_NAPI_TRY(env, a.tensor(2, "v", job.get(), &v, kFloatMask));
-  MMPREF_NAPI_TRY(env, a.tensor(3, "out", job.get(), &out, kFloatMask));
-  MMPREF_NAPI_TRY(env, a.optional_tensor(4, "lse", job.get(), &lse, &has_lse, dtype_bit(DType::kFloat32)));
-  MMPREF_NAPI_TRY(env, a.optional_tensor(5, "keyMask", job.get(), &mask, &has_mask,
-                                         dtype_bit(DType::kBool) | dtype_bit(DType::kUInt8)));
-  MMPREF_NAPI_TRY(env, a.number(6, "scale", &scale));
+Status prepare(const Call& c, AttentionMaskedJob* job) {
+  const TensorView &q = c.t(A::q), &k = c.t(A::k), &v = c.t(A::v), &out = c.t(A::out);
+  const double scale = c.number(A::scale);
   if (!std::isfinite(scale) || !std::isfinite(float(scale)))
-    MMPREF_NAPI_TRY(env, make_status(Code::kRange, std::string(kOp) + ": expected a finite scale but received " + std::to_string(scale)));
-  MMPREF_NAPI_TRY(env, a.boolean(7, "causal", &causal));
-  MMPREF_NAPI_TRY(env, a.integer(8, "queryOffset", -(int64_t(1) << 53), int64_t(1) << 53, &offset));
-  MMPREF_NAPI_TRY(env, a.integer(9, "kvLength", 0, int64_t(1) << 53, &kv_len));
-  MMPREF_NAPI_TRY(env, same_device(kOp, {&q, &k, &v, &out, has_lse ? &lse : nullptr, has_mask ? &mask : nullptr}));
-  MMPREF_NAPI_TRY(env, check(q, k, v, out, has_lse ? &lse : nullptr, has_mask ? &mask : nullptr, kv_len));
-
+    return c.error(Code::kRange, "expected a finite scale (as float32) but received " + std::to_string(scale));
+  const int64_t kv_len = c.integer(A::kvLength);
+  MMPREF_RETURN_IF_ERROR(c.one_device());
+  MMPREF_RETURN_IF_ERROR(check(q, k, v, out, c.opt(A::lse), c.opt(A::keyMask), kv_len));
   AttentionMaskedArgs& g = job->args;
   g.q = q.data;
   g.k = k.data;
   g.v = v.data;
   g.out = out.data;
-  g.lse = has_lse ? lse.ptr<float>() : nullptr;
-  g.key_mask = has_mask ? mask.ptr<uint8_t>() : nullptr;
+  g.lse = c.has(A::lse) ? c.t(A::lse).ptr<float>() : nullptr;
+  g.key_mask = c.has(A::keyMask) ? c.t(A::keyMask).ptr<uint8_t>() : nullptr;
   g.dtype = q.dtype;
   g.batch = q.shape[0];
   g.q_heads = q.shape[1];
@@ -94,18 +74,14 @@ Napi::Value attention_masked(const Napi::CallbackInfo& info) {
   g.kv_heads = k.shape[1];
   g.kv_buf_len = k.shape[2];
   g.kv_len = kv_len;
-  g.mask_len = has_mask ? mask.shape[1] : 0;
+  g.mask_len = c.has(A::keyMask) ? c.t(A::keyMask).shape[1] : 0;
   g.scale = float(scale);
-  g.causal = causal;
-  g.query_offset = offset;
+  g.causal = c.boolean(A::causal);
+  g.query_offset = c.integer(A::queryOffset);
   g.device = q.device;
-  return run_job(env, std::move(job), async);
-}
-
-void init(Napi::Env env, Napi::Object exports) {
-  exports.Set("attentionMasked", Napi::Function::New(env, attention_masked, "attentionMasked"));
+  return Status::Ok();
 }
 
 }  // namespace
-MMPREF_REGISTER_BINDING(init);
+MMPREF_BIND_OP(args::attention_masked, AttentionMaskedJob, prepare);
 }  // namespace mmpref::napi

@@ -1,62 +1,36 @@
-// contrastive(logits, distorted, rowActive | null, alpha, beta, out, async): logits and distorted
-// float [..., V] (same shape and dtype), rowActive bool [...], out float32 [..., V].
+// contrastive (ops/contrastive.h); arguments declared in lib/ops/contrastive.args.ts.
 #include <cmath>
 
 #include "../ops/contrastive.h"
-#include "napi_util.h"
+#include "args/contrastive.h"
 
 namespace mmpref::napi {
 namespace {
 
-struct ContrastiveJob : Job {
-  ContrastiveArgs args;
-  Status run() override { return MMPREF_RUN_ON_DEVICE("contrastive", args.device, contrastive_cpu(args), contrastive_cuda(args)); }
-};
+using A = args::contrastive;
+using ContrastiveJob = LaunchJob<ContrastiveArgs, contrastive_cpu, MMPREF_CUDA(contrastive_cuda)>;
 
-bool same_shape(const TensorView& a, const TensorView& b) {
-  if (a.ndim != b.ndim) return false;
-  for (int d = 0; d < a.ndim; ++d)
-    if (a.shape[d] != b.shape[d]) return false;
-  return true;
-}
-
-Napi::Value contrastive(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Args a(info, "contrastive");
-  auto job = std::make_unique<ContrastiveJob>();
-  TensorView l, ld, act, out;
-  bool has_act = false, async = false;
-  double alpha = 0, beta = 0;
-  MMPREF_NAPI_TRY(env, a.async_flag(&async));
-  MMPREF_NAPI_TRY(env, a.tensor(0, "logits", job.get(), &l, kFloatMask));
-  MMPREF_NAPI_TRY(env, a.tensor(1, "distortedLogits", job.get(), &ld, dtype_bit(l.dtype)));
-  MMPREF_NAPI_TRY(env, a.optional_tensor(2, "rowActive", job.get(), &act, &has_act, dtype_bit(DType::kBool)));
-  MMPREF_NAPI_TRY(env, a.number(3, "alpha", &alpha));
-  MMPREF_NAPI_TRY(env, a.number(4, "beta", &beta));
-  MMPREF_NAPI_TRY(env, a.tensor(5, "out", job.get(), &out, dtype_bit(DType::kFloat32)));
-  MMPREF_NAPI_TRY(env, same_device("contrastive", {&l, &ld, has_act ? &act : nullptr, &out}));
-  if (l.ndim < 1 || !same_shape(l, ld) || !same_shape(l, out))
-    MMPREF_NAPI_TRY(env, make_status(Code::kShape, "contrastive: expected logits, distortedLogits and out of one shape [..., V] "
-                                                   "but received " + shape_str(l) + ", " + shape_str(ld) + " and " +
-                                                   shape_str(out)));
+Status prepare(const Call& c, ContrastiveJob* job) {
+  const TensorView& l = c.t(A::logits);
+  MMPREF_RETURN_IF_ERROR(c.one_device());
+  if (l.ndim < 1) return c.error(Code::kShape, "expected logits [..., V] but received a scalar");
+  if (!c.same_shape(A::distortedLogits, A::logits).ok() || !c.same_shape(A::out, A::logits).ok())
+    return c.error(Code::kShape, "expected logits, distortedLogits and out of one shape [..., V] but received " + shape_str(l) + ", " +
+                                     shape_str(c.t(A::distortedLogits)) + " and " + shape_str(c.t(A::out)));
+  MMPREF_RETURN_IF_ERROR(c.same_dtype(A::distortedLogits, A::logits));
   const int64_t cols = l.size(-1);
   int64_t rows = 1;
-  for (int d = 0; d < l.ndim - 1; ++d) rows *= l.shape[d];
-  if (has_act && act.numel != rows)
-    MMPREF_NAPI_TRY(env, make_status(Code::kShape, "contrastive: expected rowActive with " + std::to_string(rows) +
-                                                       " elements but received " + shape_str(act)));
-  const float af = float(alpha);
-  if (!std::isfinite(af)) MMPREF_NAPI_TRY(env, make_status(Code::kRange, "contrastive: expected a finite alpha"));
-  if (!(beta >= 0 && beta <= 1)) MMPREF_NAPI_TRY(env, make_status(Code::kRange, "contrastive: expected beta in [0, 1]"));
-  job->args = ContrastiveArgs{l.data, ld.data, has_act ? act.ptr<uint8_t>() : nullptr, out.ptr<float>(), l.dtype,
-                              rows, cols, af, float(std::log(beta)), l.device};
-  return run_job(env, std::move(job), async);
-}
-
-void init(Napi::Env env, Napi::Object exports) {
-  exports.Set("contrastive", Napi::Function::New(env, contrastive, "contrastive"));
+  for (int d = 0; d < l.ndim - 1; ++d)
+    if (__builtin_mul_overflow(rows, l.shape[d], &rows)) return c.error(Code::kShape, "expected a row count that fits int64 but received " + shape_str(l));
+  if (c.has(A::rowActive)) MMPREF_RETURN_IF_ERROR(c.numel_is(A::rowActive, rows, "one per row of logits " + shape_str(l)));
+  const float af = float(c.number(A::alpha));
+  if (!std::isfinite(af)) return c.error(Code::kRange, "expected a finite float32 alpha but received " + std::to_string(c.number(A::alpha)));
+  MMPREF_RETURN_IF_ERROR(c.finite_in(A::beta, 0, 1));
+  job->args = ContrastiveArgs{l.data, c.t(A::distortedLogits).data, c.has(A::rowActive) ? c.t(A::rowActive).ptr<uint8_t>() : nullptr,
+                              c.t(A::out).ptr<float>(), l.dtype, rows, cols, af, float(std::log(c.number(A::beta))), l.device};
+  return Status::Ok();
 }
 
 }  // namespace
-MMPREF_REGISTER_BINDING(init);
+MMPREF_BIND_OP(args::contrastive, ContrastiveJob, prepare);
 }  // namespace mmpref::napi

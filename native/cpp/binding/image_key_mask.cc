@@ -1,21 +1,18 @@
-// imageKeyMask(spans, base | null, out, ratio, seed, offset, async)
-//   spans int32 [S, 3] on the CPU (row, start, length), base bool/uint8 [B, L], out bool [B, L].
-// The spans are read and validated here, on the calling thread, and copied into the job.
+// imageKeyMask (ops/image_key_mask.h); arguments declared in lib/ops/image_key_mask.args.ts.
+//   spans int32 [S, 3] on the CPU (row, start, length), keyMask bool/uint8 [B, L], out bool [B, L].
+// spans is an index argument: validated here from the private copy, then copied into the job.
 #include <algorithm>
 #include <cmath>
 
 #include "../ops/image_key_mask.h"
-#include "napi_util.h"
+#include "args/image_key_mask.h"
 
 namespace mmpref::napi {
 namespace {
 
 constexpr const char* kOp = "imageKeyMask";
-
-struct ImageKeyMaskJob : Job {
-  ImageKeyMaskArgs args;
-  Status run() override { return MMPREF_RUN_ON_DEVICE("imageKeyMask", args.device, image_key_mask_cpu(args), image_key_mask_cuda(args)); }
-};
+using A = args::image_key_mask;
+using ImageKeyMaskJob = LaunchJob<ImageKeyMaskArgs, image_key_mask_cpu, MMPREF_CUDA(image_key_mask_cuda)>;
 
 Status range_error(const std::string& what) { return make_status(Code::kRange, std::string(kOp) + ": " + what); }
 
@@ -47,51 +44,32 @@ Status read_spans(const TensorView& t, int64_t batch, int64_t length, std::vecto
   return Status::Ok();
 }
 
-Napi::Value image_key_mask(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Args a(info, kOp);
-  auto job = std::make_unique<ImageKeyMaskJob>();
-  TensorView spans, base, out;
-  bool has_base = false, async = false;
-  double ratio = 0;
-  uint64_t seed = 0, offset = 0;
-  MMPREF_NAPI_TRY(env, a.async_flag(&async));
-  MMPREF_NAPI_TRY(env, a.tensor(0, "spans", job.get(), &spans, dtype_bit(DType::kInt32)));
-  MMPREF_NAPI_TRY(env, a.optional_tensor(1, "keyMask", job.get(), &base, &has_base,
-                                         dtype_bit(DType::kBool) | dtype_bit(DType::kUInt8)));
-  MMPREF_NAPI_TRY(env, a.tensor(2, "out", job.get(), &out, dtype_bit(DType::kBool)));
-  MMPREF_NAPI_TRY(env, a.number(3, "maskRatio", &ratio));
-  MMPREF_NAPI_TRY(env, a.u64(4, "seed", &seed));
-  MMPREF_NAPI_TRY(env, a.u64(5, "offset", &offset));
-  if (!(ratio >= 0.0 && ratio <= 1.0))
-    MMPREF_NAPI_TRY(env, range_error("expected maskRatio in [0, 1] but received " + std::to_string(ratio)));
-  if (out.ndim != 2)
-    MMPREF_NAPI_TRY(env, make_status(Code::kShape, std::string(kOp) + ": expected out of shape [B, L] but received " + shape_str(out)));
+Status prepare(const Call& c, ImageKeyMaskJob* job) {
+  const TensorView& out = c.t(A::out);
+  const double ratio = c.number(A::maskRatio);
+  if (!(ratio >= 0.0 && ratio <= 1.0)) return range_error("expected maskRatio in [0, 1] but received " + std::to_string(ratio));
+  if (out.ndim != 2) return c.error(Code::kShape, "expected out of shape [B, L] but received " + shape_str(out));
   if (out.shape[1] > (int64_t(1) << 32) || out.shape[0] > (int64_t(1) << 32))
-    MMPREF_NAPI_TRY(env, make_status(Code::kShape, std::string(kOp) + ": at most 2^32 rows and positions, received " + shape_str(out)));
-  if (has_base) {
-    MMPREF_NAPI_TRY(env, same_device(kOp, {&base, &out}));
-    if (base.ndim != 2 || base.shape[0] != out.shape[0] || base.shape[1] != out.shape[1])
-      MMPREF_NAPI_TRY(env, make_status(Code::kShape, std::string(kOp) + ": expected keyMask of shape " + shape_str(out) +
-                                                         " but received " + shape_str(base)));
+    return c.error(Code::kShape, "expected out with at most 2^32 rows and positions but received " + shape_str(out));
+  if (c.has(A::keyMask)) {
+    const TensorView& base = c.t(A::keyMask);
+    if (base.device != out.device)
+      return c.error(Code::kDevice, "expected keyMask on the device of out but received another device");
+    MMPREF_RETURN_IF_ERROR(c.same_shape(A::keyMask, A::out));
   }
   ImageKeyMaskArgs& g = job->args;
-  MMPREF_NAPI_TRY(env, read_spans(spans, out.shape[0], out.shape[1], &g.spans));
-  g.base = has_base ? base.ptr<uint8_t>() : nullptr;
+  MMPREF_RETURN_IF_ERROR(read_spans(c.t(A::spans), out.shape[0], out.shape[1], &g.spans));
+  g.base = c.has(A::keyMask) ? c.t(A::keyMask).ptr<uint8_t>() : nullptr;
   g.out = out.ptr<uint8_t>();
   g.batch = out.shape[0];
   g.length = out.shape[1];
   g.threshold = image_key_threshold(ratio);
-  g.seed = seed;
-  g.offset = offset;
+  g.seed = c.u64(A::seed);
+  g.offset = c.u64(A::offset);
   g.device = out.device;
-  return run_job(env, std::move(job), async);
-}
-
-void init(Napi::Env env, Napi::Object exports) {
-  exports.Set("imageKeyMask", Napi::Function::New(env, image_key_mask, "imageKeyMask"));
+  return Status::Ok();
 }
 
 }  // namespace
-MMPREF_REGISTER_BINDING(init);
+MMPREF_BIND_OP(args::image_key_mask, ImageKeyMaskJob, prepare);
 }  // namespace mmpref::napi

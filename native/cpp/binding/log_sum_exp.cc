@@ -1,45 +1,25 @@
-// logSumExp(x, out, async): x float [..., C], out float32 [...] (allocated by lib/ops).
+// logSumExp (ops/log_sum_exp.h); arguments declared in lib/ops/log_sum_exp.args.ts.
 #include "../ops/log_sum_exp.h"
-#include "napi_util.h"
+#include "args/log_sum_exp.h"
 
 namespace mmpref::napi {
 namespace {
 
-struct LogSumExpJob : Job {
-  LogSumExpArgs args;
-  Status run() override { return MMPREF_RUN_ON_DEVICE("logSumExp", args.device, log_sum_exp_cpu(args), log_sum_exp_cuda(args)); }
-};
+using A = args::log_sum_exp;
+using LogSumExpJob = LaunchJob<LogSumExpArgs, log_sum_exp_cpu, MMPREF_CUDA(log_sum_exp_cuda)>;
 
-Napi::Value log_sum_exp(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Args a(info, "logSumExp");
-  auto job = std::make_unique<LogSumExpJob>();
-  TensorView x, out;
-  bool async = false;
-  MMPREF_NAPI_TRY(env, a.async_flag(&async));
-  MMPREF_NAPI_TRY(env, a.tensor(0, "x", job.get(), &x, kFloatMask));
-  MMPREF_NAPI_TRY(env, a.tensor(1, "out", job.get(), &out, dtype_bit(DType::kFloat32)));
-  MMPREF_NAPI_TRY(env, same_device("logSumExp", {&x, &out}));
-  if (x.ndim < 1)
-    MMPREF_NAPI_TRY(env, make_status(Code::kShape, "logSumExp: x must have at least one dimension"));
-  const int64_t cols = x.size(-1);
-  const int64_t rows = cols ? x.numel / cols : [&] {
-    int64_t r = 1;
-    for (int d = 0; d < x.ndim - 1; ++d) r *= x.shape[d];
-    return r;
-  }();
-  if (out.numel != rows)
-    MMPREF_NAPI_TRY(env, make_status(Code::kShape, "logSumExp: out must have " + std::to_string(rows) +
-                                                       " elements (x is " + shape_str(x) + ") but has " +
-                                                       std::to_string(out.numel)));
-  job->args = LogSumExpArgs{x.data, out.ptr<float>(), x.dtype, rows, cols, x.device};
-  return run_job(env, std::move(job), async);
-}
-
-void init(Napi::Env env, Napi::Object exports) {
-  exports.Set("logSumExp", Napi::Function::New(env, log_sum_exp, "logSumExp"));
+Status prepare(const Call& c, LogSumExpJob* job) {
+  const TensorView& x = c.t(A::x);
+  MMPREF_RETURN_IF_ERROR(c.one_device());
+  if (x.ndim < 1) return c.error(Code::kShape, "expected x with at least 1 dimension but received a scalar (shape [])");
+  int64_t rows = 1;  // the leading dims may overflow only when the last is 0
+  for (int d = 0; d < x.ndim - 1; ++d)
+    if (__builtin_mul_overflow(rows, x.shape[d], &rows)) return c.error(Code::kShape, "expected x's row count to fit int64 but received " + shape_str(x));
+  MMPREF_RETURN_IF_ERROR(c.numel_is(A::out, rows, "one per row of x " + shape_str(x)));
+  job->args = LogSumExpArgs{x.data, c.t(A::out).ptr<float>(), x.dtype, rows, x.size(-1), x.device};
+  return Status::Ok();
 }
 
 }  // namespace
-MMPREF_REGISTER_BINDING(init);
+MMPREF_BIND_OP(args::log_sum_exp, LogSumExpJob, prepare);
 }  // namespace mmpref::napi

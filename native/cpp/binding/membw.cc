@@ -20,7 +20,7 @@
 #endif
 
 #include "../ops/membw.h"
-#include "napi_util.h"
+#include "args/membw.h"
 
 namespace mmpref::napi {
 namespace {
@@ -53,23 +53,17 @@ struct MemBwJob : Job {
   Napi::Value result(Napi::Env env) override { return Napi::Number::New(env, seconds); }
 };
 
-Napi::Value membw(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Args a(info, "_membw");
-  auto job = std::make_unique<MemBwJob>();
-  int64_t kind = 0;
-  TensorView x, y;
-  bool has_y = false, async = false;
-  MMPREF_NAPI_TRY(env, a.async_flag(&async));
-  MMPREF_NAPI_TRY(env, a.integer(0, "kind", 0, 4, &kind));
-  MMPREF_NAPI_TRY(env, a.tensor(1, "x", job.get(), &x, dtype_bit(DType::kFloat32)));
-  MMPREF_NAPI_TRY(env, a.optional_tensor(2, "y", job.get(), &y, &has_y, dtype_bit(DType::kFloat32)));
-  MMPREF_NAPI_TRY(env, a.integer(3, "reps", 0, 1000, &job->reps));
-  if ((kind == 1 || kind == 4) && (!has_y || y.numel != x.numel))
-    MMPREF_NAPI_TRY(env, make_status(Code::kShape, "_membw: copy needs y with as many elements as x"));
-  if (has_y) MMPREF_NAPI_TRY(env, same_device("_membw", {&x, &y}));
-  job->args = MemBwArgs{MemBwKind(kind), x.ptr<float>(), has_y ? y.ptr<float>() : nullptr, x.numel, x.device, 0};
-  return run_job(env, std::move(job), async);
+using A = args::membw;
+
+Status prepare(const Call& c, MemBwJob* job) {
+  const TensorView& x = c.t(A::x);
+  const int64_t kind = c.integer(A::kind);
+  job->reps = c.integer(A::reps);
+  MMPREF_RETURN_IF_ERROR(c.one_device());
+  if ((kind == int64_t(MemBwKind::kCopy) || kind == int64_t(MemBwKind::kCopyLib)) && (!c.has(A::y) || c.t(A::y).numel != x.numel))
+    return c.error(Code::kShape, "expected y with as many elements as x for a copy");
+  job->args = MemBwArgs{MemBwKind(kind), x.ptr<float>(), c.has(A::y) ? c.t(A::y).ptr<float>() : nullptr, x.numel, x.device, 0};
+  return Status::Ok();
 }
 
 struct FlopsJob : Job {
@@ -180,11 +174,11 @@ Napi::Value memprobe(const Napi::CallbackInfo& info) {
 }
 
 void init(Napi::Env env, Napi::Object exports) {
-  exports.Set("_membw", Napi::Function::New(env, membw, "_membw"));
   exports.Set("_flops", Napi::Function::New(env, flops, "_flops"));
   exports.Set("_memprobe", Napi::Function::New(env, memprobe, "_memprobe"));
 }
 
 }  // namespace
+MMPREF_BIND_OP(args::membw, MemBwJob, prepare);
 MMPREF_REGISTER_BINDING(init);
 }  // namespace mmpref::napi

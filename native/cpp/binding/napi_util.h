@@ -1,10 +1,6 @@
-// N-API glue shared by every binding/<op>.cc: typed errors, argument readers that trust nothing,
-// CUDA device buffers, and the sync/async job runner.
-//
-// Calling convention (lib/ops/*.ts -> native): positional arguments; tensors are lib Tensor
-// objects (fields _store, _code, shape, _device); outputs are allocated by JS and passed in like
-// inputs; the last argument is `async` (boolean). Sync calls return the job's result or throw an
-// MmprefError; async calls return a Promise that settles the same way, and run on a libuv thread.
+// N-API glue shared by every binding: typed errors, CUDA device buffers, the Job an op runs, and
+// scalar readers for the runtime functions. Op arguments are read by binding/op_call.h from the
+// op's declaration (lib/ops/<stem>.args.ts); no binding reads tensors by hand.
 #pragma once
 
 #include <napi.h>
@@ -41,6 +37,15 @@ Napi::Value make_device_buffer_external(Napi::Env env, std::shared_ptr<DeviceBuf
 bool release_device_buffer_external(Napi::Env env, const Napi::Value& v);
 
 // ---- jobs -------------------------------------------------------------------------------------
+// Host memory a job owns: a copied index tensor or an Async copy of an ArrayBuffer's bytes.
+struct HostCopy {
+  std::unique_ptr<uint8_t[]> bytes;
+  size_t size = 0;
+  const char* op = "";       // the op and the argument, for messages
+  const char* name = "";
+  napi_ref source = nullptr;  // written argument (Async): the JS typed array to copy back into
+};
+
 class Job {
  public:
   virtual ~Job() = default;
@@ -49,65 +54,35 @@ class Job {
   // Builds the JS result on the main thread after a successful run (default: undefined).
   virtual Napi::Value result(Napi::Env env) { return env.Undefined(); }
 
-  // Keep-alives for every tensor read through Args::tensor (buffers cannot be collected, device
-  // memory cannot be freed by dispose(), while the job runs).
-  std::vector<Napi::ObjectReference> js_refs;
+  // What keeps the op's memory in place until it settles (filled by Call::read, released by
+  // run_op): references to SharedArrayBuffer views, host copies, shared CUDA buffers.
+  std::vector<napi_ref> refs;
+  std::vector<HostCopy> copies;
   std::vector<std::shared_ptr<DeviceBuffer>> dev_refs;
 };
 
-// Picks an op's CPU or CUDA launcher by device. In a build without CUDA the CUDA call is not
-// compiled at all and a CUDA tensor is ERR_DEVICE:
-//   Status run() override { return MMPREF_RUN_ON_DEVICE("linear", args.device, linear_cpu(args), linear_cuda(args)); }
-#if MMPREF_HAVE_CUDA
-#define MMPREF_RUN_ON_DEVICE(op, device, cpu_call, cuda_call) ((device) >= 0 ? (cuda_call) : (cpu_call))
-#else
-#define MMPREF_RUN_ON_DEVICE(op, device, cpu_call, cuda_call)                                                  \
-  ((device) >= 0 ? ::mmpref::make_status(::mmpref::Code::kDevice, std::string(op) + ": this build has no CUDA support") \
-                 : (cpu_call))
-#endif
 
-// Runs `job` now (async = false: returns result or throws) or on the libuv pool (returns a
-// Promise). Any C++ exception inside run() becomes ERR_OOM (bad_alloc) or ERR_ARGUMENT.
-Napi::Value run_job(Napi::Env env, std::unique_ptr<Job> job, bool async);
-
-// ---- argument readers -------------------------------------------------------------------------
+// ---- scalar readers (runtime functions; ops use binding/op_call.h) ----------------------------
 class Args {
  public:
   Args(const Napi::CallbackInfo& info, const char* op) : info_(info), op_(op) {}
-
-  Napi::Env env() const { return info_.Env(); }
-  const char* op() const { return op_; }
-  size_t size() const { return info_.Length(); }
-  bool is_nullish(size_t i) const;
-  // The trailing `async` flag: info[size()-1] must be a boolean.
-  Status async_flag(bool* out) const;
-
-  // A tensor argument; its keep-alive goes into `job`. `dtype_mask` is a bit set of allowed
-  // dtype codes (1 << int(DType)), 0 = any.
-  Status tensor(size_t i, const char* name, Job* job, TensorView* out, uint32_t dtype_mask = 0) const;
-  // Same, but null/undefined gives *present = false.
-  Status optional_tensor(size_t i, const char* name, Job* job, TensorView* out, bool* present,
-                         uint32_t dtype_mask = 0) const;
-  Status number(size_t i, const char* name, double* out) const;  // finite or not: caller checks
   Status integer(size_t i, const char* name, int64_t lo, int64_t hi, int64_t* out) const;
-  Status boolean(size_t i, const char* name, bool* out) const;
-  Status string(size_t i, const char* name, std::string* out) const;
-  // A seed/offset: non-negative integer Number (<= 2^53) or BigInt (< 2^64).
-  Status u64(size_t i, const char* name, uint64_t* out) const;
 
  private:
-  Status need(size_t i, const char* name) const;
   const Napi::CallbackInfo& info_;
   const char* op_;
 };
+std::string type_of(const Napi::Value& v);
 
 // Dtype masks for Args::tensor.
 constexpr uint32_t dtype_bit(DType t) { return 1u << int(t); }
 constexpr uint32_t kFloatMask =
     dtype_bit(DType::kFloat32) | dtype_bit(DType::kFloat16) | dtype_bit(DType::kBFloat16);
 
-// Every tensor on one device (all host, or all the same CUDA device).
-Status same_device(const char* op, std::initializer_list<const TensorView*> views);
+// The Tensor field names (_code, shape, _device, _store) as strings created once per env.
+constexpr int kTensorKeyCount = 4;
+bool tensor_keys(napi_env env, napi_value* keys);
+
 // Shape helpers for messages: "[4, 128, 32000]".
 std::string shape_str(const TensorView& v);
 

@@ -1,49 +1,37 @@
-// permute(x, out, perm: number[], async)
+// permute (ops/permute.h); arguments declared in lib/ops/permute.args.ts.
 #include "../ops/permute.h"
-#include "napi_util.h"
+#include "args/permute.h"
 
 namespace mmpref::napi {
 namespace {
 
-struct PermuteJob : Job {
-  PermuteArgs args;
-  Status run() override { return MMPREF_RUN_ON_DEVICE("permute", args.device, permute_cpu(args), permute_cuda(args)); }
-};
+using A = args::permute;
+using PermuteJob = LaunchJob<PermuteArgs, permute_cpu, MMPREF_CUDA(permute_cuda)>;
 
-Napi::Value permute(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Args a(info, "permute");
-  auto job = std::make_unique<PermuteJob>();
-  TensorView x, out;
-  bool async = false;
-  MMPREF_NAPI_TRY(env, a.async_flag(&async));
-  MMPREF_NAPI_TRY(env, a.tensor(0, "x", job.get(), &x));
-  MMPREF_NAPI_TRY(env, a.tensor(1, "out", job.get(), &out));
-  MMPREF_NAPI_TRY(env, same_device("permute", {&x, &out}));
-  if (info.Length() < 4 || !info[2].IsArray()) MMPREF_NAPI_TRY(env, arg_error("permute", "perm must be an array"));
-  Napi::Array p = info[2].As<Napi::Array>();
-  if (int(p.Length()) != x.ndim) MMPREF_NAPI_TRY(env, make_status(Code::kShape, "permute: perm must have one entry per dimension of x"));
+Status prepare(const Call& c, PermuteJob* job) {
+  const TensorView &x = c.t(A::x), &out = c.t(A::out);
+  const std::vector<int64_t>& p = c.dims(A::perm);
+  MMPREF_RETURN_IF_ERROR(c.one_device());
+  if (int(p.size()) != x.ndim)
+    return c.error(Code::kShape, "expected perm with one entry per dimension of x " + shape_str(x) + " but received " +
+                                     std::to_string(p.size()) + " entries");
   int perm[kMaxDims];
   bool seen[kMaxDims] = {false};
   for (int k = 0; k < x.ndim; ++k) {
-    Napi::Value v = p.Get(uint32_t(k));
-    const double d = v.IsNumber() ? v.As<Napi::Number>().DoubleValue() : -1;
-    if (!(d >= 0 && d < x.ndim) || double(int(d)) != d || seen[int(d)])
-      MMPREF_NAPI_TRY(env, make_status(Code::kRange, "permute: perm must be a permutation of 0.." + std::to_string(x.ndim - 1)));
-    perm[k] = int(d);
+    if (p[k] < 0 || p[k] >= x.ndim || seen[p[k]])
+      return c.error(Code::kRange, "expected perm to be a permutation of 0.." + std::to_string(x.ndim - 1) + " but received entry " +
+                                       std::to_string(p[k]) + " at " + std::to_string(k));
+    perm[k] = int(p[k]);
     seen[perm[k]] = true;
   }
-  if (out.dtype != x.dtype || out.ndim != x.ndim || out.numel != x.numel)
-    MMPREF_NAPI_TRY(env, make_status(Code::kShape, "permute: out must have x's dtype and permuted shape"));
-  for (int k = 0; k < x.ndim; ++k)
-    if (out.shape[k] != x.shape[perm[k]]) MMPREF_NAPI_TRY(env, make_status(Code::kShape, "permute: out must have the permuted shape"));
-  if (out.data == x.data && x.numel > 1) MMPREF_NAPI_TRY(env, make_status(Code::kArgument, "permute: out must not alias x"));
+  MMPREF_RETURN_IF_ERROR(c.same_dtype(A::out, A::x));
+  bool ok = out.ndim == x.ndim;
+  for (int k = 0; ok && k < x.ndim; ++k) ok = out.shape[k] == x.shape[perm[k]];
+  if (!ok) return c.error(Code::kShape, "expected out of x's permuted shape but received " + shape_str(out) + " (x " + shape_str(x) + ")");
   job->args = permute_plan(x, perm, out.data);
-  return run_job(env, std::move(job), async);
+  return Status::Ok();
 }
 
-void init(Napi::Env env, Napi::Object exports) { exports.Set("permute", Napi::Function::New(env, permute, "permute")); }
-
 }  // namespace
-MMPREF_REGISTER_BINDING(init);
+MMPREF_BIND_OP(args::permute, PermuteJob, prepare);
 }  // namespace mmpref::napi

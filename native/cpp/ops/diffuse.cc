@@ -12,6 +12,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "../core/dispatch.h"
 #include "../core/half.h"
 #include "../core/philox_batch.h"
 #include "../core/thread_pool.h"
@@ -126,20 +127,10 @@ Status diffuse_cpu(const DiffuseArgs& a) {
   if (a.x_dtype == DType::kUInt8) {
     if (!a.norm_sub || !a.norm_div || a.channels < 1 || a.inner < 1)
       return make_status(Code::kArgument, "noise.diffuse: uint8 input needs normalisation tables");
-    switch (a.y_dtype) {
-      case DType::kFloat32: return run<uint8_t, float>(a);
-      case DType::kFloat16: return run<uint8_t, half_t>(a);
-      case DType::kBFloat16: return run<uint8_t, bfloat16_t>(a);
-      default: return make_status(Code::kDtype, bad);
-    }
+    return dispatch_float(a.y_dtype, "noise.diffuse", [&](auto ty) { return run<uint8_t, decltype(ty)>(a); });
   }
   if (a.x_dtype != a.y_dtype) return make_status(Code::kDtype, bad);
-  switch (a.x_dtype) {
-    case DType::kFloat32: return run<float, float>(a);
-    case DType::kFloat16: return run<half_t, half_t>(a);
-    case DType::kBFloat16: return run<bfloat16_t, bfloat16_t>(a);
-    default: return make_status(Code::kDtype, bad);
-  }
+  return dispatch_float(a.x_dtype, "noise.diffuse", [&](auto t) { return run<decltype(t), decltype(t)>(a); });
 }
 
 }  // namespace mmpref

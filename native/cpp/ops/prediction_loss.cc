@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "../core/dispatch.h"
 #include "../core/half.h"
 #include "../core/thread_pool.h"
 
@@ -71,19 +72,6 @@ void run(const PredictionLossArgs& a, const std::vector<float>& coef) {
   a.loss[0] = B > 0 ? float(loss / double(B)) : 0.0f;
 }
 
-template <class TP>
-Status dispatch_target(const PredictionLossArgs& a, const std::vector<float>& coef) {
-  switch (a.target_dtype) {
-    case DType::kFloat32: run<TP, float>(a, coef); break;
-    case DType::kFloat16: run<TP, half_t>(a, coef); break;
-    case DType::kBFloat16: run<TP, bfloat16_t>(a, coef); break;
-    default:
-      return make_status(Code::kDtype, std::string("noise.predictionLoss: expected target of a float dtype but received ") +
-                                           dtype_name(a.target_dtype));
-  }
-  return Status::Ok();
-}
-
 }  // namespace
 
 Status prediction_loss_cpu(const PredictionLossArgs& a) {
@@ -95,14 +83,9 @@ Status prediction_loss_cpu(const PredictionLossArgs& a) {
     a.weights_out[b] = w;
     coef[size_t(b)] = a.sample > 0 ? loss_grad_coef(a.grad_scale, w, a.batch, a.sample) : 0.0f;
   }
-  switch (a.pred_dtype) {
-    case DType::kFloat32: return dispatch_target<float>(a, coef);
-    case DType::kFloat16: return dispatch_target<half_t>(a, coef);
-    case DType::kBFloat16: return dispatch_target<bfloat16_t>(a, coef);
-    default:
-      return make_status(Code::kDtype, std::string("noise.predictionLoss: expected epsPred of a float dtype but received ") +
-                                           dtype_name(a.pred_dtype));
-  }
+  return dispatch_float(a.pred_dtype, "noise.predictionLoss", [&](auto tp) {
+    return dispatch_float(a.target_dtype, "noise.predictionLoss", [&](auto tt) { run<decltype(tp), decltype(tt)>(a, coef); });
+  });
 }
 
 }  // namespace mmpref

@@ -1,11 +1,12 @@
 /**
- * Argument helpers shared by the random / noise ops (lib/ops/random_fill.ts, visual_tokens.ts,
- * diffuse.ts, neftune.ts, prediction_loss.ts): seed/offset resolution and small side tensors
+ * Argument helpers for any op: seed/offset resolution (random and noise ops), small side tensors
  * (masks, per-sample integers and weights) given as tensors or plain arrays and moved to the
- * device of the main input. Temporaries made here are disposed by {@link Temps.dispose} once the
- * op is done.
+ * device of the main input, the in-place/out choice, and running a native call that owns
+ * temporaries. Temporaries made here are disposed by {@link Temps.dispose} once the op is done.
  */
 import { randomInt } from 'node:crypto';
+import os from 'node:os';
+import { backend } from './backend';
 import type { DType } from './dtype';
 import { fail } from './errors';
 import { Tensor, describe, tensor } from './tensor';
@@ -137,4 +138,16 @@ export async function runNativeAsync(temps: Temps, call: () => Promise<void>, st
   } finally {
     temps.dispose();
   }
+}
+
+/**
+ * Checks, before anything is allocated, that `bytes` can fit in the memory of `device` (-1: host
+ * RAM, else the CUDA device's total memory): ERR_OOM naming `what` otherwise, instead of a V8 heap
+ * abort or a runaway allocation loop.
+ */
+export function checkFits(op: string, what: string, bytes: number, device: number): void {
+  const dev = device < 0 ? undefined : backend().cuda.devices.find((d) => d.index === device);
+  const limit = device < 0 ? os.totalmem() : dev?.totalMemory ?? Infinity;
+  if (!(bytes <= limit))
+    fail('ERR_OOM', op, `expected ${what} to fit in ${limit} bytes of ${device < 0 ? 'host' : `cuda:${device}`} memory but it needs ${bytes}`);
 }

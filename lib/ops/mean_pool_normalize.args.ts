@@ -1,0 +1,9 @@
+/** Arguments of the native meanPoolNormalize (see lib/op_decl.ts). */
+import { FLOATS, boolean, defineOp, input, output } from '../op_decl';
+
+export const MEAN_POOL_NORMALIZE = defineOp('meanPoolNormalize', [
+  input('x', FLOATS),
+  input('mask', ['bool', 'uint8', 'int32', 'int64'], { optional: true }),
+  boolean('normalize'),
+  output('out', ['float32']),
+]);

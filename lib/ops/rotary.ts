@@ -1,0 +1,49 @@
+/**
+ * Rotary position embedding of q or k [B, H, T, d] (Hugging Face rotate_half convention), on the
+ * CPU and CUDA. Formula: native/cpp/ops/rotary.h.
+ */
+import type { FloatDType } from '../dtype';
+import { fail } from '../errors';
+import type { NativeFn } from '../op_decl';
+import { inPlaceOrOut } from '../op_args';
+import { prepared, syncAsync } from '../op_call';
+import type { Tensor, TensorLike } from '../tensor';
+import { boolOpt, checkOptions, expectShape, numberOpt, sameDevice, shapeStr, tensorArg } from '../validate';
+import { ROTARY } from './rotary.args';
+
+declare module '../native' {
+  interface NativeAddon {
+    rotary: NativeFn<typeof ROTARY>;
+  }
+}
+
+export interface RotaryOptions {
+  /** Position of each token, int32 [B, T] (default: offset + t). */
+  positions?: TensorLike<'int32'>;
+  /** Position of the first token when positions is not given (default 0; e.g. the KV-cache length). */
+  offset?: number;
+  /** Base of the frequencies theta^(-2i/d) (default 10000). */
+  theta?: number;
+  /** Rotate x itself (default false: a new tensor). */
+  inPlace?: boolean;
+}
+
+function prepare(x: TensorLike, options?: RotaryOptions) {
+  const op = 'rotary';
+  const o = checkOptions(op, options, ['positions', 'offset', 'theta', 'inPlace']);
+  const t = tensorArg(op, 'x', x, ROTARY.args[0].dtypes, 4);
+  if (t.shape[3]! % 2) fail('ERR_SHAPE', op, `expected an even head dimension but received x of shape ${shapeStr(t.shape)}`);
+  const pos = o.positions === undefined ? undefined : tensorArg(op, 'positions', o.positions, ['int32'], 2);
+  if (pos) expectShape(op, 'positions', pos, [t.shape[0]!, t.shape[2]!], `x ${shapeStr(t.shape)}`);
+  sameDevice(op, { x: t, positions: pos });
+  const offset = numberOpt(op, 'offset', o.offset, 0, { integer: true, min: 0, max: 2 ** 40 });
+  const theta = numberOpt(op, 'theta', o.theta, 10000, { gt: 0 });
+  const out = inPlaceOrOut(op, t, boolOpt(op, 'inPlace', o.inPlace, false), undefined, 'x') as Tensor<FloatDType>;
+  return prepared(ROTARY, { x: t, out, positions: pos ?? null, offset, theta }, out);
+}
+
+/**
+ * Rotary position embedding of q or k [B, H, T, d] (Hugging Face rotate_half convention): pairs
+ * (i, i + d/2) rotated by pos * theta^(-2i/d).
+ */
+export const [rotary, rotaryAsync] = syncAsync(prepare);

@@ -15,7 +15,7 @@ export function run(ctx: BenchContext): void {
     const q = make([1, 32, rows, 128], dtype, ctx.device);
     const pos = tensor(Int32Array.from({ length: rows }, (_, i) => i), [1, rows]);
     const p = ctx.device === 'cuda' ? pos.to('cuda') : pos;
-    const ms3 = timeMs(() => ops.rotary(q.t, { positions: p, inPlace: true }), { ceiling: 'rmw', torch: { op: 'rotary', H: 32, T: rows, d: 128, dtype } });
+    const ms3 = timeMs(() => ops.rotary(q.t, { positions: p, inPlace: true }), { ceiling: 'rmw' });
     ctx.record({ op: 'ops.rotary', case: `[1, 32, ${rows}, 128] ${dtype} in place`, device: ctx.device, ms: ms3, bytes: 2 * q.t.byteLength, ceiling: 'rmw', torch: { op: 'rotary', H: 32, T: rows, d: 128, dtype } });
     q.t.dispose();
   }

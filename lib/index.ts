@@ -44,7 +44,7 @@ export {
   type CudaDevice,
   type CudaMemoryInfo,
 } from './backend';
-export type { Seed, StreamOptions } from './random_args';
+export type { Seed, StreamOptions } from './op_args';
 // every option / result type of the namespaces, also at the top level: import type { DpoLossType } from 'mmpref'
 export type { AddOptions, ElementwiseOptions, LinearOptions, LogSumExpOptions, PermuteOptions, RmsNormOptions, RotaryOptions } from './api/ops';
 export type {

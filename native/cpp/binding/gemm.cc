@@ -17,55 +17,42 @@
 #include "../core/thread_pool.h"
 #include "../ops/gemm.h"
 #include "../ops/gemm_kernels.h"
-#include "napi_util.h"
+#include "args/gemm.h"
 
 namespace mmpref::napi {
 namespace {
 
-struct GemmJob : Job {
-  GemmArgs args;
-  Status run() override { return MMPREF_RUN_ON_DEVICE("_gemm", args.device, gemm_cpu(args), gemm_cuda(args)); }
-};
+using A = args::gemm;
+using GemmJob = LaunchJob<GemmArgs, gemm_cpu, MMPREF_CUDA(gemm_cuda)>;
 
-Napi::Value gemm(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Args a(info, "_gemm");
-  auto job = std::make_unique<GemmJob>();
-  TensorView x, y, c, bias;
-  bool has_bias = false, async = false, ta = false, tb = false, acc = false;
-  int64_t max_isa = -1;
-  MMPREF_NAPI_TRY(env, a.async_flag(&async));
-  MMPREF_NAPI_TRY(env, a.tensor(0, "a", job.get(), &x, kFloatMask));
-  MMPREF_NAPI_TRY(env, a.tensor(1, "b", job.get(), &y, dtype_bit(x.dtype)));
-  MMPREF_NAPI_TRY(env, a.tensor(2, "c", job.get(), &c, dtype_bit(x.dtype) | dtype_bit(DType::kFloat32)));
-  MMPREF_NAPI_TRY(env, a.optional_tensor(3, "bias", job.get(), &bias, &has_bias,
-                                         dtype_bit(x.dtype) | dtype_bit(DType::kFloat32)));
-  MMPREF_NAPI_TRY(env, a.boolean(4, "transA", &ta));
-  MMPREF_NAPI_TRY(env, a.boolean(5, "transB", &tb));
-  MMPREF_NAPI_TRY(env, a.boolean(6, "accumulate", &acc));
-  MMPREF_NAPI_TRY(env, a.integer(7, "maxIsa", -1, 3, &max_isa));
-  MMPREF_NAPI_TRY(env, same_device("_gemm", {&x, &y, &c, has_bias ? &bias : nullptr}));
-  if (x.ndim != 2 || y.ndim != 2 || c.ndim != 2)
-    MMPREF_NAPI_TRY(env, make_status(Code::kShape, "_gemm: expected 2-d a, b and c but received a " + shape_str(x) +
-                                                       ", b " + shape_str(y) + ", c " + shape_str(c)));
+Status prepare(const Call& c, GemmJob* job) {
+  const TensorView &x = c.t(A::a), &y = c.t(A::b), &o = c.t(A::c);
+  MMPREF_RETURN_IF_ERROR(c.one_device());
+  MMPREF_RETURN_IF_ERROR(c.same_dtype(A::b, A::a));
+  if (o.dtype != x.dtype && o.dtype != DType::kFloat32)
+    return c.error(Code::kDtype, "expected c of dtype float32 or a's dtype but received " + std::string(dtype_name(o.dtype)));
+  if (x.ndim != 2 || y.ndim != 2 || o.ndim != 2)
+    return c.error(Code::kShape, "expected 2-d a, b and c but received a " + shape_str(x) + ", b " + shape_str(y) + ", c " + shape_str(o));
+  const bool ta = c.boolean(A::transA), tb = c.boolean(A::transB);
   const int64_t m = ta ? x.shape[1] : x.shape[0], k = ta ? x.shape[0] : x.shape[1];
   const int64_t kb = tb ? y.shape[1] : y.shape[0], n = tb ? y.shape[0] : y.shape[1];
-  if (kb != k || c.shape[0] != m || c.shape[1] != n)
-    MMPREF_NAPI_TRY(env, make_status(Code::kShape, "_gemm: expected b with K = " + std::to_string(k) + " and c [" +
-                                                       std::to_string(m) + ", " + std::to_string(n) +
-                                                       "] but received a " + shape_str(x) + ", b " + shape_str(y) +
-                                                       ", c " + shape_str(c)));
-  if (has_bias && (bias.ndim != 1 || bias.shape[0] != n))
-    MMPREF_NAPI_TRY(env, make_status(Code::kShape, "_gemm: expected bias of shape [" + std::to_string(n) +
-                                                       "] but received " + shape_str(bias)));
+  if (kb != k || o.shape[0] != m || o.shape[1] != n)
+    return c.error(Code::kShape, "expected b with K = " + std::to_string(k) + " and c [" + std::to_string(m) + ", " + std::to_string(n) +
+                                     "] but received a " + shape_str(x) + ", b " + shape_str(y) + ", c " + shape_str(o));
+  const TensorView* bias = c.opt(A::bias);
+  if (bias) {
+    if (bias->dtype != x.dtype && bias->dtype != DType::kFloat32)
+      return c.error(Code::kDtype, "expected bias of dtype float32 or a's dtype but received " + std::string(dtype_name(bias->dtype)));
+    MMPREF_RETURN_IF_ERROR(c.shape_is(A::bias, {n}, "c " + shape_str(o)));
+  }
   GemmArgs& g = job->args;
   g.a = x.data;
   g.b = y.data;
-  g.c = c.data;
-  g.bias = has_bias ? bias.data : nullptr;
+  g.c = o.data;
+  g.bias = bias ? bias->data : nullptr;
   g.in_dtype = x.dtype;
-  g.out_dtype = c.dtype;
-  g.bias_dtype = has_bias ? bias.dtype : DType::kFloat32;
+  g.out_dtype = o.dtype;
+  g.bias_dtype = bias ? bias->dtype : DType::kFloat32;
   g.m = m;
   g.n = n;
   g.k = k;
@@ -74,10 +61,10 @@ Napi::Value gemm(const Napi::CallbackInfo& info) {
   g.ldc = std::max<int64_t>(n, 1);
   g.trans_a = ta;
   g.trans_b = tb;
-  g.accumulate = acc;
-  g.max_isa = int(max_isa);
+  g.accumulate = c.boolean(A::accumulate);
+  g.max_isa = int(c.integer(A::maxIsa));
   g.device = x.device;
-  return run_job(env, std::move(job), async);
+  return Status::Ok();
 }
 
 Napi::Value gemm_isa_js(const Napi::CallbackInfo& info) {
@@ -86,9 +73,10 @@ Napi::Value gemm_isa_js(const Napi::CallbackInfo& info) {
 
 Napi::Value gemm_ceiling(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  Args a(info, "_gemmCeiling");
-  bool bf16 = false;
-  MMPREF_NAPI_TRY(env, a.boolean(0, "bf16", &bf16));
+  if (info.Length() < 1 || !info[0].IsBoolean())
+    MMPREF_NAPI_TRY(env, make_status(Code::kArgument, "_gemmCeiling: expected bf16 to be a boolean but received " +
+                                                          (info.Length() < 1 ? std::string("nothing") : type_of(info[0]))));
+  const bool bf16 = info[0].As<Napi::Boolean>().Value();
   const GemmIsa isa = gemm_isa();
   const int threads = num_threads();
   constexpr int64_t kSteps = 1 << 20;
@@ -116,11 +104,11 @@ Napi::Value gemm_ceiling(const Napi::CallbackInfo& info) {
 }
 
 void init(Napi::Env env, Napi::Object exports) {
-  exports.Set("_gemm", Napi::Function::New(env, gemm, "_gemm"));
   exports.Set("_gemmIsa", Napi::Function::New(env, gemm_isa_js, "_gemmIsa"));
   exports.Set("_gemmCeiling", Napi::Function::New(env, gemm_ceiling, "_gemmCeiling"));
 }
 
 }  // namespace
+MMPREF_BIND_OP(args::gemm, GemmJob, prepare);
 MMPREF_REGISTER_BINDING(init);
 }  // namespace mmpref::napi

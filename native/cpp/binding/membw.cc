@@ -20,6 +20,7 @@
 #endif
 
 #include "../ops/membw.h"
+#include "args/flops.h"
 #include "args/membw.h"
 
 namespace mmpref::napi {
@@ -89,18 +90,11 @@ struct FlopsJob : Job {
   }
 };
 
-Napi::Value flops(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  Args a(info, "_flops");
-  auto job = std::make_unique<FlopsJob>();
-  int64_t kind = 0;
-  bool async = false;
-  MMPREF_NAPI_TRY(env, a.async_flag(&async));
-  MMPREF_NAPI_TRY(env, a.integer(0, "kind", 0, 1, &kind));
-  MMPREF_NAPI_TRY(env, a.integer(1, "iters", 1, int64_t(1) << 40, &job->args.iters));
-  MMPREF_NAPI_TRY(env, a.integer(2, "reps", 1, 1000, &job->reps));
-  job->args.kind = FlopsKind(kind);
-  return run_job(env, std::move(job), async);
+Status prepare_flops(const Call& c, FlopsJob* job) {
+  job->args.kind = FlopsKind(c.integer(args::flops::kind));
+  job->args.iters = c.integer(args::flops::iters);
+  job->reps = c.integer(args::flops::reps);
+  return Status::Ok();
 }
 
 // Resident set size in bytes (/proc/self/statm), -1 where the OS cannot say.
@@ -174,11 +168,11 @@ Napi::Value memprobe(const Napi::CallbackInfo& info) {
 }
 
 void init(Napi::Env env, Napi::Object exports) {
-  exports.Set("_flops", Napi::Function::New(env, flops, "_flops"));
   exports.Set("_memprobe", Napi::Function::New(env, memprobe, "_memprobe"));
 }
 
 }  // namespace
 MMPREF_BIND_OP(args::membw, MemBwJob, prepare);
+MMPREF_BIND_OP(args::flops, FlopsJob, prepare_flops);
 MMPREF_REGISTER_BINDING(init);
 }  // namespace mmpref::napi

@@ -15,6 +15,10 @@
 #include "../core/thread_pool.h"
 #include "gemm_kernels.h"
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace mmpref {
 namespace {
 
@@ -88,17 +92,55 @@ MMPREF_CPU_CLONES void pack_pairs(const bfloat16_t* a, int64_t si, int64_t sk, i
   }
 }
 
+#if defined(__x86_64__)
+// Packs rows [0, rows) (rows % 8 == 0, row stride ld, k contiguous) x k [0, kc) of float32 into a
+// micro-panel dst[k * mr + r] with 8x8 register transposes: the row-major weight of the forward
+// (NT) otherwise costs a strided scalar store per element.
+__attribute__((target("avx2"))) void pack_rows8_avx2(const float* src, int64_t ld, int rows, int kc, int mr,
+                                                     float* dst) {
+  int k = 0;
+  for (; k + 8 <= kc; k += 8)
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+      __m256 v[8];
+      for (int i = 0; i < 8; ++i) v[i] = _mm256_loadu_ps(src + (r0 + i) * ld + k);
+      // 8x8 transpose: v[i][j] -> t[j][i]
+      const __m256 a0 = _mm256_unpacklo_ps(v[0], v[1]), a1 = _mm256_unpackhi_ps(v[0], v[1]);
+      const __m256 a2 = _mm256_unpacklo_ps(v[2], v[3]), a3 = _mm256_unpackhi_ps(v[2], v[3]);
+      const __m256 a4 = _mm256_unpacklo_ps(v[4], v[5]), a5 = _mm256_unpackhi_ps(v[4], v[5]);
+      const __m256 a6 = _mm256_unpacklo_ps(v[6], v[7]), a7 = _mm256_unpackhi_ps(v[6], v[7]);
+      const __m256 b0 = _mm256_shuffle_ps(a0, a2, 0x44), b1 = _mm256_shuffle_ps(a0, a2, 0xee);
+      const __m256 b2 = _mm256_shuffle_ps(a1, a3, 0x44), b3 = _mm256_shuffle_ps(a1, a3, 0xee);
+      const __m256 b4 = _mm256_shuffle_ps(a4, a6, 0x44), b5 = _mm256_shuffle_ps(a4, a6, 0xee);
+      const __m256 b6 = _mm256_shuffle_ps(a5, a7, 0x44), b7 = _mm256_shuffle_ps(a5, a7, 0xee);
+      const __m256 t[8] = {_mm256_permute2f128_ps(b0, b4, 0x20), _mm256_permute2f128_ps(b1, b5, 0x20),
+                           _mm256_permute2f128_ps(b2, b6, 0x20), _mm256_permute2f128_ps(b3, b7, 0x20),
+                           _mm256_permute2f128_ps(b0, b4, 0x31), _mm256_permute2f128_ps(b1, b5, 0x31),
+                           _mm256_permute2f128_ps(b2, b6, 0x31), _mm256_permute2f128_ps(b3, b7, 0x31)};
+      for (int j = 0; j < 8; ++j) _mm256_storeu_ps(dst + int64_t(k + j) * mr + r0, t[j]);
+    }
+  for (; k < kc; ++k)
+    for (int r = 0; r < rows; ++r) dst[int64_t(k) * mr + r] = src[r * ld + k];
+}
+#endif
+
 struct Operand {
   const void* p;
   int64_t si, sk;  // element (i, k) at i * si + k * sk: i = row of C for A, column of C for B
 };
 
 template <class T>
-void pack(const Operand& o, int64_t i0, int rows, int64_t k0, int kc, int mr, bool pairs, void* dst) {
+void pack(const Operand& o, int64_t i0, int rows, int64_t k0, int kc, int mr, bool pairs, GemmIsa isa, void* dst) {
   const T* p = static_cast<const T*>(o.p);
   if constexpr (std::is_same_v<T, bfloat16_t>) {
     if (pairs) return pack_pairs(p, o.si, o.sk, i0, rows, k0, kc, mr, static_cast<uint16_t*>(dst));
   }
+#if defined(__x86_64__)
+  if constexpr (std::is_same_v<T, float>) {
+    if (isa >= GemmIsa::kAvx2 && o.sk == 1 && rows == mr && mr % 8 == 0)
+      return pack_rows8_avx2(p + i0 * o.si + k0, o.si, rows, kc, mr, static_cast<float*>(dst));
+  }
+#endif
+  (void)isa;
   pack_f32(p, o.si, o.sk, i0, rows, k0, kc, mr, static_cast<float*>(dst));
 }
 
@@ -143,7 +185,7 @@ void run(const GemmArgs& g, const GemmKernel& kern, float* c, int64_t ldc) {
       parallel_for(npanels, 4, [&](int64_t p0, int64_t p1) {
         for (int64_t p = p0; p < p1; ++p) {
           const int cols = int(std::min<int64_t>(NR, nc - p * NR));
-          pack<T>(B, jc + p * NR, cols, pc, kc, NR, pairs, bp + size_t(p) * NR * kcp * esz);
+          pack<T>(B, jc + p * NR, cols, pc, kc, NR, pairs, kern.isa, bp + size_t(p) * NR * kcp * esz);
         }
       });
       // 2. items (MC rows x a group of micro-panels): pack A, then micro-kernels (jr outer: the
@@ -155,7 +197,7 @@ void run(const GemmArgs& g, const GemmKernel& kern, float* c, int64_t ldc) {
           if (ic >= M) continue;  // NB: cannot happen (mblocks * mc_eq covers M once), kept as a guard
           const int mc = int(std::min<int64_t>(mc_eq, M - ic));
           char* ap = static_cast<char*>(thread_a_buffer(size_t(ceil_div(mc, MR)) * MR * kcp * esz));
-          pack<T>(A, ic, mc, pc, kc, MR, pairs, ap);
+          pack<T>(A, ic, mc, pc, kc, MR, pairs, kern.isa, ap);
           const int p_end = int(std::min<int64_t>(npanels, (grp + 1) * per_group));
           for (int p = int(grp * per_group); p < p_end; ++p) {
             const int64_t j = jc + int64_t(p) * NR;

@@ -128,10 +128,10 @@ if (cmake) {
       'Install CMake >= 3.19 (uses the node-api-headers package instead), or Node\'s headers (e.g. the nodejs-dev/libnode-dev\n' +
       'package, or the include/ folder of the official Node tarball) and set npm_config_nodedir to their prefix.');
   }
-  if (!run(gyp[0], [...gyp.slice(1), 'rebuild', `--nodedir=${nodedir}`], { env: { ...process.env, CXX: cxx } })) {
+  if (!run(gyp[0], [...gyp.slice(1), 'rebuild', `--nodedir=${nodedir}`, `--jobs=${jobs}`], { env: { ...process.env, CXX: cxx } })) {
     fail(`node-gyp failed with ${cxx} (its errors are above)`);
   }
-  how = 'node-gyp (CPU only)';
+  how = 'node-gyp';
 }
 
 // 4. The result must load.

@@ -155,6 +155,22 @@ describe('_gemm (CPU GEMM core)', () => {
     }
   });
 
+  it('small M (the streaming decode path, M <= 8) gives the same bits as those rows inside a large M', () => {
+    for (const dtype of ['float32', 'bfloat16'] as const)
+      for (const isa of LEVELS) {
+        const [m, n, k] = [40, 70, 600];
+        const { a, b } = operands('NT', m, n, k, dtype, 21);
+        const big = empty([m, n]);
+        raw._gemm(a.t, b.t, big, null, false, true, false, isa, false);
+        for (const rows of [1, 3, 8]) {
+          const sub = tensor(Float32Array.from(a.held.subarray(0, rows * k)), [rows, k], { dtype });
+          const c = empty([rows, n]);
+          raw._gemm(sub, b.t, c, null, false, true, false, isa, false);
+          assertBitEqual(c.data as Float32Array, (big.data as Float32Array).slice(0, rows * n), `${dtype} isa ${isa} ${rows} rows`);
+        }
+      }
+  });
+
   it('float32 sums are one FMA chain over K: the AVX2 and AVX-512 kernels give the same bits (when the CPU has both)', () => {
     if (LEVELS.length < 3) return; // only AVX2 (or less) here: nothing to compare
     const { a, b } = operands('NT', 77, 99, 1000, 'float32', 5);

@@ -11,7 +11,7 @@ import { Worker } from 'node:worker_threads';
 import { DTYPES, MmprefError, Tensor, tensor } from '../../lib';
 import { native } from '../../lib/native';
 import { OPS, type Built, type OpSpec, type Path } from './ops';
-import { caseKey, makeRng, type Rng } from './rng';
+import { caseKey, makeRng, RACE_SHARE, type Rng } from './rng';
 /** the Tensor constructor is private in the public types; tests build lying tensors with it */
 type TensorCtor = new (store: unknown, shape: readonly number[], dtype: string, device: number) => Tensor;
 
@@ -26,6 +26,8 @@ export interface Case {
   kind: string;
   detail: string;
   run(): unknown;
+  /** the child process should not run further cases after this one (see Mutation.risky) */
+  risky: boolean;
 }
 
 // ---- paths and tensors ------------------------------------------------------------------------
@@ -94,6 +96,10 @@ interface Mutation {
   run?: () => unknown;
   /** use the Async form (default: random when the op has one) */
   async?: boolean;
+  /** replaces the kind's name (raw-<variant>) */
+  kind?: string;
+  /** may leave the heap damaged on today's code (frees memory an op is using): the child restarts after it */
+  risky?: boolean;
 }
 type Kind = { name: string; weight: number; applies(b: Built, s: OpSpec): boolean; apply(r: Rng, b: Built, s: OpSpec): Mutation };
 
@@ -401,7 +407,7 @@ const KINDS: Kind[] = [
       const view = new Int32Array(sab, 0, t.numel);
       view.set(t.data as Int32Array);
       set(b.args, sl.path, tensor(view, [...t.shape]));
-      const reps = r.int(2, 6);
+      const reps = r.int(2, 4);
       const lo = (sl.lo ?? 0) - 3, hi = (sl.hi ?? 1) + 3;
       return {
         detail: `${sl.path.join('.')} in a SharedArrayBuffer rewritten by a worker in [${lo}, ${hi}] and at +-2^31 during ${reps} sync + Async calls`,
@@ -510,7 +516,8 @@ function mutateRaw(r: Rng, name: string, args0: unknown[]): Mutation {
   const sIdx = args.map((a, i) => (i < args.length - 1 && !(a && typeof a === 'object') ? i : -1)).filter((i) => i >= 0);
   const fn = (native as unknown as Record<string, (...a: unknown[]) => unknown>)[name]!;
   const variants = ['code', 'shape', 'store', 'device', 'scalar', 'null', 'argc', 'getter-free', 'async-flag', 'alias'];
-  let v = r.pick(variants);
+  const weights = [1, 1, 1, 1, 1, 1, 1, 0.5, 1, 1];
+  let v = variants[r.weighted(weights)]!;
   if (!tIdx.length && v !== 'argc' && v !== 'async-flag' && v !== 'scalar') v = 'argc';
   if (v === 'scalar' && !sIdx.length) v = 'async-flag';
   const async = r.bool(0.3);
@@ -624,7 +631,7 @@ function mutateRaw(r: Rng, name: string, args0: unknown[]): Mutation {
       detail = `arg ${i}'s storage = arg ${j}'s memory shifted by ${k} elements`;
     }
   }
-  return { detail: `native.${name}: ${detail}${async ? ' (async)' : ''}`, run: () => fn.apply(native, args) };
+  return { detail: `native.${name}: ${detail}${async ? ' (async)' : ''}`, run: () => fn.apply(native, args), kind: `raw-${v}`, risky: v === 'getter-free' };
 }
 
 function show(v: unknown): string {
@@ -644,15 +651,13 @@ function show(v: unknown): string {
 
 // ---- building and running ---------------------------------------------------------------------
 
-/** share of cases that are races (worker threads, transfers during Async): slower than the rest */
-const RACE_SHARE = 0.05;
-
 export const KIND_NAMES = KINDS.map((k) => k.name);
 
 /** Case `index` of `seed`; `only` restricts the ops or kinds drawn from (names). */
 export function buildCase(seed: number, index: number, only?: { ops?: string[]; kinds?: string[] }): Case {
   const r = makeRng(caseKey(seed, index));
   const ops = only?.ops?.length ? OPS.filter((o) => only.ops!.includes(o.name)) : OPS;
+  // draws 1 and 2 are mirrored by isRace() in rng.ts
   const spec = r.pick(ops);
   const race = r.bool(RACE_SHARE);
   const kinds = KINDS.filter((k) => !only?.kinds?.length || only.kinds.includes(k.name));
@@ -666,7 +671,8 @@ export function buildCase(seed: number, index: number, only?: { ops?: string[]; 
   return {
     index,
     op: spec.name,
-    kind: kind.name,
+    kind: m.kind ?? kind.name,
+    risky: !!m.risky,
     detail: `${m.detail}${!m.run && async ? ' [Async]' : ''}`,
     run: m.run ?? (() => spec.call(b.args, async)),
   };

@@ -49,3 +49,17 @@ export function makeRng(seed: number): Rng {
   };
   return r;
 }
+
+/** share of cases that are races (worker threads, transfers during Async): slower than the rest */
+export const RACE_SHARE = 0.04;
+
+/**
+ * Whether case i of seed is a race, without building it (the runner gives races their own small
+ * batches: a use-after-free in a race can corrupt the heap and crash a LATER case of its process).
+ * Mirrors buildCase: draw 1 picks the op, draw 2 decides a race.
+ */
+export function isRace(seed: number, index: number): boolean {
+  const r = makeRng(caseKey(seed, index));
+  r();
+  return r() < RACE_SHARE;
+}

@@ -13,6 +13,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { isRace } from './rng';
 
 interface Opts {
   cases: number;
@@ -26,6 +27,8 @@ interface Opts {
   ops?: string;
   kinds?: string;
   bisect: boolean;
+  /** stop bisecting after this long */
+  bisectSeconds: number;
   table: boolean;
   heap: number;
 }
@@ -40,6 +43,7 @@ function parseArgs(argv: string[]): Opts {
     allowlist: path.join(__dirname, '..', '..', '..', 'test', 'fuzz', 'known-findings.json'),
     label: 'fuzz',
     bisect: true,
+    bisectSeconds: 60,
     table: true,
     heap: 512,
   };
@@ -58,8 +62,9 @@ function parseArgs(argv: string[]): Opts {
     else if (k === 'kinds') o.kinds = v();
     else if (k === 'heap') o.heap = Number(v());
     else if (k === 'no-bisect') o.bisect = false;
+    else if (k === 'bisect-seconds') o.bisectSeconds = Number(v());
     else if (k === 'no-table') o.table = false;
-    else throw new Error(`fuzz: unknown argument --${k} (expected --cases N --seed S --jobs J --batch B --timeout MS --findings DIR --allowlist FILE --label L --ops a,b --kinds k --heap MB --no-bisect --no-table)`);
+    else throw new Error(`fuzz: unknown argument --${k} (expected --cases N --seed S --jobs J --batch B --timeout MS --findings DIR --allowlist FILE --label L --ops a,b --kinds k --heap MB --no-bisect --bisect-seconds S --no-table)`);
   }
   return o;
 }
@@ -83,6 +88,7 @@ interface ChildRun {
 }
 
 const CHILD = path.join(__dirname, 'child.js');
+const RACE_BATCH = 8;
 
 function runChild(o: Opts, list: number[]): Promise<ChildRun> {
   return new Promise((resolve) => {
@@ -94,6 +100,7 @@ function runChild(o: Opts, list: number[]): Promise<ChildRun> {
     const meta = new Map<number, Result>();
     let inflight = -1;
     let done = false;
+    let restart = false;
     let hung = false;
     let buf = '';
     let err = '';
@@ -104,7 +111,11 @@ function runChild(o: Opts, list: number[]): Promise<ChildRun> {
     }
     p.stdout.setEncoding('utf8');
     p.stderr.setEncoding('utf8');
-    p.stderr.on('data', (d: string) => (err = (err + d).slice(-6000)));
+    let first = ''; // the first sanitizer / abort line: long ASan reports push it out of the tail
+    p.stderr.on('data', (d: string) => {
+      err = (err + d).slice(-6000);
+      if (!first) first = /(ERROR: AddressSanitizer[^\n]*|runtime error:[^\n]*|terminate called[^\n]*|FATAL ERROR[^\n]*)/.exec(d)?.[1] ?? '';
+    });
     p.stdout.on('data', (d: string) => {
       buf += d;
       let nl: number;
@@ -114,9 +125,10 @@ function runChild(o: Opts, list: number[]): Promise<ChildRun> {
         clearTimeout(timer);
         timer = setTimeout(onStall, o.timeout);
         if (line === 'DONE') done = true;
+        else if (line === 'RESTART') restart = true;
         else if (line.startsWith('S ')) {
           inflight = Number(line.slice(2));
-          meta.set(inflight, { index: inflight, outcome: '', op: '?', kind: '?', detail: '' });
+          meta.set(inflight, { index: inflight, outcome: '', op: '?', kind: isRace(o.seed, inflight) ? 'race-(before build)' : '(before build)', detail: 'died before the case was built (heap damage from an earlier case?)' });
         } else if (line.startsWith('B ')) {
           const [head, op, kind, detail] = line.split('\t');
           const i = Number(head!.slice(2));
@@ -134,16 +146,17 @@ function runChild(o: Opts, list: number[]): Promise<ChildRun> {
       clearTimeout(timer);
       const finished = new Set(results.map((r) => r.index));
       let failed: Result | undefined;
-      if (!done) {
+      if (!done && !restart) {
         const culprit = inflight >= 0 ? inflight : (results[results.length - 1]?.index ?? list[0]!);
         const m = meta.get(culprit) ?? results.find((r) => r.index === culprit) ?? { index: culprit, outcome: '', op: '?', kind: '?', detail: '' };
-        const why = hung ? `hang: no progress for ${o.timeout} ms` : `crash: ${signal ?? `exit ${code}`}${inflight < 0 ? ' (after the case finished)' : ''}: ${crashLine(err)}`;
+        const why = hung ? `hang: no progress for ${o.timeout} ms` : `crash: ${signal ?? `exit ${code}`}${inflight < 0 ? ' (after the case finished)' : ''}: ${first ? first.trim().slice(0, 200) : crashLine(err)}`;
         failed = { ...m, index: culprit, outcome: why, stderr: err.slice(-3000) };
         const k = results.findIndex((r) => r.index === culprit);
         if (k >= 0) results.splice(k, 1);
         finished.add(culprit);
       }
-      const pos = failed ? list.indexOf(failed.index) : list.length;
+      // after a crash or hang: the cases after the culprit; after RESTART: every case not reached
+      const pos = failed ? list.indexOf(failed.index) : -1;
       resolve({ results, failed, rest: list.slice(pos + 1).filter((i) => !finished.has(i)) });
     });
   });
@@ -178,6 +191,8 @@ interface Allow {
   kind: string;
   outcomes?: string[];
   note?: string;
+  /** timing-dependent (races): not listed as stale when a run does not hit it */
+  flaky?: boolean;
 }
 function loadAllowlist(file: string): Allow[] {
   if (!fs.existsSync(file)) return [];
@@ -192,7 +207,12 @@ async function main(): Promise<void> {
   const t0 = Date.now();
   const all = Array.from({ length: o.cases }, (_, i) => i);
   const queue: number[][] = [];
-  for (let i = 0; i < all.length; i += o.batch) queue.push(all.slice(i, i + o.batch));
+  // races in batches of RACE_BATCH: heap damage from a race's use-after-free crashes later cases of
+  // the same process, so it stays among races (first, as they take longest)
+  const races = all.filter((i) => isRace(o.seed, i));
+  const rest = all.filter((i) => !isRace(o.seed, i));
+  for (let i = 0; i < races.length; i += RACE_BATCH) queue.push(races.slice(i, i + RACE_BATCH));
+  for (let i = 0; i < rest.length; i += o.batch) queue.push(rest.slice(i, i + o.batch));
   const batchOf = new Map<number, number[]>();
   for (const b of queue) for (const i of b) batchOf.set(i, b);
   const results: Result[] = [];
@@ -218,6 +238,7 @@ async function main(): Promise<void> {
     for (const c of crashes.sort((a, b) => a.index - b.index)) {
       const key = `${c.op}|${c.kind}|${cls(c.outcome)}`;
       if (seen.has(key) || cls(c.outcome) !== 'crash') continue;
+      if ((Date.now() - t0) / 1000 - runSeconds > o.bisectSeconds) break;
       seen.add(key);
       const alone = await runChild(o, [c.index]);
       if (alone.failed) {
@@ -281,7 +302,7 @@ async function main(): Promise<void> {
   const known = defects.filter((r) => allowed(allow, r));
   const fresh = defects.filter((r) => !allowed(allow, r));
   const used = new Set(known.map((r) => allowed(allow, r)));
-  const stale = allow.filter((a) => !used.has(a));
+  const stale = allow.filter((a) => !used.has(a) && !a.flaky);
   const validNotOk = results.filter((r) => r.kind === 'valid' && r.outcome !== 'ok');
   fs.mkdirSync(o.findings, { recursive: true });
   const sig = new Map<string, Result[]>();

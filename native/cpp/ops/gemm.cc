@@ -15,8 +15,14 @@
 #include "../core/thread_pool.h"
 #include "gemm_kernels.h"
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
 namespace mmpref {
 namespace {
+
+constexpr int64_t kGemmStreamM = 8;  // M <= this: run_small (decode shapes)
 
 GemmIsa detect_isa() {
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -88,17 +94,68 @@ MMPREF_CPU_CLONES void pack_pairs(const bfloat16_t* a, int64_t si, int64_t sk, i
   }
 }
 
+#if defined(__x86_64__)
+// Packs rows [0, rows) (rows % 8 == 0, row stride ld, k contiguous) x k [0, kc) of float32 into a
+// micro-panel dst[k * mr + r] with 8x8 register transposes: the row-major weight of the forward
+// (NT) otherwise costs a strided scalar store per element.
+__attribute__((target("avx2"))) inline __m256 load8(const float* p) { return _mm256_loadu_ps(p); }
+__attribute__((target("avx2"))) inline __m256 load8(const bfloat16_t* p) {  // exact widening
+  const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+template <class T>
+__attribute__((target("avx2"))) void pack_rows8_avx2(const T* src, int64_t ld, int rows, int kc, int mr, float* dst) {
+  int k = 0;
+  for (; k + 8 <= kc; k += 8)
+    for (int r0 = 0; r0 < rows; r0 += 8) {
+      __m256 v[8];
+      for (int i = 0; i < 8; ++i) v[i] = load8(src + (r0 + i) * ld + k);
+      // 8x8 transpose: v[i][j] -> t[j][i]
+      const __m256 a0 = _mm256_unpacklo_ps(v[0], v[1]), a1 = _mm256_unpackhi_ps(v[0], v[1]);
+      const __m256 a2 = _mm256_unpacklo_ps(v[2], v[3]), a3 = _mm256_unpackhi_ps(v[2], v[3]);
+      const __m256 a4 = _mm256_unpacklo_ps(v[4], v[5]), a5 = _mm256_unpackhi_ps(v[4], v[5]);
+      const __m256 a6 = _mm256_unpacklo_ps(v[6], v[7]), a7 = _mm256_unpackhi_ps(v[6], v[7]);
+      const __m256 b0 = _mm256_shuffle_ps(a0, a2, 0x44), b1 = _mm256_shuffle_ps(a0, a2, 0xee);
+      const __m256 b2 = _mm256_shuffle_ps(a1, a3, 0x44), b3 = _mm256_shuffle_ps(a1, a3, 0xee);
+      const __m256 b4 = _mm256_shuffle_ps(a4, a6, 0x44), b5 = _mm256_shuffle_ps(a4, a6, 0xee);
+      const __m256 b6 = _mm256_shuffle_ps(a5, a7, 0x44), b7 = _mm256_shuffle_ps(a5, a7, 0xee);
+      const __m256 t[8] = {_mm256_permute2f128_ps(b0, b4, 0x20), _mm256_permute2f128_ps(b1, b5, 0x20),
+                           _mm256_permute2f128_ps(b2, b6, 0x20), _mm256_permute2f128_ps(b3, b7, 0x20),
+                           _mm256_permute2f128_ps(b0, b4, 0x31), _mm256_permute2f128_ps(b1, b5, 0x31),
+                           _mm256_permute2f128_ps(b2, b6, 0x31), _mm256_permute2f128_ps(b3, b7, 0x31)};
+      for (int j = 0; j < 8; ++j) _mm256_storeu_ps(dst + int64_t(k + j) * mr + r0, t[j]);
+    }
+  for (; k < kc; ++k)
+    for (int r = 0; r < rows; ++r) dst[int64_t(k) * mr + r] = to_float(src[r * ld + k]);
+}
+#endif
+
 struct Operand {
   const void* p;
   int64_t si, sk;  // element (i, k) at i * si + k * sk: i = row of C for A, column of C for B
 };
 
 template <class T>
-void pack(const Operand& o, int64_t i0, int rows, int64_t k0, int kc, int mr, bool pairs, void* dst) {
+void pack(const Operand& o, int64_t i0, int rows, int64_t k0, int kc, int mr, bool pairs, GemmIsa isa, void* dst) {
   const T* p = static_cast<const T*>(o.p);
   if constexpr (std::is_same_v<T, bfloat16_t>) {
+#if defined(__x86_64__)
+    // k-pairs are adjacent 32-bit words of a row-major operand: the same 8x8 transposes, on bits
+    if (pairs && isa >= GemmIsa::kAvx2 && o.sk == 1 && rows == mr && mr % 8 == 0 && o.si % 2 == 0 &&
+        k0 % 2 == 0 && kc % 2 == 0)
+      return pack_rows8_avx2(reinterpret_cast<const float*>(p + i0 * o.si + k0), o.si / 2, rows, kc / 2, mr,
+                             static_cast<float*>(dst));
+#endif
     if (pairs) return pack_pairs(p, o.si, o.sk, i0, rows, k0, kc, mr, static_cast<uint16_t*>(dst));
   }
+#if defined(__x86_64__)
+  if constexpr (std::is_same_v<T, float> || std::is_same_v<T, bfloat16_t>) {
+    if (isa >= GemmIsa::kAvx2 && o.sk == 1 && rows == mr && mr % 8 == 0)
+      return pack_rows8_avx2(p + i0 * o.si + k0, o.si, rows, kc, mr, static_cast<float*>(dst));
+  }
+#endif
+  (void)isa;
   pack_f32(p, o.si, o.sk, i0, rows, k0, kc, mr, static_cast<float*>(dst));
 }
 
@@ -107,6 +164,50 @@ void* thread_a_buffer(size_t bytes) {
   thread_local std::vector<float> buf;
   if (buf.size() * sizeof(float) < bytes) buf.resize(bytes / sizeof(float) + 16);
   return buf.data();
+}
+
+// Small M (decode): A is packed once for all of K; each work item takes B micro-panels and, slice
+// by slice, packs one into a thread-local L1 buffer and runs every A micro-panel against it, so B
+// (the weight) is read from memory exactly once and no packed copy of it goes through L2/L3. Same
+// micro-kernel and accumulation order as run(): the same bits as the blocked path.
+template <class T>
+void run_small(const GemmArgs& g, const GemmKernel& kern, float* c, int64_t ldc) {
+  const int64_t M = g.m, N = g.n, K = g.k;
+  const Operand A{g.a, g.trans_a ? 1 : g.lda, g.trans_a ? g.lda : 1};
+  const Operand B{g.b, g.trans_b ? g.ldb : 1, g.trans_b ? 1 : g.ldb};
+  const bool pairs = kern.bf16_pairs;
+  const size_t esz = pairs ? 2 : 4;
+  const int MR = kern.mr, NR = kern.nr;
+  const int na = int(ceil_div(M, MR));
+  const int64_t slices = ceil_div(K, kern.kc);
+  const size_t a_slice = size_t(na) * MR * kern.kc * esz;  // every slice but the last holds kc = KC
+  std::unique_ptr<char[]> abuf(new char[a_slice * slices + 64]);
+  parallel_for(slices, 1, [&](int64_t s0, int64_t s1) {
+    for (int64_t s = s0; s < s1; ++s) {
+      const int kc = int(std::min<int64_t>(kern.kc, K - s * kern.kc));
+      pack<T>(A, 0, int(M), s * kern.kc, kc, MR, pairs, kern.isa, abuf.get() + a_slice * s);
+    }
+  });
+  const int64_t npanels = ceil_div(N, NR);
+  parallel_for(npanels, 2, [&](int64_t p0, int64_t p1) {
+    char* bp = static_cast<char*>(thread_a_buffer(size_t(NR) * (kern.kc + 1) * esz));
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t j = p * NR;
+      const int cols = int(std::min<int64_t>(NR, N - j));
+      for (int64_t s = 0; s < slices; ++s) {
+        const int64_t pc = s * kern.kc;
+        const int kc = int(std::min<int64_t>(kern.kc, K - pc));
+        const int kcp = pairs ? (kc + 1) & ~1 : kc;
+        pack<T>(B, j, cols, pc, kc, NR, pairs, kern.isa, bp);
+        const char* ap = abuf.get() + a_slice * s;
+        for (int a = 0; a < na; ++a) {
+          const int rows = int(std::min<int64_t>(MR, M - int64_t(a) * MR));
+          kern.micro(kcp, ap + size_t(a) * MR * kcp * esz, bp, c + int64_t(a) * MR * ldc + j, ldc,
+                     pc > 0 || g.accumulate, rows, cols);
+        }
+      }
+    }
+  });
 }
 
 template <class T>
@@ -143,7 +244,7 @@ void run(const GemmArgs& g, const GemmKernel& kern, float* c, int64_t ldc) {
       parallel_for(npanels, 4, [&](int64_t p0, int64_t p1) {
         for (int64_t p = p0; p < p1; ++p) {
           const int cols = int(std::min<int64_t>(NR, nc - p * NR));
-          pack<T>(B, jc + p * NR, cols, pc, kc, NR, pairs, bp + size_t(p) * NR * kcp * esz);
+          pack<T>(B, jc + p * NR, cols, pc, kc, NR, pairs, kern.isa, bp + size_t(p) * NR * kcp * esz);
         }
       });
       // 2. items (MC rows x a group of micro-panels): pack A, then micro-kernels (jr outer: the
@@ -155,7 +256,7 @@ void run(const GemmArgs& g, const GemmKernel& kern, float* c, int64_t ldc) {
           if (ic >= M) continue;  // NB: cannot happen (mblocks * mc_eq covers M once), kept as a guard
           const int mc = int(std::min<int64_t>(mc_eq, M - ic));
           char* ap = static_cast<char*>(thread_a_buffer(size_t(ceil_div(mc, MR)) * MR * kcp * esz));
-          pack<T>(A, ic, mc, pc, kc, MR, pairs, ap);
+          pack<T>(A, ic, mc, pc, kc, MR, pairs, kern.isa, ap);
           const int p_end = int(std::min<int64_t>(npanels, (grp + 1) * per_group));
           for (int p = int(grp * per_group); p < p_end; ++p) {
             const int64_t j = jc + int64_t(p) * NR;
@@ -209,6 +310,8 @@ Status run_typed(const GemmArgs& g, GemmIsa isa) {
       parallel_for(g.m, 64, [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r) std::fill(c + r * ldc, c + r * ldc + g.n, 0.0f);
       });
+  } else if (g.m <= kGemmStreamM) {
+    run_small<T>(g, kern, c, ldc);
   } else {
     run<T>(g, kern, c, ldc);
   }

@@ -24,7 +24,8 @@
 // Blocking (GotoBLAS): for each NC-column block and KC slice, B is packed once into NR-wide
 // micro-panels (shared by all threads); work items are (MC rows x a group of micro-panels) of C,
 // each packs its MC x KC block of A into MR-high micro-panels and runs the MR x NR register
-// micro-kernel. Sizes per ISA in gemm_kernels.h.
+// micro-kernel. Sizes per ISA in gemm_kernels.h. M <= 8 (decode): A is packed once and each
+// item packs one B micro-panel at a time into L1 (B read once); same micro-kernel, same bits.
 //
 // CUDA: gemm_cuda, same contract and float32 accumulation (see native/cuda/gemm_tc.cuh).
 //

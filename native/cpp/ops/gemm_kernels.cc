@@ -51,88 +51,107 @@ void micro_baseline(int64_t kcp, const void* ap_, const void* bp_, float* c, int
 // 1. AVX2 + FMA: 6 rows x 16 columns = 12 ymm accumulators, 2 B vectors, 1 broadcast.
 constexpr int kAvx2MR = 6, kAvx2NR = 16;
 
-__attribute__((target("avx2,fma"))) void micro_avx2(int64_t kcp, const void* ap_, const void* bp_, float* c,
-                                                      int64_t ldc, bool add, int rows, int cols) {
-  const float* ap = static_cast<const float*>(ap_);
-  const float* bp = static_cast<const float*>(bp_);
+// R <= MR rows of the tile are computed (decode shapes: R = 1 or 2 instead of 6 zero rows); the
+// same FMA chain per element, so the same bits.
+template <int R>
+__attribute__((target("avx2,fma"))) void micro_avx2_rows(int64_t kcp, const float* ap, const float* bp, float* c,
+                                                         int64_t ldc, bool add, int rows, int cols) {
   TileIO<kAvx2MR, kAvx2NR> io;
-  const bool full = rows == kAvx2MR && cols == kAvx2NR;
+  const bool full = rows == R && cols == kAvx2NR;
   float* cc = full ? c : io.begin(c, ldc, add, rows, cols);
   const int64_t ld = full ? ldc : kAvx2NR;
   const bool load = add || !full;
-  __m256 acc[kAvx2MR][2];
+  __m256 acc[R][2];
 #pragma GCC unroll 6
-  for (int r = 0; r < kAvx2MR; ++r) {
+  for (int r = 0; r < R; ++r) {
     acc[r][0] = load ? _mm256_loadu_ps(cc + r * ld) : _mm256_setzero_ps();
     acc[r][1] = load ? _mm256_loadu_ps(cc + r * ld + 8) : _mm256_setzero_ps();
   }
   for (int64_t k = 0; k < kcp; ++k, ap += kAvx2MR, bp += kAvx2NR) {
     const __m256 b0 = _mm256_loadu_ps(bp), b1 = _mm256_loadu_ps(bp + 8);
 #pragma GCC unroll 6
-    for (int r = 0; r < kAvx2MR; ++r) {
+    for (int r = 0; r < R; ++r) {
       const __m256 a = _mm256_broadcast_ss(ap + r);
       acc[r][0] = _mm256_fmadd_ps(a, b0, acc[r][0]);
       acc[r][1] = _mm256_fmadd_ps(a, b1, acc[r][1]);
     }
   }
 #pragma GCC unroll 6
-  for (int r = 0; r < kAvx2MR; ++r) {
+  for (int r = 0; r < R; ++r) {
     _mm256_storeu_ps(cc + r * ld, acc[r][0]);
     _mm256_storeu_ps(cc + r * ld + 8, acc[r][1]);
   }
   if (!full) io.end(c, ldc, rows, cols);
 }
 
+void micro_avx2(int64_t kcp, const void* ap_, const void* bp_, float* c, int64_t ldc, bool add, int rows, int cols) {
+  const float* ap = static_cast<const float*>(ap_);
+  const float* bp = static_cast<const float*>(bp_);
+  if (rows == 1) return micro_avx2_rows<1>(kcp, ap, bp, c, ldc, add, rows, cols);
+  if (rows == 2) return micro_avx2_rows<2>(kcp, ap, bp, c, ldc, add, rows, cols);
+  if (rows <= 4) return micro_avx2_rows<4>(kcp, ap, bp, c, ldc, add, rows, cols);
+  micro_avx2_rows<kAvx2MR>(kcp, ap, bp, c, ldc, add, rows, cols);
+}
+
 // 2. AVX-512F: 12 rows x 32 columns = 24 zmm accumulators, 2 B vectors, 1 broadcast.
 constexpr int kZmmMR = 12, kZmmNR = 32;
 
-__attribute__((target("avx512f"))) void micro_avx512(int64_t kcp, const void* ap_, const void* bp_, float* c,
-                                                       int64_t ldc, bool add, int rows, int cols) {
-  const float* ap = static_cast<const float*>(ap_);
-  const float* bp = static_cast<const float*>(bp_);
+template <int R>
+__attribute__((target("avx512f"))) void micro_avx512_rows(int64_t kcp, const float* ap, const float* bp, float* c,
+                                                          int64_t ldc, bool add, int rows, int cols) {
   TileIO<kZmmMR, kZmmNR> io;
-  const bool full = rows == kZmmMR && cols == kZmmNR;
+  const bool full = rows == R && cols == kZmmNR;
   float* cc = full ? c : io.begin(c, ldc, add, rows, cols);
   const int64_t ld = full ? ldc : kZmmNR;
   const bool load = add || !full;
-  __m512 acc[kZmmMR][2];
+  __m512 acc[R][2];
 #pragma GCC unroll 12
-  for (int r = 0; r < kZmmMR; ++r) {
+  for (int r = 0; r < R; ++r) {
     acc[r][0] = load ? _mm512_loadu_ps(cc + r * ld) : _mm512_setzero_ps();
     acc[r][1] = load ? _mm512_loadu_ps(cc + r * ld + 16) : _mm512_setzero_ps();
   }
   for (int64_t k = 0; k < kcp; ++k, ap += kZmmMR, bp += kZmmNR) {
     const __m512 b0 = _mm512_loadu_ps(bp), b1 = _mm512_loadu_ps(bp + 16);
 #pragma GCC unroll 12
-    for (int r = 0; r < kZmmMR; ++r) {
+    for (int r = 0; r < R; ++r) {
       const __m512 a = _mm512_set1_ps(ap[r]);
       acc[r][0] = _mm512_fmadd_ps(a, b0, acc[r][0]);
       acc[r][1] = _mm512_fmadd_ps(a, b1, acc[r][1]);
     }
   }
 #pragma GCC unroll 12
-  for (int r = 0; r < kZmmMR; ++r) {
+  for (int r = 0; r < R; ++r) {
     _mm512_storeu_ps(cc + r * ld, acc[r][0]);
     _mm512_storeu_ps(cc + r * ld + 16, acc[r][1]);
   }
   if (!full) io.end(c, ldc, rows, cols);
 }
 
+void micro_avx512(int64_t kcp, const void* ap_, const void* bp_, float* c, int64_t ldc, bool add, int rows,
+                  int cols) {
+  const float* ap = static_cast<const float*>(ap_);
+  const float* bp = static_cast<const float*>(bp_);
+  if (rows == 1) return micro_avx512_rows<1>(kcp, ap, bp, c, ldc, add, rows, cols);
+  if (rows == 2) return micro_avx512_rows<2>(kcp, ap, bp, c, ldc, add, rows, cols);
+  if (rows <= 4) return micro_avx512_rows<4>(kcp, ap, bp, c, ldc, add, rows, cols);
+  if (rows <= 8) return micro_avx512_rows<8>(kcp, ap, bp, c, ldc, add, rows, cols);
+  micro_avx512_rows<kZmmMR>(kcp, ap, bp, c, ldc, add, rows, cols);
+}
+
 // 3. AVX512-BF16: the same 12 x 32 tile; one step consumes a k-pair: a 32-bit broadcast of
 // (A[r, 2j], A[r, 2j+1]) against 16 column pairs per vector.
-__attribute__((target("avx512f,avx512bf16"))) void micro_avx512bf16(int64_t kcp, const void* ap_, const void* bp_,
-                                                                   float* c, int64_t ldc, bool add, int rows,
-                                                                   int cols) {
-  const uint16_t* ap = static_cast<const uint16_t*>(ap_);
-  const uint16_t* bp = static_cast<const uint16_t*>(bp_);
+template <int R>
+__attribute__((target("avx512f,avx512bf16"))) void micro_avx512bf16_rows(int64_t kcp, const uint16_t* ap,
+                                                                        const uint16_t* bp, float* c, int64_t ldc,
+                                                                        bool add, int rows, int cols) {
   TileIO<kZmmMR, kZmmNR> io;
-  const bool full = rows == kZmmMR && cols == kZmmNR;
+  const bool full = rows == R && cols == kZmmNR;
   float* cc = full ? c : io.begin(c, ldc, add, rows, cols);
   const int64_t ld = full ? ldc : kZmmNR;
   const bool load = add || !full;
-  __m512 acc[kZmmMR][2];
+  __m512 acc[R][2];
 #pragma GCC unroll 12
-  for (int r = 0; r < kZmmMR; ++r) {
+  for (int r = 0; r < R; ++r) {
     acc[r][0] = load ? _mm512_loadu_ps(cc + r * ld) : _mm512_setzero_ps();
     acc[r][1] = load ? _mm512_loadu_ps(cc + r * ld + 16) : _mm512_setzero_ps();
   }
@@ -140,7 +159,7 @@ __attribute__((target("avx512f,avx512bf16"))) void micro_avx512bf16(int64_t kcp,
     const __m512bh b0 = (__m512bh)_mm512_loadu_si512(bp);
     const __m512bh b1 = (__m512bh)_mm512_loadu_si512(bp + 32);
 #pragma GCC unroll 12
-    for (int r = 0; r < kZmmMR; ++r) {
+    for (int r = 0; r < R; ++r) {
       int32_t pair;
       std::memcpy(&pair, ap + 2 * r, sizeof(pair));
       const __m512bh a = (__m512bh)_mm512_set1_epi32(pair);
@@ -149,11 +168,22 @@ __attribute__((target("avx512f,avx512bf16"))) void micro_avx512bf16(int64_t kcp,
     }
   }
 #pragma GCC unroll 12
-  for (int r = 0; r < kZmmMR; ++r) {
+  for (int r = 0; r < R; ++r) {
     _mm512_storeu_ps(cc + r * ld, acc[r][0]);
     _mm512_storeu_ps(cc + r * ld + 16, acc[r][1]);
   }
   if (!full) io.end(c, ldc, rows, cols);
+}
+
+void micro_avx512bf16(int64_t kcp, const void* ap_, const void* bp_, float* c, int64_t ldc, bool add, int rows,
+                      int cols) {
+  const uint16_t* ap = static_cast<const uint16_t*>(ap_);
+  const uint16_t* bp = static_cast<const uint16_t*>(bp_);
+  if (rows == 1) return micro_avx512bf16_rows<1>(kcp, ap, bp, c, ldc, add, rows, cols);
+  if (rows == 2) return micro_avx512bf16_rows<2>(kcp, ap, bp, c, ldc, add, rows, cols);
+  if (rows <= 4) return micro_avx512bf16_rows<4>(kcp, ap, bp, c, ldc, add, rows, cols);
+  if (rows <= 8) return micro_avx512bf16_rows<8>(kcp, ap, bp, c, ldc, add, rows, cols);
+  micro_avx512bf16_rows<kZmmMR>(kcp, ap, bp, c, ldc, add, rows, cols);
 }
 
 #endif  // __x86_64__

@@ -4,10 +4,9 @@
 //
 // x, W, b and y share one dtype (float32 / float16 / bfloat16); products are summed in float32
 // and y is rounded once to the dtype. Gradient (not exposed): dx = dy W, dW = dy^T x, db = sum dy.
-// CPU: M > 8 through the GEMM core (gemm.h, NT layout: packed panels, AVX2 / AVX-512 /
-// AVX512-BF16 micro-kernels chosen at run time); M <= 8 through gemm_nt.h's small-M path, which
-// reads W in place once. The sum of every output is formed in one fixed order, so results are
-// identical for any thread count.
+// CPU: the GEMM core (gemm.h, NT layout: packed panels, AVX2 / AVX-512 / AVX512-BF16
+// micro-kernels chosen at run time; M <= 8 streams W once). The sum of every output is formed in
+// one fixed order, the same for any M and thread count (a cached decode row equals its prefill row).
 // CUDA: float16 / bfloat16 with M > 8 on tensor cores (gemm_tc.cuh, wmma); float32 on 64x64
 // shared-memory tiles (gemm_nt.cuh); a warp per output for decode shapes (M <= 8).
 #pragma once

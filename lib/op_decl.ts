@@ -135,11 +135,3 @@ export function dtypesOf(d: OpDecl, name: string): readonly DType[] {
   return a.dtypes;
 }
 
-/** Positional values for `d` from named ones, then the async flag. */
-export function positional(d: OpDecl, named: Record<string, unknown>, async: boolean): unknown[] {
-  const a = d.args;
-  const out = new Array<unknown>(a.length + 1);
-  for (let i = 0; i < a.length; i++) out[i] = named[a[i]!.name] ?? null;
-  out[a.length] = async;
-  return out;
-}

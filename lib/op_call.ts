@@ -5,7 +5,7 @@
  * the same things and give bit-identical results.
  */
 import { native, withCallerStack } from './native';
-import { type NamedArgs, type OpDecl, positional } from './op_decl';
+import type { NamedArgs, OpDecl } from './op_decl';
 
 type Raw = (...args: unknown[]) => unknown;
 
@@ -13,8 +13,7 @@ type Raw = (...args: unknown[]) => unknown;
 export function callOp<D extends OpDecl, R = void>(d: D, named: NamedArgs<D>, async: false): R;
 export function callOp<D extends OpDecl, R = void>(d: D, named: NamedArgs<D>, async: true): Promise<R>;
 export function callOp<D extends OpDecl>(d: D, named: NamedArgs<D>, async: boolean): unknown {
-  const fn = (native as unknown as Record<string, Raw>)[d.name]!;
-  return fn(...positional(d, named as Record<string, unknown>, async));
+  return d.invoke((native as unknown as Record<string, Raw>)[d.name]!, named as Record<string, unknown>, async);
 }
 
 /** What an op's preparation returns: the call to make and the value the op returns. */
@@ -27,10 +26,21 @@ export interface Prepared<R> {
 
 /** A prepared native call of `d` returning `result` (e.g. the output tensor). */
 export function prepared<D extends OpDecl, R>(d: D, named: NamedArgs<D>, result: R): Prepared<R> {
-  return {
-    run: (async) => callOp(d, named, async as never),
-    result: () => result,
-  };
+  return new PreparedCall(d, named as Record<string, unknown>, result);
+}
+
+class PreparedCall<R> implements Prepared<R> {
+  constructor(
+    private readonly d: OpDecl,
+    private readonly named: Record<string, unknown>,
+    private readonly value: R,
+  ) {}
+  run(async: boolean): unknown {
+    return this.d.invoke((native as unknown as Record<string, Raw>)[this.d.name]!, this.named, async);
+  }
+  result(): R {
+    return this.value;
+  }
 }
 
 /**

@@ -38,6 +38,8 @@ export interface ScalarDecl<N extends string = string> extends Base<N> {
 export type ArgDecl = TensorDecl | ScalarDecl;
 
 export interface OpDecl<Name extends string = string, A extends readonly ArgDecl[] = readonly ArgDecl[]> {
+  /** Calls `fn` with the named values in declaration order, then the async flag (no array is built). */
+  readonly invoke: (fn: (...a: unknown[]) => unknown, named: Record<string, unknown>, async: boolean) => unknown;
   /** The native export name (camelCase public name, `_`-prefixed for internal ones). */
   readonly name: Name;
   /** The public name messages start with (default: name). */
@@ -83,7 +85,10 @@ export function defineOp<const Name extends string, const A extends readonly Arg
     seen.add(a.name);
     if (a.kind === 'tensor') for (const p of a.inPlace) if (!args.some((b) => b.name === p && b.kind === 'tensor' && !b.write)) throw new Error(`${name}: ${a.name} in place of unknown input ${p}`);
   }
-  return { name, label, args };
+  // NB: names were checked above to be unique; they are identifiers (scripts/gen-args.ts checks too)
+  for (const a of args) if (!/^[A-Za-z_$][A-Za-z0-9_$]*$/.test(a.name)) throw new Error(`${name}: argument name ${a.name} is not an identifier`);
+  const invoke = new Function('fn', 'o', 'a', `return fn(${args.map((a) => `o.${a.name} ?? null`).join(', ')}${args.length ? ', ' : ''}a);`) as OpDecl['invoke'];
+  return { name, label, args, invoke };
 }
 
 // ---- types ------------------------------------------------------------------------------------
@@ -130,11 +135,3 @@ export function dtypesOf(d: OpDecl, name: string): readonly DType[] {
   return a.dtypes;
 }
 
-/** Positional values for `d` from named ones, then the async flag. */
-export function positional(d: OpDecl, named: Record<string, unknown>, async: boolean): unknown[] {
-  const a = d.args;
-  const out = new Array<unknown>(a.length + 1);
-  for (let i = 0; i < a.length; i++) out[i] = named[a[i]!.name] ?? null;
-  out[a.length] = async;
-  return out;
-}

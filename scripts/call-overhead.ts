@@ -7,7 +7,7 @@
  * The other checkout needs its addon built (build/Release/mmpref.node). Cases: a decode-step
  * rmsNorm [1, 4096] and rotary [1, 32, 1, 128], float32, each through the public op (validation +
  * output given as `out`/inPlace, so no allocation) and through the raw binding. Prints the median
- * ns per call over the rounds.
+ * ns per call over the rounds. Both addons run with one thread (no pool wake-up in the numbers).
  */
 import path from 'node:path';
 
@@ -23,6 +23,7 @@ function load(root: string): { lib: Lib; native: Record<string, (...a: unknown[]
 
 function cases(l: ReturnType<typeof load>) {
   const { ops, empty } = l.lib;
+  l.native.setNumThreads!(1); // one thread: no pool wake-up, so the call overhead is what differs
   const x = empty([1, 4096]) as { data: Float32Array };
   const w = empty([4096]) as { data: Float32Array };
   const out = empty([1, 4096]);
@@ -38,10 +39,13 @@ function cases(l: ReturnType<typeof load>) {
   };
 }
 
+// CPU time of this process (user + system), not wall time: on a shared, loaded machine the
+// process is descheduled for most of the wall time, which would swamp the differences.
 function timeNs(f: () => unknown, n: number): number {
-  const t0 = process.hrtime.bigint();
+  const t0 = process.cpuUsage();
   for (let i = 0; i < n; i++) f();
-  return Number(process.hrtime.bigint() - t0) / n;
+  const d = process.cpuUsage(t0);
+  return ((d.user + d.system) * 1000) / n;
 }
 
 const other = process.argv[2];
@@ -59,7 +63,7 @@ for (let r = 0; r < rounds; r++)
   for (const n of names)
     for (const s of r % 2 ? (['after', 'before'] as const) : (['before', 'after'] as const)) res[n]![s].push(timeNs(sides[s][n], 20000));
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1]!;
-console.log(`node ${process.version}, ${rounds} rounds x 20000 calls, median ns/call`);
+console.log(`node ${process.version}, ${rounds} rounds x 20000 calls, median CPU ns/call`);
 for (const n of names) {
   const b = median(res[n]!.before);
   const a = median(res[n]!.after);

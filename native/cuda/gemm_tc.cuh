@@ -10,7 +10,9 @@
 // Epilogue (both): v = sum (+ C[m, n] if accumulate) (+ bias[n]), rounded once to the output dtype.
 // NB: loads go element by element through op(A)/op(B) index math (any layout, no alignment
 // needs), int64 offsets; each C element is summed in a fixed order (reproducible run to run).
-// NB: the wmma path has no CPU-emulation twin: an emulation build must take the SIMT kernel.
+// Emulation build (native/cuda/emu): both kernels run; emu/mma.h emulates the wmma subset used here
+// (float32 sums in a fixed order, which tensor cores do not specify: see the tolerances in
+// test/gpu/gemm.gpu.ts).
 #pragma once
 
 #include <cuda_bf16.h>
@@ -62,15 +64,25 @@ struct WmmaType<bfloat16_t> {
   using type = __nv_bfloat16;
 };
 
+// The tensor-core kernel's shared memory: wmma needs 32-byte aligned tile pointers. Padding
+// (+8 / +4 elements) keeps every 16-row step 32-byte aligned and spreads banks.
+template <class W>
+struct alignas(32) GemmTcSmem {
+  W as[kGemmBM][kGemmBK + 8];
+  W bs[kGemmBK][kGemmBN + 8];
+  float cs[kGemmBM][kGemmBN + 4];
+};
+
 template <class T, class O>
 __global__ void __launch_bounds__(kGemmTcThreads)
     gemm_tc_kernel(const T* __restrict__ a, const T* __restrict__ b, O* c, const void* bias, bool bias_f32,
                    GemmDims d) {
   using W = typename WmmaType<T>::type;
   namespace wmma = nvcuda::wmma;
-  __shared__ __align__(32) W as[kGemmBM][kGemmBK + 8];  // +8: rows stay 32-byte aligned, fewer bank conflicts
-  __shared__ __align__(32) W bs[kGemmBK][kGemmBN + 8];
-  __shared__ __align__(32) float cs[kGemmBM][kGemmBN + 4];
+  MMPREF_SHARED(GemmTcSmem<W>, sm, );
+  auto& as = sm.as;
+  auto& bs = sm.bs;
+  auto& cs = sm.cs;
   const int warp = threadIdx.x / 32, wm = (warp / 2) * 32, wn = (warp % 2) * 32;
   const int64_t tiles_n = (d.n + kGemmBN - 1) / kGemmBN;
   const int64_t tiles = ((d.m + kGemmBM - 1) / kGemmBM) * tiles_n;
@@ -131,8 +143,8 @@ template <class T, class O>
 __global__ void __launch_bounds__(kGemmSimtThreads)
     gemm_simt_kernel(const T* __restrict__ a, const T* __restrict__ b, O* c, const void* bias, bool bias_f32,
                      GemmDims d) {
-  __shared__ float as[kGemmBK][kGemmBM + 4];  // as[k][m], bs[k][n]
-  __shared__ float bs[kGemmBK][kGemmBN + 4];
+  MMPREF_SHARED(float, as, [kGemmBK][kGemmBM + 4]);  // as[k][m], bs[k][n]
+  MMPREF_SHARED(float, bs, [kGemmBK][kGemmBN + 4]);
   const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;
   const int64_t tiles_n = (d.n + kGemmBN - 1) / kGemmBN;
   const int64_t tiles = ((d.m + kGemmBM - 1) / kGemmBM) * tiles_n;
@@ -173,18 +185,18 @@ __global__ void __launch_bounds__(kGemmSimtThreads)
   }
 }
 
-// Launchers (one plain <<<>>> each): run on op_stream() and wait.
+// Launchers: run on op_stream() and wait.
 template <class T, class O>
 Status gemm_tc_launch(const T* a, const T* b, O* c, const void* bias, bool bias_f32, const GemmDims& d) {
   const int64_t tiles = ((d.m + kGemmBM - 1) / kGemmBM) * ((d.n + kGemmBN - 1) / kGemmBN);
-  gemm_tc_kernel<T, O><<<grid_for(tiles, 1), kGemmTcThreads, 0, op_stream()>>>(a, b, c, bias, bias_f32, d);
+  launch(MMPREF_KERNEL(gemm_tc_kernel<T, O>), grid_for(tiles, 1), kGemmTcThreads, 0, op_stream())(a, b, c, bias, bias_f32, d);
   return check_launch_and_sync("gemm (tensor cores)");
 }
 
 template <class T, class O>
 Status gemm_simt_launch(const T* a, const T* b, O* c, const void* bias, bool bias_f32, const GemmDims& d) {
   const int64_t tiles = ((d.m + kGemmBM - 1) / kGemmBM) * ((d.n + kGemmBN - 1) / kGemmBN);
-  gemm_simt_kernel<T, O><<<grid_for(tiles, 1), kGemmSimtThreads, 0, op_stream()>>>(a, b, c, bias, bias_f32, d);
+  launch(MMPREF_KERNEL(gemm_simt_kernel<T, O>), grid_for(tiles, 1), kGemmSimtThreads, 0, op_stream())(a, b, c, bias, bias_f32, d);
   return check_launch_and_sync("gemm");
 }
 

@@ -35,7 +35,11 @@ describe('_gemm CUDA vs float64 reference and CPU', { skip }, () => {
           const c = tensor((c0.data as Float32Array).slice(), [m, n]);
           gemm(a, b, c, bias, transA, transB, true, -1, false);
           const got = g.toFloat32Array();
-          // NB: 2 roundings per step of at most 2u each (tensor-core adders may truncate)
+          // NB: 2 roundings per step of at most 2u each (tensor-core adders may truncate): (4k + 8) u scale.
+          // The CUDA emulator (native/cuda/emu/mma.h) sums k products in order, one round-to-nearest
+          // per step (float16 / bfloat16 products are exact in float32), then + c0 and + bias: at most
+          // gamma_(k+2) scale ~ (k + 2) u scale; the SIMT kernel's fmaf chain has the same bound. Both
+          // fit within the tensor-core bound, which does not depend on the summation order.
           for (let i = 0; i < got.length; i++) {
             const tol = (4 * k + 8) * U.float32 * ref.scale[i]!;
             assert.ok(Math.abs(got[i]! - ref.c[i]!) <= tol, `[${m}, ${n}, ${k}] [${i}] gpu ${got[i]} ref ${ref.c[i]} (tol ${tol})`);

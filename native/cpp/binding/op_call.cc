@@ -496,8 +496,8 @@ Status Call::one_device() const {
       first = i;
     } else if (t(i).device != t(first).device) {
       auto dn = [](int d) { return d < 0 ? std::string("cpu") : "cuda:" + std::to_string(d); };
-      return error(Code::kDevice, std::string("expected ") + name(i) + " on " + dn(t(first).device) + " (the device of " + name(first) +
-                                      ") but received " + dn(t(i).device));
+      return error(Code::kDevice, std::string("expected ") + name(i) + " on the same device as " + name(first) + " (" +
+                                      dn(t(first).device) + ") but received " + dn(t(i).device));
     }
   }
   return Status::Ok();

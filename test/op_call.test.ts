@@ -1,0 +1,112 @@
+// The generic op boundary (native/cpp/binding/op_call.h, lib/op_call.ts) and the checks around it.
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { attention, full, models, ops, tensor, zeros } from '../lib';
+import { envThreads } from '../lib/env';
+import { native } from '../lib/native';
+import { Tensor } from '../lib/tensor';
+import { expectError, expectRejection } from './helpers';
+
+const raw = native as unknown as Record<string, (...a: unknown[]) => unknown>;
+const view = (buf: ArrayBuffer, off: number, shape: number[], dtype: 'float32' | 'int32' = 'float32') =>
+  new Tensor(dtype === 'int32' ? new Int32Array(buf, off * 4, shape.reduce((a, b) => a * b, 1)) : new Float32Array(buf, off * 4, shape.reduce((a, b) => a * b, 1)), shape, dtype, -1);
+const transfer = (t: Tensor) => structuredClone((t.data as Float32Array).buffer, { transfer: [(t.data as Float32Array).buffer as ArrayBuffer] });
+
+describe('op boundary: overlaps', () => {
+  it('out may be an input exactly only where the op works in place; any other overlap is ERR_ARGUMENT', () => {
+    const buf = new ArrayBuffer(16 * 4);
+    const x = view(buf, 0, [2, 4]);
+    x.data.set([1, 2, 3, 4, 5, 6, 7, 8]);
+    const w = tensor([1, 1, 1, 1]);
+    expectError(() => ops.rmsNorm(x, w, { out: view(buf, 4, [2, 4]) }), 'ERR_ARGUMENT', /expected out to be x itself \(in place\) or disjoint from it/);
+    expect(Array.from(x.data)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    ops.rmsNorm(x, w, { out: x });
+    expect(x.data[0]).toBeCloseTo(1 / Math.sqrt(7.5), 6);
+    expectError(() => ops.swiglu(x, x, { out: view(buf, 2, [2, 4]) }), 'ERR_ARGUMENT', /partly|overlaps/);
+    expectError(() => ops.linear(x as Tensor<'float32'>, tensor(new Float32Array(8), [2, 4]), { out: view(buf, 0, [2, 2]) }), 'ERR_ARGUMENT', /expected out disjoint from x/);
+  });
+
+  it('embedding rejects out sharing memory with tokens (the SIGSEGV reproducer) and reads a private copy of tokens', () => {
+    const buf = new ArrayBuffer(8 * 4);
+    const table = tensor(new Float32Array([1, 2, 3, 4]), [2, 2]);
+    expectError(() => raw.embedding!(table, view(buf, 0, [2], 'int32'), view(buf, 0, [2, 2]), false), 'ERR_ARGUMENT', /expected out disjoint from tokens/);
+  });
+});
+
+describe('op boundary: JS values, Async buffers', () => {
+  it('a getter on a later argument that detaches an earlier buffer gives ERR_DETACHED, never a stale pointer', () => {
+    const x = zeros([4, 4]);
+    const evil = { _code: 0, shape: [4], _device: -1, get _store() { transfer(x); return new Float32Array(4); } };
+    expectError(() => raw.logSumExp!(x, evil, false), 'ERR_DETACHED', /expected x's ArrayBuffer to be attached/);
+  });
+
+  it('an Async op whose input is transferred away meanwhile computes on its copy; a transferred output rejects ERR_DETACHED', async () => {
+    const w = tensor(new Float32Array(64).fill(2));
+    const x = full([8, 64], 3);
+    const expected = ops.rmsNorm(x, w).data.slice();
+    const p = ops.rmsNormAsync(x, w);
+    transfer(x);
+    expect(Array.from((await p).data)).toEqual(Array.from(expected));
+    const out = zeros([8, 64]);
+    const p2 = ops.rmsNormAsync(full([8, 64], 3), w, { out });
+    transfer(out);
+    await expectRejection(p2, 'ERR_DETACHED', /expected out's buffer to stay attached until the Async op settled/);
+  });
+
+  it('a worker terminated or exiting with Async ops in flight does not take the process down', () => {
+    const lib = path.join(__dirname, '..', 'dist', 'lib', 'index.js');
+    const script = `
+      const { Worker } = require('node:worker_threads');
+      const body = (exit) => \`const { ops, zeros, tensor } = require(\${JSON.stringify(${JSON.stringify(lib)})});
+        const w = tensor(new Float32Array(2048).fill(1));
+        for (let i = 0; i < 32; i++) ops.rmsNormAsync(zeros([64, 2048]), w).catch(() => {});
+        \${exit ? 'process.exit(0)' : "require('node:worker_threads').parentPort.postMessage('go')"};\`;
+      (async () => {
+        const a = new Worker(body(false), { eval: true });
+        await new Promise((r) => a.once('message', r));
+        await a.terminate();
+        const b = new Worker(body(true), { eval: true });
+        await new Promise((r) => b.once('exit', r));
+        console.log('alive');
+      })();`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60000 });
+    expect(r.stderr).not.toMatch(/terminate called/);
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toBe('alive');
+  });
+});
+
+describe('sizes, dtype ranges and environment variables', () => {
+  it('values a dtype cannot hold are ERR_RANGE, never wrapped', () => {
+    expectError(() => tensor([2 ** 40], undefined, { dtype: 'int32' }), 'ERR_RANGE', /expected int32 values/);
+    expectError(() => tensor([300], undefined, { dtype: 'uint8' }), 'ERR_RANGE', /element 0 is 300/);
+    expectError(() => full([2], 300, 'uint8'), 'ERR_RANGE');
+    expectError(() => tensor([NaN], undefined, { dtype: 'int64' }), 'ERR_RANGE');
+    expect(Array.from(tensor([-(2 ** 31), 2 ** 31 - 1], undefined, { dtype: 'int32' }).data)).toEqual([-(2 ** 31), 2 ** 31 - 1]);
+  });
+
+  it('sizes are checked before anything is allocated', () => {
+    expectError(() => new attention.KVCache({ layers: 1e9, batch: 1, kvHeads: 1, headDim: 2, maxLength: 1 }), 'ERR_RANGE', /layers/);
+    expectError(() => new attention.KVCache({ layers: 2, batch: 1e6, kvHeads: 1e3, headDim: 128, maxLength: 1e3 }), 'ERR_OOM', /to fit in/);
+    expectError(() => models.LlamaModel.random({ numLayers: 1e8 }), 'ERR_RANGE', /numLayers/);
+  });
+
+  it('MMPREF_NUM_THREADS is parsed strictly, with a warning naming the variable and the value used', () => {
+    const warnings: string[] = [];
+    const onWarn = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarn);
+    try {
+      expect(envThreads({ MMPREF_NUM_THREADS: '8' })).toBe(8);
+      expect(envThreads({})).toBeUndefined();
+      for (const bad of ['4abc', '0', '-3', '1e3x']) expect(envThreads({ MMPREF_NUM_THREADS: bad })).toBeGreaterThanOrEqual(1);
+    } finally {
+      process.off('warning', onWarn);
+    }
+    const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'lib', 'index.js'))})`], {
+      encoding: 'utf8',
+      env: { ...process.env, MMPREF_NUM_THREADS: '4abc' },
+    });
+    expect(r.stderr).toMatch(/ignoring MMPREF_NUM_THREADS="4abc": expected an integer in \[1, 1024\]; using \d+ threads/);
+  });
+});

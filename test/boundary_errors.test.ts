@@ -3,8 +3,8 @@
  * MmprefError with the right code (never a plain TypeError / RangeError), values a dtype cannot
  * hold are ERR_RANGE (not wrapped), storages shorter than their shape are rejected, an `out` that
  * partially overlaps an input is ERR_ARGUMENT, and environment variables are parsed strictly.
- * `.fails` marks a reproducer of a defect that the boundary refactor fixes (the lead flips them
- * to plain `it` after merging it). Overlap and environment cases run in child processes.
+ * Each was a defect before the op boundary (issue 10). Overlap and environment cases run in child
+ * processes.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { dpo, fromOrt, full, MmprefError, ops, Tensor, tensor, zeros, cudaAvailable, type ErrorCode } from '../lib';
@@ -49,22 +49,22 @@ describe('boundary: plain TypeError / RangeError paths are MmprefError', () => {
     ['ops.permute(x, [1n, 0n])', () => ops.permute(zeros([2, 3]), [1n, 0n] as never), 'ERR_ARGUMENT'],
   ];
   for (const [name, fn, code] of cases)
-    // fixed by boundary refactor (issue 10)
-    it.fails(`${name} is ${code}`, () => expect(codeOf(fn)).toBe(code));
+    // was a defect, fixed by the op boundary (issue 10)
+    it(`${name} is ${code}`, () => expect(codeOf(fn)).toBe(code));
 
-  // fixed by boundary refactor (issue 10)
-  it.fails('dpo.lossAsync with a detached policyChosen is ERR_DETACHED', async () => {
+  // was a defect, fixed by the op boundary (issue 10)
+  it('dpo.lossAsync with a detached policyChosen is ERR_DETACHED', async () => {
     expect(await codeOfAsync(() => dpo.lossAsync({ policyChosen: detached([1, 2]), policyRejected: tensor([1, 2]), ...refs2() }))).toBe('ERR_DETACHED');
   });
 });
 
 describe('boundary: storages shorter than their shape', () => {
-  // fixed by boundary refactor (issue 10): dpo.loss / dpo.step read B values from the storage without checking its length
-  it.fails('dpo.loss with policyChosen [4] over 2 elements is ERR_SHAPE', () => {
+  // was a defect, fixed by the op boundary (issue 10): dpo.loss / dpo.step read B values from the storage without checking its length
+  it('dpo.loss with policyChosen [4] over 2 elements is ERR_SHAPE', () => {
     expect(codeOf(() => dpo.loss({ policyChosen: short(4, 2), policyRejected: tensor([1, 2, 3, 4]), refChosen: tensor([0, 0, 0, 0]), refRejected: tensor([0, 0, 0, 0]) }))).toBe('ERR_SHAPE');
   });
-  // fixed by boundary refactor (issue 10)
-  it.fails('dpo.step with refChosen [1] over 0 elements is ERR_SHAPE', () => {
+  // was a defect, fixed by the op boundary (issue 10)
+  it('dpo.step with refChosen [1] over 0 elements is ERR_SHAPE', () => {
     expect(codeOf(() => dpo.step({ ...stepInputs(), refChosen: short(1, 0), refRejected: tensor([1]) }))).toBe('ERR_SHAPE');
   });
   it('ops.logSumExp with x [4, 8] over 31 elements is an MmprefError (native re-check)', () => {
@@ -73,12 +73,12 @@ describe('boundary: storages shorter than their shape', () => {
 });
 
 describe('boundary: values a dtype cannot hold are ERR_RANGE, not wrapped', () => {
-  // fixed by boundary refactor (issue 10): 2**40 as int32 became 0
-  it.fails("tensor([2 ** 40], undefined, { dtype: 'int32' }) is ERR_RANGE", () => {
+  // was a defect, fixed by the op boundary (issue 10): 2**40 as int32 became 0
+  it("tensor([2 ** 40], undefined, { dtype: 'int32' }) is ERR_RANGE", () => {
     expect(codeOf(() => tensor([2 ** 40], undefined, { dtype: 'int32' }))).toBe('ERR_RANGE');
   });
-  // fixed by boundary refactor (issue 10): 300 as uint8 became 44
-  it.fails("full([1], 300, 'uint8') is ERR_RANGE", () => {
+  // was a defect, fixed by the op boundary (issue 10): 300 as uint8 became 44
+  it("full([1], 300, 'uint8') is ERR_RANGE", () => {
     expect(codeOf(() => full([1], 300, 'uint8'))).toBe('ERR_RANGE');
   });
   it("tensor([7], undefined, { dtype: 'int32' }) still works", () => {
@@ -105,8 +105,6 @@ const OVERLAP_OPS: [string, string][] = [
   ['neftune', `const [b, x, out] = lay([2, 3, 4], [2, 3, 4]); return m.noise.neftune(x, { out, seed: 1 });`],
   ['diffuse', `const [b, x, out] = lay([2, 3, 4], [2, 3, 4]); return m.noise.diffuse(x, { t: 10, out, seed: 1 });`],
 ];
-/** ops that already reject a partial overlap today (plain `it`); the rest are `.fails` until the refactor */
-const OVERLAP_REJECTED_TODAY = new Set<string>(['logpsBackward', 'visualTokens', 'neftune', 'diffuse']);
 
 describe('boundary: out partially overlapping an input is ERR_ARGUMENT', () => {
   let child: ChildResult;
@@ -124,8 +122,8 @@ describe('boundary: out partially overlapping an input is ERR_ARGUMENT', () => {
   });
   it('the child process did not crash', () => expect(child.clean, ending(child)).toBe(true));
   for (const [name] of OVERLAP_OPS) {
-    // fixed by boundary refactor (issue 10): today these return wrong results without an error
-    (OVERLAP_REJECTED_TODAY.has(name) ? it : it.fails)(`${name}`, () => expect(child.results[name.replace(/ /g, '_')]).toBe('mmpref:ERR_ARGUMENT'));
+    // was a defect, fixed by the op boundary (issue 10): today these return wrong results without an error
+    it(`${name}`, () => expect(child.results[name.replace(/ /g, '_')]).toBe('mmpref:ERR_ARGUMENT'));
   }
 });
 
@@ -145,8 +143,8 @@ describe('boundary: environment variables are parsed strictly', () => {
       expect(r.stderr).toMatch(/MMPREF_NUM_THREADS/);
     });
   }
-  // fixed by boundary refactor (issue 10): MMPREF_DEVICE=cuda without a usable GPU was silently ignored
-  it.skipIf(cudaAvailable()).fails('MMPREF_DEVICE=cuda without a usable GPU is a typed error at load or a warning naming the variable', async () => {
+  // was a defect, fixed by the op boundary (issue 10): MMPREF_DEVICE=cuda without a usable GPU was silently ignored
+  it.skipIf(cudaAvailable())('MMPREF_DEVICE=cuda without a usable GPU is a typed error at load or a warning naming the variable', async () => {
     const r = await load({ MMPREF_DEVICE: 'cuda' });
     expect(r.signal, ending(r)).toBeNull();
     expect(r.stderr).toMatch(/MMPREF_DEVICE/);

@@ -2,19 +2,16 @@
  * Regression tests for the memory-safety reproducers of issue 10, each in a child process (a crash
  * there fails the test instead of killing vitest). Contract: no input, race, buffer transfer or
  * worker exit crashes the process; bad input is an MmprefError with a code.
- * Tests marked `.fails` reproduce a defect that the boundary refactor fixes: the lead flips them to
- * plain `it` after merging it. Tests that pass on the normal build but catch a use-after-free or an
- * out-of-bounds read only under AddressSanitizer are skipped there until then (UNDER_ASAN).
+ * Every reproducer listed in the issue crashed, hung or corrupted memory before the op boundary
+ * (native/cpp/binding/op_call.{h,cc}); they all run under the AddressSanitizer build too.
  */
 import { describe, expect, it } from 'vitest';
-import { DIST_LIB, ending, runSnippet, UNDER_ASAN } from './fuzz/spawn';
+import { DIST_LIB, ending, runSnippet } from './fuzz/spawn';
 
-/** plain `it` on the normal build; skipped under ASan until the boundary refactor lands */
-const itNoAsan = UNDER_ASAN ? it.skip : it;
 
 describe('boundary: aliasing and index re-reads', () => {
-  // fixed by boundary refactor (issue 10): tokens are checked, then read again while rows are copied into out
-  it.fails('embedding with out overlapping tokens is ERR_ARGUMENT (was SIGSEGV)', async () => {
+  // was a defect, fixed by the op boundary (issue 10): tokens are checked, then read again while rows are copied into out
+  it('embedding with out overlapping tokens is ERR_ARGUMENT (was SIGSEGV)', async () => {
     const r = await runSnippet(`
       const buf = new ArrayBuffer(4 * 64);
       const tokens = new m.Tensor(new Int32Array(buf, 0, 8), [8], 'int32', -1);
@@ -29,7 +26,7 @@ describe('boundary: aliasing and index re-reads', () => {
 
   // a SharedArrayBuffer writer changing cuSeqlens / tokens / labels during the op may change a
   // result or give ERR_RANGE, never an out-of-bounds access (ASan sees the re-read today)
-  itNoAsan('a SharedArrayBuffer writer on cuSeqlens, labels and tokens does not crash', async () => {
+  it('a SharedArrayBuffer writer on cuSeqlens, labels and tokens does not crash', async () => {
     const r = await runSnippet(`
       const { Worker } = require('node:worker_threads');
       const sab = new SharedArrayBuffer(4 * 128);
@@ -63,9 +60,9 @@ describe('boundary: aliasing and index re-reads', () => {
 });
 
 describe('boundary: buffers going away under an op', () => {
-  // fixed by boundary refactor (issue 10): the Async job must keep its buffers alive (or the transfer must
+  // was a defect, fixed by the op boundary (issue 10): the Async job must keep its buffers alive (or the transfer must
   // fail) until it settles; today it holds a raw pointer (SIGSEGV / malloc corruption within 60 rounds)
-  it.fails('an Async op whose input or output ArrayBuffer is transferred away (postMessage, structuredClone) + GC does not crash', async () => {
+  it('an Async op whose input or output ArrayBuffer is transferred away (postMessage, structuredClone) + GC does not crash', async () => {
     const r = await runSnippet(`
       const detach = (buf, how) => {
         try {
@@ -92,7 +89,7 @@ describe('boundary: buffers going away under an op', () => {
   });
 
   // all JS values are read before any pointer is taken (raw binding: a getter on a later argument)
-  itNoAsan('raw binding: a getter on a later argument that frees an earlier, checked buffer does not crash (logSumExp, sequenceLogps, permute)', async () => {
+  it('raw binding: a getter on a later argument that frees an earlier, checked buffer does not crash (logSumExp, sequenceLogps, permute)', async () => {
     const r = await runSnippet(`
       const plain = (t) => ({ ...t });
       const freeing = (victim, host, prop) => {
@@ -121,8 +118,8 @@ describe('boundary: buffers going away under an op', () => {
     expect(bad).toEqual([]);
   });
 
-  // fixed by boundary refactor (issue 10): "terminate called after throwing an instance of 'Napi::Error'"
-  it.fails('terminating a worker with Async ops in flight does not take the process down', async () => {
+  // was a defect, fixed by the op boundary (issue 10): "terminate called after throwing an instance of 'Napi::Error'"
+  it('terminating a worker with Async ops in flight does not take the process down', async () => {
     const r = await runSnippet(`
       const { Worker } = require('node:worker_threads');
       for (let i = 0; i < 12; i++) {
@@ -140,22 +137,22 @@ describe('boundary: buffers going away under an op', () => {
 });
 
 describe('boundary: sizes are checked before anything is allocated', () => {
-  // fixed by boundary refactor (issue 10): each layer is allocated before the sizes are checked -> V8 heap abort
-  it.fails('new attention.KVCache({ layers: 1e9 }) is ERR_RANGE or ERR_OOM (was a heap abort)', async () => {
+  // was a defect, fixed by the op boundary (issue 10): each layer is allocated before the sizes are checked -> V8 heap abort
+  it('new attention.KVCache({ layers: 1e9 }) is ERR_RANGE or ERR_OOM (was a heap abort)', async () => {
     const r = await runSnippet(`await report('kv', () => new m.attention.KVCache({ layers: 1e9, batch: 1, kvHeads: 1, headDim: 1, maxLength: 1 }));`, { timeoutMs: 10000, nodeArgs: ['--max-old-space-size=64'] });
     expect(r.clean, ending(r)).toBe(true);
     expect(r.results.kv).toMatch(/^mmpref:ERR_(RANGE|OOM)$/);
   });
 
-  // fixed by boundary refactor (issue 10)
-  it.fails('LlamaModel.random({ numLayers: 1e8 }) is ERR_RANGE or ERR_OOM (was a heap abort)', async () => {
+  // was a defect, fixed by the op boundary (issue 10)
+  it('LlamaModel.random({ numLayers: 1e8 }) is ERR_RANGE or ERR_OOM (was a heap abort)', async () => {
     const r = await runSnippet(`await report('llama', () => m.models.LlamaModel.random({ vocabSize: 8, hiddenSize: 8, intermediateSize: 8, numLayers: 1e8, numHeads: 2, numKvHeads: 1 }));`, { timeoutMs: 10000, nodeArgs: ['--max-old-space-size=64'] });
     expect(r.clean, ending(r)).toBe(true);
     expect(r.results.llama).toMatch(/^mmpref:ERR_(RANGE|OOM)$/);
   });
 
-  // fixed by boundary refactor (issue 10): generate() must reject maxNewTokens beyond what the cache can hold
-  it.fails('generate(..., { maxNewTokens: 1e9 }) is rejected, not run for ever', async () => {
+  // was a defect, fixed by the op boundary (issue 10): generate() must reject maxNewTokens beyond what the cache can hold
+  it('generate(..., { maxNewTokens: 1e9 }) is rejected, not run for ever', async () => {
     const r = await runSnippet(`
       const model = m.models.LlamaModel.random({ vocabSize: 8, hiddenSize: 8, intermediateSize: 8, numLayers: 1, numHeads: 2, numKvHeads: 1 });
       await report('gen', () => m.models.generate(model, { tokens: [[1, 2]], maxNewTokens: 1e9 }).result);`, { timeoutMs: 8000 });

@@ -23,7 +23,10 @@ function prepare<D extends DType>(x: TensorLike<D>, perm: readonly number[], opt
   const op = 'permute';
   const o = checkOptions(op, options, ['out']);
   const t = tensorArg(op, 'x', x) as Tensor<D>;
-  if (!Array.isArray(perm) || perm.length !== t.ndim || !perm.every((v) => typeof v === 'number') || [...perm].sort((a, b) => a - b).some((v, i) => v !== i))
+  const shown = () => (Array.isArray(perm) ? `[${perm.map((v) => (typeof v === 'bigint' ? `${v}n` : String(v))).join(', ')}]` : describe(perm));
+  if (!Array.isArray(perm) || !perm.every((v) => typeof v === 'number'))
+    fail('ERR_ARGUMENT', op, `expected perm to be an array of numbers (a permutation of 0..${t.ndim - 1}) but received ${shown()}`);
+  if (perm.length !== t.ndim || [...perm].sort((a, b) => a - b).some((v, i) => v !== i))
     fail('ERR_RANGE', op, `expected perm to be a permutation of 0..${t.ndim - 1} (x is ${shapeStr(t.shape)}) but received ${Array.isArray(perm) ? `[${perm.map((v) => (typeof v === 'bigint' ? `${v}n` : String(v))).join(', ')}]` : describe(perm)}`);
   const shape = perm.map((p) => t.shape[p]!);
   const out = outputTensor(op, o.out, shape, t.dtype, t);

@@ -397,7 +397,13 @@ export function foreignTensorHint(v: unknown): string {
 
 /** Returns `v` as a Tensor (ORT-style objects are wrapped without copying). */
 export function asTensor(v: unknown, name: string, op: string): Tensor {
-  if (v instanceof Tensor) return v;
+  if (v instanceof Tensor) {
+    // a Tensor's fields can be overwritten from JS: everything below reads shape as an array
+    const s: unknown = v.shape;
+    if (!Array.isArray(s) || !s.every((d) => Number.isSafeInteger(d) && d >= 0))
+      fail('ERR_SHAPE', op, `expected ${name} with a shape of non-negative integers but received shape ${describe(s)}`);
+    return v;
+  }
   if (isOrtLike(v)) return fromOrt(v);
   return fail('ERR_ARGUMENT', op, `expected a Tensor for ${name} but received ${describe(v)}${foreignTensorHint(v)}`);
 }

@@ -20,7 +20,7 @@ import { imageKeyMask, type ImageSpans } from '../ops/image_key_mask';
 import { sampleAsync, type SampleOptions } from '../ops/sample';
 import type { FloatDType } from '../dtype';
 import { fail } from '../errors';
-import { Tensor, tensor, type TensorLike } from '../tensor';
+import { describe, Tensor, tensor, type TensorLike } from '../tensor';
 import { checkOptions, numberOpt, tensorArg } from '../validate';
 import type { LlamaModel } from './llama';
 
@@ -119,7 +119,11 @@ export function generate(model: LlamaModel, options: GenerateOptions): GenerateR
 }
 
 async function generateBody(run: GenerateRun, model: LlamaModel, options: GenerateOptions): Promise<GenerateResult> {
+  if (typeof model !== 'object' || model === null || typeof (model as { forward?: unknown }).forward !== 'function')
+    fail('ERR_ARGUMENT', OP, `expected a models.LlamaModel for model but received ${describe(model)}`);
   const o = checkOptions(OP, options, ['tokens', 'inputEmbeds', 'imageSpans', 'imageMask', 'maxNewTokens', 'sampler', 'stopTokens', 'signal']);
+  if (o.stopTokens !== undefined && (!Array.isArray(o.stopTokens) || !o.stopTokens.every((v) => Number.isSafeInteger(v))))
+    fail('ERR_ARGUMENT', OP, `expected stopTokens to be an array of integer token ids but received ${describe(o.stopTokens)}`);
   const maxNew = numberOpt(OP, 'maxNewTokens', o.maxNewTokens, NaN, { integer: true, min: 1 });
   if ((o.tokens === undefined) === (o.inputEmbeds === undefined)) fail('ERR_ARGUMENT', OP, 'give exactly one of tokens and inputEmbeds');
   const signal = o.signal;

@@ -137,6 +137,8 @@ function isSchedule(v: unknown): v is NoiseSchedule {
  * 0 where SNR_t is infinite (abar = 1: nothing to denoise); at SNR_t = 0 the limits 1 (epsilon) and 0 (v).
  */
 export function minSnrWeights(s: NoiseSchedule, gamma: number, prediction: 'epsilon' | 'v-prediction' = 'epsilon'): Float64Array {
+  if (typeof s !== 'object' || s === null || !Number.isSafeInteger(s.steps) || s.steps < 0 || !(s.snr instanceof Float64Array) || s.snr.length < s.steps)
+    fail('ERR_ARGUMENT', 'noise.minSnrWeights', `expected a schedule from noise.schedule() but received ${describe(s)}`);
   const w = new Float64Array(s.steps);
   for (let t = 0; t < s.steps; t++) {
     const snr = s.snr[t]!;

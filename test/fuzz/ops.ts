@@ -177,10 +177,10 @@ export const OPS: OpSpec[] = [
     build(r, s) {
       const B = z(r, 1, 5, s);
       return {
-        args: [{ policyChosen: ft(r, [B]), policyRejected: ft(r, [B]), refChosen: ft(r, [B]), refRejected: ft(r, [B]) }, { beta: 0.1, type: r.pick(['sigmoid', 'ipo', 'hinge'] as const) }],
+        args: [{ policyChosen: ft(r, [B]), policyRejected: ft(r, [B]), refChosen: ft(r, [B]), refRejected: ft(r, [B]) }, { beta: 0.1, type: r.pick(['sigmoid', 'robust', 'hinge'] as const) }],
         slots: [{ path: [0, 'policyChosen'], role: 'in' }, { path: [0, 'policyRejected'], role: 'in' }, { path: [0, 'refChosen'], role: 'in' }, { path: [0, 'refRejected'], role: 'in' }],
         opts: [1],
-        optKeys: ['beta', 'type', 'labelSmoothing', 'referenceFree', 'gamma', 'tau', 'weights'],
+        optKeys: ['beta', 'type', 'labelSmoothing', 'referenceFree', 'gamma', 'tau', 'average', 'weights'],
       };
     },
     call: pick2(dpo.loss as (...a: unknown[]) => unknown, dpo.lossAsync as (...a: unknown[]) => Promise<unknown>),

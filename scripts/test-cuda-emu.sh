@@ -18,8 +18,9 @@ else
   CFG=()
 fi
 START=$(date +%s)
-npx cmake-js build -O "$OUT" "${CFG[@]}" --CDMMPREF_CUDA_EMULATE=ON >"$OUT.log" 2>&1 ||
-  { tail -40 "$OUT.log"; echo "emulation build failed"; exit 1; }
+mkdir -p "$OUT"
+npx cmake-js build -O "$OUT" "${CFG[@]}" --CDMMPREF_CUDA_EMULATE=ON >"$OUT/emu-build.log" 2>&1 ||
+  { tail -40 "$OUT/emu-build.log"; echo "emulation build failed"; exit 1; }
 echo "emulation addon: $ADDON ($(( $(date +%s) - START )) s)"
 npx tsc -p . || exit 1
 

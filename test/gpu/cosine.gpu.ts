@@ -16,12 +16,22 @@ describe('similarity CUDA vs CPU', { skip }, () => {
         const cpu = similarity.cosine(a, b).data;
         assertClose(similarity.cosine(ga, gb).to('cpu').data, cpu, { atol: 3e-6, rtol: 0, name: 'all pairs' });
         assertClose(similarity.cosine(ga, ga, { paired: true }).to('cpu').data, similarity.cosine(a, a, { paired: true }).data, { atol: 3e-6, rtol: 0, name: 'paired' });
-        // the filter: bool outputs must match exactly away from the threshold
+        // the filter: a row's decision must match unless one of its similarities is within the
+        // cosine tolerance (3e-6) of the threshold; such rows are counted, and most rows are checked
         for (const threshold of [0.05, 0.3]) {
-          let near = false;
-          for (const s of cpu) near ||= Math.abs(s - threshold) < 1e-4;
-          if (near) continue;
-          assert.deepEqual(Array.from(similarity.filter(ga, gb, { threshold }).to('cpu').data), Array.from(similarity.filter(a, b, { threshold }).data));
+          const fg = similarity.filter(ga, gb, { threshold }).to('cpu').data;
+          const fc = similarity.filter(a, b, { threshold }).data;
+          assert.equal(fg.length, n);
+          let checked = 0;
+          for (let i = 0; i < n; i++) {
+            let near = false;
+            for (let j = 0; j < m; j++) near ||= Math.abs(cpu[i * m + j]! - threshold) <= 3e-6;
+            if (near) continue;
+            checked++;
+            assert.equal(fg[i], fc[i], `filter row ${i} threshold ${threshold}`);
+          }
+          // (float16 inputs quantise the similarities: a few rows of 200 may sit within 3e-6)
+          assert.ok(checked >= Math.ceil(0.9 * n), `filter: only ${checked} of ${n} rows away from the threshold`);
         }
         ga.dispose();
         gb.dispose();

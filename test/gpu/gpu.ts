@@ -10,3 +10,11 @@ if (!skip) {
   const d = backend().cuda.devices[0]!;
   console.log(`# CUDA device: ${d.name} (compute ${d.computeCapability}, ${d.multiProcessors} SMs)`);
 }
+
+/**
+ * Size knob for slow devices (the CUDA emulator: scripts/test-cuda-emu.sh sets 0.25):
+ * MMPREF_GPU_TEST_SCALE scales the batch-like dimensions (rows, heads) of the largest cases; the
+ * dimensions that pick a code path (vocabulary, sequence and key lengths, head size) never shrink.
+ */
+export const scale: number = Math.min(1, Math.max(0.01, Number(process.env.MMPREF_GPU_TEST_SCALE ?? 1) || 1));
+export const scaled = (n: number): number => Math.max(1, Math.round(n * scale));

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { sampling, tensor, type FloatDType, type Tensor } from '../../lib';
 import { assertClose, expectError, expectRejection, randomArray, rng } from '../helpers';
-import { skip } from './gpu';
+import { scaled, skip } from './gpu';
 
 /** CUDA and CPU must draw the same tokens (integer masses, same Philox words), logprobs within float rounding. */
 function same(x: Tensor, o: Parameters<typeof sampling.sample>[1], name: string, history?: Tensor<'int32'>): void {
@@ -32,7 +32,7 @@ describe('sampling.sample CUDA vs CPU', { skip }, () => {
     ['minP 0.05', { minP: 0.05 }],
     ['all', { temperature: 0.8, topK: 200, topP: 0.95, minP: 0.02 }],
   ];
-  const shapes: [number, number][] = [[1, 1], [3, 47], [64, 32000], [7, 128256], [5, 4099]];
+  const shapes: [number, number][] = [[1, 1], [3, 47], [scaled(64), 32000], [scaled(7), 128256], [5, 4099]];
   for (const dtype of ['float32', 'float16', 'bfloat16'] as FloatDType[])
     for (const [B, V] of shapes)
       it(`${dtype} [${B}, ${V}]: same tokens for every setting`, () => {
@@ -54,7 +54,7 @@ describe('sampling.sample CUDA vs CPU', { skip }, () => {
   });
 
   it('async equals sync on the GPU', async () => {
-    const x = tensor(Float32Array.from(randomArray(64 * 32000, rng(2), 3)), [64, 32000], { dtype: 'bfloat16' }).to('cuda');
+    const x = tensor(Float32Array.from(randomArray(scaled(64) * 32000, rng(2), 3)), [scaled(64), 32000], { dtype: 'bfloat16' }).to('cuda');
     const a = sampling.sample(x, { topP: 0.9, seed: 5 });
     const b = await sampling.sampleAsync(x, { topP: 0.9, seed: 5 });
     assert.deepEqual(Array.from(b.tokens.to('cpu').data), Array.from(a.tokens.to('cpu').data));

@@ -93,7 +93,7 @@ describe('dpo.sequenceLogps CUDA vs CPU', { skip }, () => {
       const gr = tensor(Float32Array.from([0.5]));
       const cb = dpo.logpsBackward(logits, tensor(lab, [1, 9]), gr, { shift: false }).toFloat32Array();
       const gb = cpu(dpo.logpsBackward(logits.to('cuda'), tensor(lab, [1, 9]).to('cuda'), gr.to('cuda'), { shift: false })).toFloat32Array();
-      assertClose(gb.subarray(7 * V), cb.subarray(7 * V), { ...GRAD[dtype], name: `${dtype} extreme grad` });
+      assertClose(gb, cb, { ...GRAD[dtype], name: `${dtype} extreme grad (every row)` });
     }
   });
 

@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { empty, noise, tensor, type FloatDType, type Tensor } from '../../lib';
-import { assertClose, expectError, randomArray, rng } from '../helpers';
+import { expectError, randomArray, rng } from '../helpers';
 import { skip } from './gpu';
 import { maxUlp } from './noise_util';
 
@@ -29,7 +29,23 @@ describe('noise.visualTokens CUDA vs CPU', { skip }, () => {
           const gx = x.to('cuda');
           const gpu = noise.visualTokens(gx, { ...opts, mask: tensor(mask, [B, N], { dtype: 'bool' }).to('cuda') }).out;
           assert.equal(gpu.device, 'cuda');
-          assertClose(gpu.to('cpu').toFloat32Array(), cpu.toFloat32Array(), { ...TOL[dtype], name: `${dtype} ${scale}` });
+          // y = x + s z in float32, rounded once to the dtype. With a relative scale, s comes from a
+          // float32 reduction whose order differs (block tree vs CPU lanes): up to 8 float32 ulps
+          // of s, which shows where x and s z cancel: allow 8 * 2^-24 * (|x| + |s z|) beyond the
+          // dtype's own rounding (the tolerance of the comparison).
+          const got = gpu.to('cpu').toFloat32Array();
+          const want = cpu.toFloat32Array();
+          const xf = x.toFloat32Array();
+          const cancel = scale === 'absolute' ? 0 : 8 * 2 ** -24;
+          const tol = TOL[dtype];
+          let bad = 0;
+          for (let i = 0; i < want.length; i++) {
+            const bound = tol.atol + tol.rtol * Math.abs(want[i]!) + cancel * (Math.abs(xf[i]!) + Math.abs(want[i]! - xf[i]!));
+            if (!(Math.abs(got[i]! - want[i]!) <= bound)) {
+              if (bad++ < 3) console.log(`# [${i}] got ${got[i]} expected ${want[i]} (x ${xf[i]}, bound ${bound})`);
+            }
+          }
+          assert.equal(bad, 0, `${dtype} ${scale}: ${bad}/${want.length} outside the bound`);
           if (scale === 'absolute' && dtype === 'float32') assert.ok(maxUlp(gpu.to('cpu').data as Float32Array, cpu.data as Float32Array) <= 2);
           // untouched tokens: bit for bit, out of place and in place
           const xb = bitsOf(x);

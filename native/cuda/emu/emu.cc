@@ -183,6 +183,7 @@ class Executor {
     const int n = int(L.block.x * L.block.y * L.block.z);
     ensure(n);
     n_ = n;
+    waiting_.assign((n + 31) / 32, 0);
     reset_arena(L.smem);
     for (int i = 0; i < n; ++i) {
       TS& t = ts_[i];
@@ -339,6 +340,9 @@ class Executor {
   }
   void fill_guard(size_t a, size_t b) {
     if (b <= a) return;
+#if defined(MMPREF_EMU_ASAN)
+    ASAN_UNPOISON_MEMORY_REGION(arena_ + a, b - a);  // may overlap the previous variable's guard
+#endif
     std::memset(arena_ + a, kCanary, b - a);
     guards_.push_back({a, b});
 #if defined(MMPREF_EMU_ASAN)
@@ -544,6 +548,7 @@ class Executor {
       }
     }
     const size_t from = queue_.size();
+    waiting_[t.t.warp] -= __builtin_popcount(mask);
     for (int j = 0; j < 32; ++j)
       if (mask >> j & 1u) {
         ts_[base + j].st = St::kReady;
@@ -566,7 +571,7 @@ class Executor {
           set_error(ts_[i], oob);
           return false;
         }
-        if (ts_[i].st == St::kColl) try_collective(i);
+        if (ts_[i].st == St::kColl && ++waiting_[ts_[i].t.warp] >= __builtin_popcount(ts_[i].mask)) try_collective(i);
         if (failed_) return false;
       }
       queue_.clear();
@@ -584,6 +589,8 @@ class Executor {
       }
       if (exited == n_) return true;
       if (coll >= 0) {  // a collective that cannot complete: find out why
+        try_collective(coll);
+        if (failed_) return false;
         const TS& t = ts_[coll];
         const int base = t.t.warp * 32;
         for (int j = 0; j < 32; ++j)
@@ -634,6 +641,7 @@ class Executor {
 
   std::vector<TS> ts_;
   std::vector<int> queue_;
+  std::vector<int> waiting_;  // per warp: lanes waiting at a collective (checked once enough arrived)
   std::vector<Var> vars_;
   std::vector<std::pair<size_t, size_t>> guards_;
   unsigned char* arena_ = nullptr;
@@ -654,8 +662,25 @@ class Executor {
 };
 
 thread_local Executor* t_ex = nullptr;
+
+#if defined(MMPREF_EMU_ASAN)
+// An ASan report inside a kernel: say which kernel, block and thread was running.
+void on_asan_death() {
+  if (t_ex && t_ex->launch() && t_block && t_thread)
+    std::fprintf(stderr, "mmpref CUDA emulator: ASan report in kernel %s block (%u,%u,%u) thread (%u,%u,%u)\n",
+                 t_ex->launch()->name, t_block->idx.x, t_block->idx.y, t_block->idx.z, t_thread->idx.x,
+                 t_thread->idx.y, t_thread->idx.z);
+}
+#endif
+
 Executor& executor() {
-  if (!t_ex) t_ex = new Executor();  // per host thread; leaked at exit (fibers may be mid-block)
+  if (!t_ex) {
+    t_ex = new Executor();  // per host thread; leaked at exit (fibers may be mid-block)
+#if defined(MMPREF_EMU_ASAN)
+    static std::once_flag once;
+    std::call_once(once, [] { __sanitizer_set_death_callback(on_asan_death); });
+#endif
+  }
   return *t_ex;
 }
 

@@ -73,13 +73,13 @@ done
 check "linux-x64 binary: glibc <= 2.28, no libstdc++" bash scripts/check-glibc.sh "$PKG/prebuilds/linux-x64/mmpref.node"
 check "linux-arm64 binary: glibc <= 2.28, no libstdc++" bash scripts/check-glibc.sh "$PKG/prebuilds/linux-arm64/mmpref.node"
 check "linux-arm64 binary is aarch64" bash -c "readelf -h '$PKG/prebuilds/linux-arm64/mmpref.node' | grep -q AArch64"
-check "package.json: no install scripts, gypfile false, linux x64/arm64, LICENSE, repository" node -e "
+check "package.json: no install scripts, gypfile false, linux x64/arm64, LICENSE" node -e "
   const p = require('$PKG/package.json'); const s = p.scripts || {}; const bad = [];
   for (const k of ['preinstall', 'install', 'postinstall']) if (s[k]) bad.push('scripts.' + k);
   if (p.gypfile !== false) bad.push('gypfile must be false (binding.gyp would add node-gyp rebuild)');
   if (JSON.stringify(p.os) !== '[\"linux\"]') bad.push('os ' + JSON.stringify(p.os));
   if (JSON.stringify([...p.cpu].sort()) !== '[\"arm64\",\"x64\"]') bad.push('cpu ' + JSON.stringify(p.cpu));
-  if (p.license !== 'MIT' || !p.repository) bad.push('license/repository');
+  if (p.license !== 'MIT') bad.push('license');
   if (bad.length) { console.error(bad.join('; ')); process.exit(1); }"
 check "README links resolve inside the package" node -e "
   const fs = require('fs'), path = require('path'); const md = fs.readFileSync('$PKG/README.md', 'utf8');

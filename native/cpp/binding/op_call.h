@@ -165,11 +165,13 @@ struct LaunchJob : Job {
   A args{};
   Status run() override {
     if (args.device < 0) return CPU(args);
-    if constexpr (CUDA == nullptr) {
-      return make_status(Code::kDevice, "expected a CPU tensor: this build has no CUDA support");
-    } else {
-      return CUDA(args);
-    }
+    // (a preprocessor switch, not `if constexpr (CUDA == nullptr)`: GCC's sanitizer builds do not
+    // treat a function's address compared with null as a constant expression)
+#if MMPREF_HAVE_CUDA
+    return CUDA(args);
+#else
+    return make_status(Code::kDevice, "expected a CPU tensor: this build has no CUDA support");
+#endif
   }
 };
 

@@ -2,6 +2,7 @@
  * Deterministic randomness for the fuzz harness: case i of seed S draws from mulberry32 keyed by a
  * hash of (S, i), so a case is the same whatever batch or child process runs it.
  */
+import { rng as mulberry32 } from '../helpers';
 export interface Rng {
   /** uniform in [0, 1) */
   (): number;
@@ -13,16 +14,6 @@ export interface Rng {
   weighted(ws: readonly number[]): number;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** splitmix-style 32-bit mix of (seed, index) */
 export function caseKey(seed: number, index: number): number {

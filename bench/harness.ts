@@ -36,7 +36,7 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
-import { backend, empty, setNumThreads, numThreads, type Tensor } from '../lib';
+import { backend, empty, setNumThreads, numThreads, type FloatDType, type Tensor } from '../lib';
 import { encodeInto } from '../lib/dtype';
 import { native } from '../lib/native';
 
@@ -336,6 +336,13 @@ export function machineDescription(device: BenchDevice): string {
 }
 
 export { setNumThreads };
+
+/** A random float input on `device`; `host` is the CPU copy its baselines read (bench data, not tests). */
+export function benchInput(shape: number[], dtype: FloatDType, device: 'cpu' | 'cuda'): { t: Tensor; host: Tensor } {
+  const host = empty(shape, dtype);
+  fillRandom(host, 2);
+  return { t: device === 'cuda' ? host.to('cuda') : host, host };
+}
 
 /** Fills a CPU float tensor's storage with pseudo-random values cheaply (bench data, not tests). */
 export function fillRandom(t: Tensor, scale = 4): void {

@@ -1,21 +1,15 @@
 // ops.rmsNorm at a 7B-like decode/prefill shape: memory-bound, so GB/s against the ceilings.
-import { empty, ops, tensor, type FloatDType, type Tensor } from '../lib';
+import { empty, ops, type FloatDType } from '../lib';
 import { decodeToFloat32 } from '../lib/dtype';
 import { rmsNormRef } from '../test/reference/rms_norm';
-import { fillRandom, timeBaselineMs, timeMs, type BenchContext } from './harness';
-
-function make(shape: number[], dtype: FloatDType, device: 'cpu' | 'cuda'): { t: Tensor; host: Tensor } {
-  const host = empty(shape, dtype);
-  fillRandom(host, 2);
-  return { t: device === 'cuda' ? host.to('cuda') : host, host };
-}
+import { benchInput, timeBaselineMs, timeMs, type BenchContext } from './harness';
 
 export function run(ctx: BenchContext): void {
   const rows = ctx.quick ? 64 : 2048;
   const D = 4096;
   for (const dtype of ['bfloat16', 'float32'] as FloatDType[]) {
-    const x = make([rows, D], dtype, ctx.device);
-    const w = make([D], dtype, ctx.device);
+    const x = benchInput([rows, D], dtype, ctx.device);
+    const w = benchInput([D], dtype, ctx.device);
     const out = empty([rows, D], dtype, { device: ctx.device });
     const ms = timeMs(() => ops.rmsNorm(x.t, w.t, { out }), { ceiling: 'copy' });
     let baseline: { name: string; ms: number } | undefined;

@@ -1,21 +1,15 @@
 // ops.swiglu at a 7B-like MLP shape: memory-bound, so GB/s against the ceilings.
-import { empty, ops, tensor, type FloatDType, type Tensor } from '../lib';
+import { empty, ops, type FloatDType } from '../lib';
 import { decodeToFloat32 } from '../lib/dtype';
 import { swigluRef } from '../test/reference/swiglu';
-import { fillRandom, timeBaselineMs, timeMs, type BenchContext } from './harness';
-
-function make(shape: number[], dtype: FloatDType, device: 'cpu' | 'cuda'): { t: Tensor; host: Tensor } {
-  const host = empty(shape, dtype);
-  fillRandom(host, 2);
-  return { t: device === 'cuda' ? host.to('cuda') : host, host };
-}
+import { benchInput, timeBaselineMs, timeMs, type BenchContext } from './harness';
 
 export function run(ctx: BenchContext): void {
   const rows = ctx.quick ? 64 : 2048;
   const I = 11008;
   for (const dtype of ['bfloat16', 'float32'] as FloatDType[]) {
-    const g = make([rows, I], dtype, ctx.device);
-    const u = make([rows, I], dtype, ctx.device);
+    const g = benchInput([rows, I], dtype, ctx.device);
+    const u = benchInput([rows, I], dtype, ctx.device);
     const o2 = empty([rows, I], dtype, { device: ctx.device });
     const ms2 = timeMs(() => ops.swiglu(g.t, u.t, { out: o2 }), { ceiling: 'copy' });
     let b2: { name: string; ms: number } | undefined;

@@ -4,6 +4,10 @@
  * test/reference/ (float64, plain loops, written from the formulas).
  */
 import { MmprefError, type ErrorCode } from '../lib/errors';
+import { Tensor } from '../lib/tensor';
+
+/** Tensor's constructor, private in the public types: tests build lying tensors with it (no checks). */
+export const RawTensor = Tensor as unknown as new (store: unknown, shape: readonly number[], dtype: string, device: number) => Tensor<'float32'>;
 
 /** Deterministic PRNG (mulberry32) so failures reproduce. */
 export function rng(seed: number): () => number {

@@ -6,13 +6,11 @@ import { attention, full, models, ops, tensor, zeros } from '../lib';
 import { envThreads } from '../lib/env';
 import { native } from '../lib/native';
 import { Tensor } from '../lib/tensor';
-import { expectError, expectRejection } from './helpers';
-/** the Tensor constructor is private in the public types; tests build lying tensors with it */
-type TensorCtor = new (store: unknown, shape: readonly number[], dtype: string, device: number) => Tensor<'float32'>;
+import { expectError, expectRejection, RawTensor } from './helpers';
 
 const raw = native as unknown as Record<string, (...a: unknown[]) => unknown>;
 const view = (buf: ArrayBuffer, off: number, shape: number[], dtype: 'float32' | 'int32' = 'float32') =>
-  new (Tensor as unknown as TensorCtor)(dtype === 'int32' ? new Int32Array(buf, off * 4, shape.reduce((a, b) => a * b, 1)) : new Float32Array(buf, off * 4, shape.reduce((a, b) => a * b, 1)), shape, dtype, -1);
+  new RawTensor(dtype === 'int32' ? new Int32Array(buf, off * 4, shape.reduce((a, b) => a * b, 1)) : new Float32Array(buf, off * 4, shape.reduce((a, b) => a * b, 1)), shape, dtype, -1);
 const transfer = (t: Tensor) => structuredClone((t.data as Float32Array).buffer, { transfer: [(t.data as Float32Array).buffer as ArrayBuffer] });
 
 describe('op boundary: overlaps', () => {

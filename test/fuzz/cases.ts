@@ -10,10 +10,9 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { DTYPES, MmprefError, Tensor, tensor } from '../../lib';
 import { native } from '../../lib/native';
+import { RawTensor } from '../helpers';
 import { OPS, type Built, type OpSpec, type Path } from './ops';
 import { caseKey, makeRng, RACE_SHARE, type Rng } from './rng';
-/** the Tensor constructor is private in the public types; tests build lying tensors with it */
-type TensorCtor = new (store: unknown, shape: readonly number[], dtype: string, device: number) => Tensor;
 
 /** thrown by the harness's own getters: passing it through is the expected behaviour */
 export class FuzzUserError extends Error {
@@ -43,7 +42,7 @@ const storeOf = (t: Tensor) => t._store as Store;
 const ctorOf = (s: Store) => s.constructor as { new (b: ArrayBufferLike, o?: number, n?: number): Store; new (n: number): Store; BYTES_PER_ELEMENT: number };
 /** a tensor object exactly as given, bypassing every constructor check */
 const raw = (store: unknown, shape: unknown, dtype: unknown): Tensor => {
-  const t = new (Tensor as unknown as TensorCtor)(store as Store, [], dtype as 'float32', -1);
+  const t = new RawTensor(store as Store, [], dtype as 'float32', -1);
   Object.defineProperty(t, 'shape', { value: shape, writable: true, configurable: true, enumerable: true });
   return t;
 };

@@ -20,7 +20,7 @@ export npm_config_audit=false npm_config_fund=false npm_config_update_notifier=f
 # left out for time under emulation: models, dpo_train, dpo_step (compositions of the ops above),
 # workers, tensor (JS codecs), native, cuda, and backend (it spawns Node children, which qemu-user
 # without binfmt cannot exec; the x64 run covers them).
-ARM64_TESTS="${ARM64_TESTS:-test/log_sum_exp.test.ts test/linear.test.ts test/decoder_ops.test.ts test/permute.test.ts
+ARM64_TESTS="${ARM64_TESTS:-test/log_sum_exp.test.ts test/linear.test.ts test/rms_norm.test.ts test/rotary.test.ts test/swiglu.test.ts test/add.test.ts test/embedding.test.ts test/permute.test.ts
   test/sequence_logps.test.ts test/dpo_loss.test.ts test/random_fill.test.ts test/visual_tokens.test.ts test/diffuse.test.ts
   test/neftune.test.ts test/prediction_loss.test.ts test/attention_masked.test.ts test/image_key_mask.test.ts
   test/kv_cache.test.ts test/sample.test.ts test/contrastive.test.ts test/cosine.test.ts test/mean_pool_normalize.test.ts

@@ -22,4 +22,17 @@ export function run(ctx: BenchContext): void {
 
     for (const t of [x.t, w.t, out]) t.dispose();
   }
+
+  // rmsNormBackward: reads dy and x, writes dx (dWeight [D] is negligible); D 2048 and 4096
+  for (const D of [2048, 4096])
+    for (const dtype of ['bfloat16', 'float32'] as FloatDType[]) {
+      const x = benchInput([rows, D], dtype, ctx.device);
+      const dy = benchInput([rows, D], dtype, ctx.device);
+      const w = benchInput([D], 'float32', ctx.device);
+      const dx = empty([rows, D], dtype, { device: ctx.device });
+      const dw = empty([D], 'float32', { device: ctx.device });
+      const ms = timeMs(() => ops.rmsNormBackward(dy.t, x.t, w.t, { out: dx, dWeightOut: dw }), { ceiling: 'copy' });
+      ctx.record({ op: 'ops.rmsNormBackward', case: `[${rows}, ${D}] ${dtype}`, device: ctx.device, ms, bytes: 3 * x.t.byteLength, ceiling: 'copy', torch: { op: 'rms_norm_backward', rows, D, dtype } });
+      for (const t of [x.t, dy.t, w.t, dx, dw]) t.dispose();
+    }
 }

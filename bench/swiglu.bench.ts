@@ -22,4 +22,16 @@ export function run(ctx: BenchContext): void {
 
     for (const t of [g.t, u.t, o2]) t.dispose();
   }
+
+  // swigluBackward: reads dy, gate, up, writes dGate, dUp
+  for (const dtype of ['bfloat16', 'float32'] as FloatDType[]) {
+    const g = benchInput([rows, I], dtype, ctx.device);
+    const u = benchInput([rows, I], dtype, ctx.device);
+    const dy = benchInput([rows, I], dtype, ctx.device);
+    const dg = empty([rows, I], dtype, { device: ctx.device });
+    const du = empty([rows, I], dtype, { device: ctx.device });
+    const ms = timeMs(() => ops.swigluBackward(dy.t, g.t, u.t, { dGateOut: dg, dUpOut: du }), { ceiling: 'copy' });
+    ctx.record({ op: 'ops.swigluBackward', case: `[${rows}, ${I}] ${dtype}`, device: ctx.device, ms, bytes: 5 * g.t.byteLength, ceiling: 'copy', torch: { op: 'swiglu_backward', rows, I, dtype } });
+    for (const t of [g.t, u.t, dy.t, dg, du]) t.dispose();
+  }
 }

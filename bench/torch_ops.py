@@ -234,12 +234,42 @@ def visual_tokens(s, dev):
     return f
 
 
+def rms_norm_backward(s, dev):  # eager autograd: the backward of F.rms_norm only (graph built once)
+    x = rnd((s["rows"], s["D"]), s["dtype"], dev).requires_grad_()
+    w = rnd((s["D"],), s["dtype"], dev).requires_grad_()
+    dy = rnd((s["rows"], s["D"]), s["dtype"], dev)
+    y = F.rms_norm(x, (s["D"],), w, 1e-6)
+    return lambda: torch.autograd.grad(y, (x, w), dy, retain_graph=True)
+
+
+def swiglu_backward(s, dev):
+    g = rnd((s["rows"], s["I"]), s["dtype"], dev).requires_grad_()
+    u = rnd((s["rows"], s["I"]), s["dtype"], dev).requires_grad_()
+    dy = rnd((s["rows"], s["I"]), s["dtype"], dev)
+    y = F.silu(g) * u
+    return lambda: torch.autograd.grad(y, (g, u), dy, retain_graph=True)
+
+
+def rotary_backward(s, dev):
+    H, T, d = s["H"], s["T"], s["d"]
+    q = rnd((1, H, T, d), s["dtype"], dev).requires_grad_()
+    dy = rnd((1, H, T, d), s["dtype"], dev)
+    inv = 1.0 / (10000 ** (torch.arange(0, d, 2, device=dev).float() / d))
+    ang = torch.outer(torch.arange(T, device=dev).float(), inv)
+    emb = torch.cat((ang, ang), -1)
+    cos, sin = emb.cos().to(q.dtype), emb.sin().to(q.dtype)
+    x1, x2 = q[..., : d // 2], q[..., d // 2 :]
+    y = q * cos + torch.cat((-x2, x1), -1) * sin  # transformers' apply_rotary_pos_emb
+    return lambda: torch.autograd.grad(y, q, dy, retain_graph=True)
+
+
 OPS = {
     "sdpa": sdpa, "vcd": vcd, "cosine": cosine, "rms_norm": rms_norm, "swiglu": swiglu, "rotary": rotary,
     "diffuse": diffuse, "linear": linear, "logsumexp": logsumexp, "neftune": neftune, "permute": permute,
     "prediction_loss": prediction_loss, "random": random_, "sample": sample, "sequence_logps": sequence_logps,
     "logps_backward": logps_backward, "visual_tokens": visual_tokens,
 }
+OPS.update({"rms_norm_backward": rms_norm_backward, "swiglu_backward": swiglu_backward, "rotary_backward": rotary_backward})
 
 
 def time_ms(fn, dev, flush):

@@ -7,3 +7,6 @@ export { add, addAsync, type AddOptions } from '../ops/add';
 export { embedding, embeddingAsync } from '../ops/embedding';
 export { permute, permuteAsync, type PermuteOptions } from '../ops/permute';
 export { linear, linearAsync, type LinearOptions } from '../ops/linear';
+export { rmsNormBackward, rmsNormBackwardAsync, type RmsNormBackwardOptions, type RmsNormGrads } from '../ops/rms_norm';
+export { rotaryBackward, rotaryBackwardAsync, type RotaryBackwardOptions } from '../ops/rotary';
+export { swigluBackward, swigluBackwardAsync, type SwigluBackwardOptions, type SwigluGrads } from '../ops/swiglu';

@@ -8,3 +8,11 @@ export const ROTARY = defineOp('rotary', [
   integer('offset', 0, 2 ** 40),
   number('theta'),
 ]);
+
+export const ROTARY_BACKWARD = defineOp('rotaryBackward', [
+  input('dy', FLOATS),
+  output('dx', FLOATS, { inPlace: ['dy'] }),
+  input('positions', ['int32'], { optional: true }),
+  integer('offset', 0, 2 ** 40),
+  number('theta'),
+]);

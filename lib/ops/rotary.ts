@@ -8,12 +8,13 @@ import type { NativeFn } from '../op_decl';
 import { inPlaceOrOut } from '../op_args';
 import { prepared, syncAsync } from '../op_call';
 import type { Tensor, TensorLike } from '../tensor';
-import { boolOpt, checkOptions, expectShape, numberOpt, sameDevice, shapeStr, tensorArg } from '../validate';
-import { ROTARY } from './rotary.args';
+import { boolOpt, checkOptions, expectShape, numberOpt, outputTensor, sameDevice, shapeStr, tensorArg } from '../validate';
+import { ROTARY, ROTARY_BACKWARD } from './rotary.args';
 
 declare module '../native' {
   interface NativeAddon {
     rotary: NativeFn<typeof ROTARY>;
+    rotaryBackward: NativeFn<typeof ROTARY_BACKWARD>;
   }
 }
 
@@ -47,3 +48,38 @@ function prepare(x: TensorLike, options?: RotaryOptions) {
  * (i, i + d/2) rotated by pos * theta^(-2i/d).
  */
 export const [rotary, rotaryAsync] = syncAsync(prepare);
+
+export interface RotaryBackwardOptions {
+  /** The forward's positions, int32 [B, T] (default: offset + t). */
+  positions?: TensorLike<'int32'>;
+  /** The forward's offset (default 0). */
+  offset?: number;
+  /** The forward's theta (default 10000). */
+  theta?: number;
+  /** Rotate dy itself (default false: a new tensor). */
+  inPlace?: boolean;
+  /** Write dx here (same shape and dtype as dy) instead of a new tensor; `out: dy` is the same as inPlace. */
+  out?: Tensor;
+}
+
+function prepareBackward(dy: TensorLike, options?: RotaryBackwardOptions) {
+  const op = 'rotaryBackward';
+  const o = checkOptions(op, options, ['positions', 'offset', 'theta', 'inPlace', 'out']);
+  const t = tensorArg(op, 'dy', dy, ROTARY_BACKWARD.args[0].dtypes, 4);
+  if (t.shape[3]! % 2) fail('ERR_SHAPE', op, `expected an even head dimension but received dy of shape ${shapeStr(t.shape)}`);
+  const pos = o.positions === undefined ? undefined : tensorArg(op, 'positions', o.positions, ['int32'], 2);
+  if (pos) expectShape(op, 'positions', pos, [t.shape[0]!, t.shape[2]!], `dy ${shapeStr(t.shape)}`);
+  sameDevice(op, { dy: t, positions: pos });
+  const offset = numberOpt(op, 'offset', o.offset, 0, { integer: true, min: 0, max: 2 ** 40 });
+  const theta = numberOpt(op, 'theta', o.theta, 10000, { gt: 0 });
+  const inPlace = boolOpt(op, 'inPlace', o.inPlace, false);
+  if (inPlace && o.out !== undefined && o.out !== t) fail('ERR_ARGUMENT', op, 'expected inPlace or out, not both');
+  const dx = inPlace ? t : outputTensor(op, o.out, t.shape, t.dtype as FloatDType, t);
+  return prepared(ROTARY_BACKWARD, { dy: t, dx, positions: pos ?? null, offset, theta }, dx);
+}
+
+/**
+ * Gradient of {@link rotary} (the inverse rotation, by -pos * theta^(-2i/d)): dx from dy [B, H, T, d]
+ * with the forward's positions/offset/theta; may work in place (inPlace, or out: dy).
+ */
+export const [rotaryBackward, rotaryBackwardAsync] = syncAsync(prepareBackward);

@@ -4,11 +4,12 @@ import type { NativeFn } from '../op_decl';
 import { prepared, syncAsync } from '../op_call';
 import type { Tensor, TensorLike } from '../tensor';
 import { checkOptions, expectShape, outputTensor, sameDevice, shapeStr, tensorArg } from '../validate';
-import { SWIGLU } from './swiglu.args';
+import { SWIGLU, SWIGLU_BACKWARD } from './swiglu.args';
 
 declare module '../native' {
   interface NativeAddon {
     swiglu: NativeFn<typeof SWIGLU>;
+    swigluBackward: NativeFn<typeof SWIGLU_BACKWARD>;
   }
 }
 
@@ -34,3 +35,37 @@ function prepare(gate: TensorLike, up: TensorLike, options?: ElementwiseOptions)
 
 /** silu(gate) * up, elementwise (the LLaMA MLP activation); `out` may be gate or up. */
 export const [swiglu, swigluAsync] = syncAsync(prepare);
+
+export interface SwigluBackwardOptions {
+  /** Write dGate here (same shape and dtype as gate) instead of a new tensor; may be gate or dy. */
+  dGateOut?: Tensor;
+  /** Write dUp here (same shape and dtype as up) instead of a new tensor; may be up. */
+  dUpOut?: Tensor;
+}
+
+/** Gradients of {@link swiglu}. */
+export interface SwigluGrads {
+  dGate: Tensor;
+  dUp: Tensor;
+}
+
+function prepareBackward(dy: TensorLike, gate: TensorLike, up: TensorLike, options?: SwigluBackwardOptions) {
+  const op = 'swigluBackward';
+  const o = checkOptions(op, options, ['dGateOut', 'dUpOut']);
+  const x = tensorArg(op, 'gate', gate, SWIGLU_BACKWARD.args[1].dtypes);
+  const where = `gate ${shapeStr(x.shape)}`;
+  const u = tensorArg(op, 'up', up, [x.dtype]);
+  expectShape(op, 'up', u, x.shape, where);
+  const g = tensorArg(op, 'dy', dy, [x.dtype]);
+  expectShape(op, 'dy', g, x.shape, where);
+  sameDevice(op, { dy: g, gate: x, up: u });
+  const dGate = outputTensor(op, o.dGateOut, x.shape, x.dtype as FloatDType, x, 'dGateOut');
+  const dUp = outputTensor(op, o.dUpOut, x.shape, x.dtype as FloatDType, x, 'dUpOut');
+  return prepared(SWIGLU_BACKWARD, { dy: g, gate: x, up: u, dGate, dUp }, { dGate, dUp } as SwigluGrads);
+}
+
+/**
+ * Gradients of {@link swiglu} from dy: dUp = dy silu(gate), dGate = dy up s (1 + gate (1 - s)),
+ * s = sigmoid(gate); dGateOut may be gate or dy, dUpOut may be up (in place).
+ */
+export const [swigluBackward, swigluBackwardAsync] = syncAsync(prepareBackward);

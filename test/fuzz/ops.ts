@@ -438,4 +438,51 @@ export const OPS: OpSpec[] = [
       return models.generate(...(a as Parameters<typeof models.generate>)).result;
     },
   },
+  {
+    name: 'ops.rmsNormBackward',
+    hasAsync: true,
+    build(r, s) {
+      const R = z(r, 1, 4, s), C = z(r, 1, 9, 1);
+      const sh = [R, C];
+      return {
+        args: [ft(r, sh), ft(r, sh), ft(r, [C]), { eps: 1e-6, out: ft(r, sh), dWeightOut: ft(r, [C]), accumulate: r.bool() }],
+        slots: [{ path: [0], role: 'in' }, { path: [1], role: 'in' }, { path: [2], role: 'in' }, { path: [3, 'out'], role: 'out' }, { path: [3, 'dWeightOut'], role: 'out' }],
+        opts: [3],
+        optKeys: ['eps', 'out', 'dWeightOut', 'accumulate'],
+        outKey: 'out',
+      };
+    },
+    call: pick2(ops.rmsNormBackward as (...a: unknown[]) => unknown, ops.rmsNormBackwardAsync as (...a: unknown[]) => Promise<unknown>),
+  },
+  {
+    name: 'ops.rotaryBackward',
+    hasAsync: true,
+    build(r, s) {
+      const B = r.int(1, 2), H = r.int(1, 3), T = z(r, 1, 5, s), D = 2 * r.int(1, 4);
+      const sh = [B, H, T, D];
+      return {
+        args: [ft(r, sh), { positions: it(r, [B, T], 0, 1000), offset: r.int(0, 5), theta: 10000, out: ft(r, sh) }],
+        slots: [{ path: [0], role: 'in' }, { path: [1, 'positions'], role: 'index', lo: 0, hi: 2 ** 31 - 1 }, { path: [1, 'out'], role: 'out' }],
+        opts: [1],
+        optKeys: ['positions', 'offset', 'theta', 'inPlace', 'out'],
+        outKey: 'out',
+      };
+    },
+    call: pick2(ops.rotaryBackward as (...a: unknown[]) => unknown, ops.rotaryBackwardAsync as (...a: unknown[]) => Promise<unknown>),
+  },
+  {
+    name: 'ops.swigluBackward',
+    hasAsync: true,
+    build(r, s) {
+      const sh = [z(r, 1, 4, s), r.int(1, 9)];
+      return {
+        args: [ft(r, sh), ft(r, sh), ft(r, sh), { dGateOut: ft(r, sh), dUpOut: ft(r, sh) }],
+        slots: [{ path: [0], role: 'in' }, { path: [1], role: 'in' }, { path: [2], role: 'in' }, { path: [3, 'dGateOut'], role: 'out' }, { path: [3, 'dUpOut'], role: 'out' }],
+        opts: [3],
+        optKeys: ['dGateOut', 'dUpOut'],
+        outKey: 'dGateOut',
+      };
+    },
+    call: pick2(ops.swigluBackward as (...a: unknown[]) => unknown, ops.swigluBackwardAsync as (...a: unknown[]) => Promise<unknown>),
+  },
 ];

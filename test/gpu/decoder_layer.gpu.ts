@@ -1,8 +1,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ops, tensor, type FloatDType } from '../../lib';
+import { ops, tensor, type FloatDType, type Tensor } from '../../lib';
 import { assertClose, expectError, randomArray, rng } from '../helpers';
-import { skip } from './gpu';
+import { scaled, skip } from './gpu';
+import { rmsNormBackwardRef } from '../reference/rms_norm';
+import { rotaryBackwardRef } from '../reference/rotary';
+import { swigluBackwardRef } from '../reference/swiglu';
+import { rmsNormBackwardBound, rotaryBackwardBound, swigluBackwardBound } from '../decoder_backward_bounds';
+import { assertRoundedOnce } from '../rounding';
 
 const TOL: Record<FloatDType, number> = { float32: 2e-6, float16: 1e-3, bfloat16: 8e-3 };
 
@@ -47,4 +52,65 @@ describe('decoder layer ops CUDA vs CPU', { skip }, () => {
     expectError(() => ops.embedding(table.to('cuda'), bad.to('cuda'), { out }), 'ERR_RANGE', /token -4 at index 20/);
     assert.deepEqual(out.toArray(), before);
   });
+});
+
+// rmsNormBackward, rotaryBackward, swigluBackward: the CUDA result within the derived float32 bound
+// of the float64 reference (as the CPU's, test/<stem>.test.ts), and close to the CPU's.
+describe('decoder layer backward ops CUDA vs CPU', { skip }, () => {
+  const held = (t: Tensor): Float64Array => Float64Array.from(t.toFloat32Array());
+  for (const dtype of ['float32', 'float16', 'bfloat16'] as FloatDType[]) {
+    it(`rmsNormBackward ${dtype} (deterministic dWeight, accumulate, in place)`, () => {
+      const [rows, cols] = [scaled(300), 1031];
+      const x = tensor(Float32Array.from(randomArray(rows * cols, rng(11), 3)), [rows, cols], { dtype });
+      const dy = tensor(Float32Array.from(randomArray(rows * cols, rng(12))), [rows, cols], { dtype });
+      for (const w of [tensor(Float32Array.from(randomArray(cols, rng(13))), [cols]), tensor(Float32Array.from(randomArray(cols, rng(13))), [cols], { dtype })]) {
+        const init = Float32Array.from(randomArray(cols, rng(14)));
+        const acc = tensor(init.slice(), [cols]).to('cuda');
+        const g = ops.rmsNormBackward(dy.to('cuda'), x.to('cuda'), w.to('cuda'), { eps: 1e-5, dWeightOut: acc, accumulate: true });
+        const ref = rmsNormBackwardRef(held(dy), held(x), held(w), rows, cols, 1e-5);
+        const err = rmsNormBackwardBound(held(dy), held(x), held(w), rows, cols, 1e-5, init);
+        assertRoundedOnce(g.dx.toFloat32Array(), ref.dx, err.dx, dtype, `cuda dx ${dtype}`);
+        assertRoundedOnce(acc.toFloat32Array(), ref.dw.map((v, j) => v + init[j]!), err.dw, 'float32', `cuda dWeight ${dtype}`);
+        const c = ops.rmsNormBackward(dy, x, w, { eps: 1e-5 });
+        assertClose(g.dx.toFloat32Array(), c.dx.toFloat32Array(), { rtol: TOL[dtype], atol: TOL[dtype] * 8 });
+        // the same bits on every run (per-block partials added in block order, no atomics)
+        const again = ops.rmsNormBackward(dy.to('cuda'), x.to('cuda'), w.to('cuda'), { eps: 1e-5 });
+        const once = ops.rmsNormBackward(dy.to('cuda'), x.to('cuda'), w.to('cuda'), { eps: 1e-5 });
+        assert.deepEqual(Array.from(again.dWeight.toFloat32Array()), Array.from(once.dWeight.toFloat32Array()));
+        const d = dy.to('cuda');
+        ops.rmsNormBackward(d, x.to('cuda'), w.to('cuda'), { eps: 1e-5, out: d });
+        assert.deepEqual(Array.from(d.toFloat32Array()), Array.from(once.dx.toFloat32Array()));
+      }
+    });
+    it(`rotaryBackward ${dtype}`, () => {
+      const [B, H, T, d] = [2, scaled(4), 9, 128];
+      const dy = tensor(Float32Array.from(randomArray(B * H * T * d, rng(15))), [B, H, T, d], { dtype });
+      const pos = tensor(Int32Array.from({ length: B * T }, (_, i) => i * 301), [B, T]);
+      const at = (b: number, t: number) => (b * T + t) * 301;
+      const g = ops.rotaryBackward(dy.to('cuda'), { positions: pos.to('cuda'), theta: 500000 });
+      assertRoundedOnce(g.toFloat32Array(), rotaryBackwardRef(held(dy), B, H, T, d, at, 500000), rotaryBackwardBound(held(dy), B, H, T, d, at, 500000), dtype, `cuda rotaryBackward ${dtype}`);
+      assertClose(g.toFloat32Array(), ops.rotaryBackward(dy, { positions: pos, theta: 500000 }).toFloat32Array(), { rtol: TOL[dtype], atol: TOL[dtype] * 4 });
+      const c = dy.to('cuda');
+      ops.rotaryBackward(c, { offset: 5, inPlace: true });
+      assertClose(c.toFloat32Array(), ops.rotaryBackward(dy, { offset: 5 }).toFloat32Array(), { rtol: TOL[dtype], atol: TOL[dtype] * 4 });
+    });
+    it(`swigluBackward ${dtype}`, () => {
+      const n = 10007;
+      const g = tensor(Float32Array.from(randomArray(n, rng(16), 4)), [n], { dtype });
+      const u = tensor(Float32Array.from(randomArray(n, rng(17))), [n], { dtype });
+      const dy = tensor(Float32Array.from(randomArray(n, rng(18))), [n], { dtype });
+      const r = ops.swigluBackward(dy.to('cuda'), g.to('cuda'), u.to('cuda'));
+      const ref = swigluBackwardRef(held(dy), held(g), held(u));
+      const err = swigluBackwardBound(held(dy), held(g), held(u));
+      assertRoundedOnce(r.dGate.toFloat32Array(), ref.dg, err.dg, dtype, `cuda dGate ${dtype}`);
+      assertRoundedOnce(r.dUp.toFloat32Array(), ref.du, err.du, dtype, `cuda dUp ${dtype}`);
+      const c = ops.swigluBackward(dy, g, u);
+      assertClose(r.dGate.toFloat32Array(), c.dGate.toFloat32Array(), { rtol: TOL[dtype], atol: 1e-6 });
+      const gc = g.to('cuda');
+      const uc = u.to('cuda');
+      ops.swigluBackward(dy.to('cuda'), gc, uc, { dGateOut: gc, dUpOut: uc });
+      assert.deepEqual(Array.from(gc.toFloat32Array()), Array.from(r.dGate.toFloat32Array()));
+      assert.deepEqual(Array.from(uc.toFloat32Array()), Array.from(r.dUp.toFloat32Array()));
+    });
+  }
 });

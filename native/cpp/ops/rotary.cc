@@ -24,7 +24,7 @@ MMPREF_CPU_CLONES void rotate_row(const T* x, T* y, const float* cs, const float
 
 Status rotary_cpu(const RotaryArgs& a) {
   const int64_t half = a.d / 2;
-  return dispatch_float(a.dtype, "rotary", [&](auto tag) {
+  return dispatch_float(a.dtype, a.inverse ? "rotaryBackward" : "rotary", [&](auto tag) {
     using T = decltype(tag);
     const T* x = static_cast<const T*>(a.x);
     T* y = static_cast<T*>(a.y);
@@ -39,7 +39,7 @@ Status rotary_cpu(const RotaryArgs& a) {
         for (int64_t i = 0; i < half; ++i) {
           const double ang = pos * inv_freq[size_t(i)];
           cs[size_t(i)] = float(std::cos(ang));
-          sn[size_t(i)] = float(std::sin(ang));
+          sn[size_t(i)] = a.inverse ? -float(std::sin(ang)) : float(std::sin(ang));
         }
         for (int64_t h = 0; h < a.H; ++h) {
           const int64_t base = ((b * a.H + h) * a.T + t) * a.d;

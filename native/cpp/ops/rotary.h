@@ -2,6 +2,9 @@
 // f_i = theta^(-2i/d) and a = pos * f_i (angles in float64),
 //   y[i] = x[i] cos a - x[i + d/2] sin a,  y[i + d/2] = x[i + d/2] cos a + x[i] sin a
 // pos = positions[b, t] or offset + t. In place (y == x) works: each pair is read before written.
+// Backward (inverse = true) is the rotation by -a (TRAINING.md section 1):
+//   dx[i] = dy[i] cos a + dy[i + d/2] sin a,  dx[i + d/2] = dy[i + d/2] cos a - dy[i] sin a
+// i.e. the same kernels with sin a negated (exactly, so the bits mirror the forward's).
 #pragma once
 
 #include <cmath>
@@ -27,6 +30,7 @@ struct RotaryArgs {
   int64_t offset;            // used when positions is null
   double theta;
   int device;
+  bool inverse = false;  // rotaryBackward: rotate by -a
 };
 
 Status rotary_cpu(const RotaryArgs& a);

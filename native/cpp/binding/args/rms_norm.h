@@ -17,4 +17,19 @@ struct rms_norm {
   static constexpr OpDecl kDecl = {"rmsNorm", "rmsNorm", kArgs, kCount};
 };
 
+// rmsNormBackward(dy, x, weight, dx, dWeight, eps, accumulate, async)
+struct rms_norm_backward {
+  enum : int { dy, x, weight, dx, dWeight, eps, accumulate, kCount };
+  static constexpr ArgDecl kArgs[kCount] = {
+      {"dy", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
+      {"x", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
+      {"weight", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
+      {"dx", ArgKind::kTensor, kWrite, 0x7u, 0x1u, 0, 0},
+      {"dWeight", ArgKind::kTensor, kWrite, 0x1u, 0x0u, 0, 0},
+      {"eps", ArgKind::kNumber, 0, 0, 0, 0, 0},
+      {"accumulate", ArgKind::kBoolean, 0, 0, 0, 0, 0},
+  };
+  static constexpr OpDecl kDecl = {"rmsNormBackward", "rmsNormBackward", kArgs, kCount};
+};
+
 }  // namespace mmpref::napi::args

@@ -18,4 +18,17 @@ struct rotary {
   static constexpr OpDecl kDecl = {"rotary", "rotary", kArgs, kCount};
 };
 
+// rotaryBackward(dy, dx, positions, offset, theta, async)
+struct rotary_backward {
+  enum : int { dy, dx, positions, offset, theta, kCount };
+  static constexpr ArgDecl kArgs[kCount] = {
+      {"dy", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
+      {"dx", ArgKind::kTensor, kWrite, 0x7u, 0x1u, 0, 0},
+      {"positions", ArgKind::kTensor, kOptional, 0x8u, 0x0u, 0, 0},
+      {"offset", ArgKind::kInteger, 0, 0, 0, INT64_C(0), INT64_C(1099511627776)},
+      {"theta", ArgKind::kNumber, 0, 0, 0, 0, 0},
+  };
+  static constexpr OpDecl kDecl = {"rotaryBackward", "rotaryBackward", kArgs, kCount};
+};
+
 }  // namespace mmpref::napi::args

@@ -16,4 +16,17 @@ struct swiglu {
   static constexpr OpDecl kDecl = {"swiglu", "swiglu", kArgs, kCount};
 };
 
+// swigluBackward(dy, gate, up, dGate, dUp, async)
+struct swiglu_backward {
+  enum : int { dy, gate, up, dGate, dUp, kCount };
+  static constexpr ArgDecl kArgs[kCount] = {
+      {"dy", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
+      {"gate", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
+      {"up", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
+      {"dGate", ArgKind::kTensor, kWrite, 0x7u, 0x3u, 0, 0},
+      {"dUp", ArgKind::kTensor, kWrite, 0x7u, 0x4u, 0, 0},
+  };
+  static constexpr OpDecl kDecl = {"swigluBackward", "swigluBackward", kArgs, kCount};
+};
+
 }  // namespace mmpref::napi::args

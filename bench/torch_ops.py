@@ -272,6 +272,17 @@ OPS = {
 OPS.update({"rms_norm_backward": rms_norm_backward, "swiglu_backward": swiglu_backward, "rotary_backward": rotary_backward})
 
 
+def linear_backward(s, dev):  # eager autograd of F.linear: dx, dW, db (torch's dW/db in the input dtype)
+    x = rnd((s["m"], s["k"]), s["dtype"], dev).requires_grad_()
+    w = rnd((s["n"], s["k"]), s["dtype"], dev).requires_grad_()
+    b = rnd((s["n"],), s["dtype"], dev).requires_grad_()
+    dy = rnd((s["m"], s["n"]), s["dtype"], dev)
+    y = F.linear(x, w, b)
+    return lambda: torch.autograd.grad(y, [x, w, b], dy, retain_graph=True)
+
+
+OPS["linear_backward"] = linear_backward
+
 def time_ms(fn, dev, flush):
     sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
 

@@ -155,14 +155,15 @@ describe('_gemm (CPU GEMM core)', () => {
     }
   });
 
-  it('small M (the streaming decode path, M <= 8) gives the same bits as those rows inside a large M', () => {
-    for (const dtype of ['float32', 'bfloat16'] as const)
+  it('small M (the register-transposing GEMV for M <= 4, the streaming path for M <= 8) gives the same bits as those rows inside a large M', () => {
+    // k = 603: a tail after the GEMV's 8-k steps; n = 70: a tail after its 16-column blocks
+    for (const dtype of ['float32', 'float16', 'bfloat16'] as const)
       for (const isa of LEVELS) {
-        const [m, n, k] = [40, 70, 600];
+        const [m, n, k] = [40, 70, dtype === 'float16' ? 603 : 600];
         const { a, b } = operands('NT', m, n, k, dtype, 21);
         const big = empty([m, n]);
         raw._gemm(a.t, b.t, big, null, false, true, false, isa, false);
-        for (const rows of [1, 3, 8]) {
+        for (const rows of [1, 2, 3, 4, 5, 8]) {
           const sub = tensor(Float32Array.from(a.held.subarray(0, rows * k)), [rows, k], { dtype });
           const c = empty([rows, n]);
           raw._gemm(sub, b.t, c, null, false, true, false, isa, false);

@@ -10,3 +10,4 @@ export { linear, linearAsync, type LinearOptions } from '../ops/linear';
 export { rmsNormBackward, rmsNormBackwardAsync, type RmsNormBackwardOptions, type RmsNormGrads } from '../ops/rms_norm';
 export { rotaryBackward, rotaryBackwardAsync, type RotaryBackwardOptions } from '../ops/rotary';
 export { swigluBackward, swigluBackwardAsync, type SwigluBackwardOptions, type SwigluGrads } from '../ops/swiglu';
+export { linearBackward, linearBackwardAsync, type LinearBackwardOptions, type LinearBackwardResult } from '../ops/linear';

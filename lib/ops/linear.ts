@@ -4,19 +4,24 @@
  * products summed in float32 and y rounded once. CPU: cache-blocked, multithreaded, vectorised,
  * identical results for any thread count; CUDA: shared-memory tiles, a warp per output for decode
  * shapes (at most 8 rows).
+ *
+ * linearBackward: the gradients of y = x W^T + b from dy = dL/dy: dx = dy W (x's dtype),
+ * dWeight (+)= dy^T x summed over every leading dim of x and dBias (+)= sum dy (both float32),
+ * float32 accumulation; `accumulate` adds into given float32 buffers (micro-batches).
  */
 import { FLOAT_DTYPES, type FloatDType } from '../dtype';
 import { fail } from '../errors';
 import { withCallerStack } from '../native';
 import type { Tensor, TensorLike } from '../tensor';
 import type { NativeFn } from '../op_decl';
-import { callOp } from '../op_call';
-import { LINEAR } from './linear.args';
-import { checkOptions, outputTensor, sameDevice, shapeStr, tensorArg } from '../validate';
+import { callOp, prepared, syncAsync } from '../op_call';
+import { LINEAR, LINEAR_BACKWARD } from './linear.args';
+import { boolOpt, checkOptions, expectShape, outputTensor, sameDevice, shapeStr, tensorArg } from '../validate';
 
 declare module '../native' {
   interface NativeAddon {
     linear: NativeFn<typeof LINEAR>;
+    linearBackward: NativeFn<typeof LINEAR_BACKWARD>;
   }
 }
 
@@ -63,4 +68,84 @@ export async function linearAsync<D extends FloatDType>(
   const p = prepare(x, weight, options);
   await withCallerStack(callOp(LINEAR, { x: p.x, weight: p.w, bias: p.b, out: p.out }, true), stack);
   return p.out as Tensor<D>;
+}
+
+export interface LinearBackwardOptions {
+  /** Compute dx = dy W (x's shape and dtype). Default true. */
+  needInput?: boolean;
+  /** Compute dWeight = dy^T x summed over every leading dim (float32 [out, in]). Default true. */
+  needWeight?: boolean;
+  /** Compute dBias = the sum of dy over every leading dim (float32 [out]). Default false. */
+  needBias?: boolean;
+  /** Add dWeight and dBias into dWeightOut / dBiasOut (required for the gradients asked for) instead of overwriting them; dx is always overwritten. Default false. */
+  accumulate?: boolean;
+  /** Write dx here (x's shape, dtype and device) instead of a new tensor; needs needInput. */
+  dxOut?: Tensor;
+  /** Write (or with accumulate add) dWeight here: float32 [out, in] on x's device; needs needWeight. */
+  dWeightOut?: Tensor;
+  /** Write (or with accumulate add) dBias here: float32 [out] on x's device; needs needBias. */
+  dBiasOut?: Tensor;
+}
+
+export interface LinearBackwardResult<D extends FloatDType = FloatDType> {
+  /** dL/dx, x's shape and dtype (with needInput). */
+  dx?: Tensor<D>;
+  /** dL/dweight, float32 [out, in] (with needWeight). */
+  dWeight?: Tensor<'float32'>;
+  /** dL/dbias, float32 [out] (with needBias). */
+  dBias?: Tensor<'float32'>;
+}
+
+function prepareBackward(dy: TensorLike, x: TensorLike, weight: TensorLike, options?: LinearBackwardOptions) {
+  const op = 'linearBackward';
+  const o = checkOptions(op, options, ['needInput', 'needWeight', 'needBias', 'accumulate', 'dxOut', 'dWeightOut', 'dBiasOut']);
+  // 1. tensors and shapes: dy [..., out], x [..., in] (same leading dims), weight [out, in]
+  const xt = tensorArg(op, 'x', x, FLOATS);
+  const dt = tensorArg(op, 'dy', dy, [xt.dtype]);
+  const wt = tensorArg(op, 'weight', weight, [xt.dtype], 2);
+  if (xt.ndim < 1) fail('ERR_SHAPE', op, 'expected x with at least 1 dimension but received a scalar (shape [])');
+  const [nOut, nIn] = wt.shape as [number, number];
+  if (xt.shape[xt.ndim - 1] !== nIn)
+    fail('ERR_SHAPE', op, `expected x of shape [..., ${nIn}] (from weight ${shapeStr(wt.shape)}) but received ${shapeStr(xt.shape)}`);
+  expectShape(op, 'dy', dt, [...xt.shape.slice(0, -1), nOut], `x ${shapeStr(xt.shape)} and weight ${shapeStr(wt.shape)}`);
+  sameDevice(op, { dy: dt, x: xt, weight: wt });
+  // 2. options: what to compute, where
+  const needInput = boolOpt(op, 'needInput', o.needInput, true);
+  const needWeight = boolOpt(op, 'needWeight', o.needWeight, true);
+  const needBias = boolOpt(op, 'needBias', o.needBias, false);
+  const accumulate = boolOpt(op, 'accumulate', o.accumulate, false);
+  const given = [['dxOut', o.dxOut, needInput, 'needInput'], ['dWeightOut', o.dWeightOut, needWeight, 'needWeight'], ['dBiasOut', o.dBiasOut, needBias, 'needBias']] as const;
+  for (const [name, t, need, flag] of given) {
+    if (t !== undefined && !need) fail('ERR_ARGUMENT', op, `expected no ${name} with ${flag}: false but received a tensor`);
+    if (accumulate && need && name !== 'dxOut' && t === undefined)
+      fail('ERR_ARGUMENT', op, `expected ${name} (the float32 buffer to add into) with accumulate: true but received none`);
+  }
+  const dx = needInput ? outputTensor(op, o.dxOut, xt.shape, xt.dtype as FloatDType, xt, 'dxOut') : null;
+  const dWeight = needWeight ? outputTensor(op, o.dWeightOut, [nOut, nIn], 'float32', xt, 'dWeightOut') : null;
+  const dBias = needBias ? outputTensor(op, o.dBiasOut, [nOut], 'float32', xt, 'dBiasOut') : null;
+  const r: LinearBackwardResult = {};
+  if (dx) r.dx = dx;
+  if (dWeight) r.dWeight = dWeight;
+  if (dBias) r.dBias = dBias;
+  return prepared(LINEAR_BACKWARD, { dy: dt, x: xt, weight: wt, dx, dWeight, dBias, accumulate }, r);
+}
+
+const [linearBackwardSync, linearBackwardAsyncImpl] = syncAsync(prepareBackward);
+
+/**
+ * Gradients of y = linear(x, weight, { bias }) given dy = dL/dy [..., out]: `{ dx, dWeight, dBias }`
+ * as asked by needInput / needWeight / needBias (dx = dy weight, dWeight = dy^T x, dBias = sum dy).
+ */
+export function linearBackward<D extends FloatDType>(dy: TensorLike<D>, x: TensorLike<D>, weight: TensorLike<D>, options?: LinearBackwardOptions): LinearBackwardResult<D> {
+  return linearBackwardSync(dy, x, weight, options) as LinearBackwardResult<D>;
+}
+
+/** {@link linearBackward} off the main thread; bit-identical results. */
+export async function linearBackwardAsync<D extends FloatDType>(
+  dy: TensorLike<D>,
+  x: TensorLike<D>,
+  weight: TensorLike<D>,
+  options?: LinearBackwardOptions,
+): Promise<LinearBackwardResult<D>> {
+  return (await linearBackwardAsyncImpl(dy, x, weight, options)) as LinearBackwardResult<D>;
 }

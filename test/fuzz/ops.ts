@@ -136,6 +136,22 @@ export const OPS: OpSpec[] = [
     call: pick2(ops.linear as (...a: unknown[]) => unknown, ops.linearAsync as (...a: unknown[]) => Promise<unknown>),
   },
   {
+    name: 'ops.linearBackward',
+    hasAsync: true,
+    build(r, s) {
+      const R = z(r, 1, 4, s), K = r.int(1, 9), N = r.int(1, 7), dt = fdt(r);
+      const acc = r.bool();
+      return {
+        args: [ft(r, [R, N], dt), ft(r, [R, K], dt), ft(r, [N, K], dt), { needBias: true, accumulate: acc, dxOut: ft(r, [R, K], dt), dWeightOut: ft(r, [N, K]), dBiasOut: ft(r, [N]) }],
+        slots: [{ path: [0], role: 'in' }, { path: [1], role: 'in' }, { path: [2], role: 'in' }, { path: [3, 'dxOut'], role: 'out' }, { path: [3, 'dWeightOut'], role: 'out' }, { path: [3, 'dBiasOut'], role: 'out' }],
+        opts: [3],
+        optKeys: ['needInput', 'needWeight', 'needBias', 'accumulate', 'dxOut', 'dWeightOut', 'dBiasOut'],
+        outKey: 'dWeightOut',
+      };
+    },
+    call: pick2(ops.linearBackward as (...a: unknown[]) => unknown, ops.linearBackwardAsync as (...a: unknown[]) => Promise<unknown>),
+  },
+  {
     name: 'dpo.sequenceLogps',
     hasAsync: true,
     build(r, s) {

@@ -129,6 +129,81 @@ __attribute__((target("avx2"))) void pack_rows8_avx2(const T* src, int64_t ld, i
   for (; k < kc; ++k)
     for (int r = 0; r < rows; ++r) dst[int64_t(k) * mr + r] = to_float(src[r * ld + k]);
 }
+
+// Decode GEMV for the NT layout (B = W stored [N, K], K contiguous) with R <= 4 rows of A, float32
+// / float16 / bfloat16 in: W is read in place, 16 rows at a time, 8 k at a time, transposed in
+// registers and fed straight to the FMAs, so no packed copy of W goes through L1 and the two
+// 8-column accumulators of each A row hide the FMA latency. Every C[r, n] is the same single FMA
+// chain over k = 0..K-1 (fma(a, w, acc), starting from C or 0) as the packed micro-kernels: the
+// same bits as run() / run_small() at the AVX2 and AVX-512 levels.
+__attribute__((target("avx2,fma,f16c"))) inline __m256 load8f(const float* p) { return _mm256_loadu_ps(p); }
+__attribute__((target("avx2,fma,f16c"))) inline __m256 load8f(const bfloat16_t* p) { return load8(p); }
+__attribute__((target("avx2,fma,f16c"))) inline __m256 load8f(const half_t* p) {
+  return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+}
+
+__attribute__((target("avx2,fma,f16c"))) inline void transpose8(__m256 v[8]) {
+  const __m256 a0 = _mm256_unpacklo_ps(v[0], v[1]), a1 = _mm256_unpackhi_ps(v[0], v[1]);
+  const __m256 a2 = _mm256_unpacklo_ps(v[2], v[3]), a3 = _mm256_unpackhi_ps(v[2], v[3]);
+  const __m256 a4 = _mm256_unpacklo_ps(v[4], v[5]), a5 = _mm256_unpackhi_ps(v[4], v[5]);
+  const __m256 a6 = _mm256_unpacklo_ps(v[6], v[7]), a7 = _mm256_unpackhi_ps(v[6], v[7]);
+  const __m256 b0 = _mm256_shuffle_ps(a0, a2, 0x44), b1 = _mm256_shuffle_ps(a0, a2, 0xee);
+  const __m256 b2 = _mm256_shuffle_ps(a1, a3, 0x44), b3 = _mm256_shuffle_ps(a1, a3, 0xee);
+  const __m256 b4 = _mm256_shuffle_ps(a4, a6, 0x44), b5 = _mm256_shuffle_ps(a4, a6, 0xee);
+  const __m256 b6 = _mm256_shuffle_ps(a5, a7, 0x44), b7 = _mm256_shuffle_ps(a5, a7, 0xee);
+  v[0] = _mm256_permute2f128_ps(b0, b4, 0x20);
+  v[1] = _mm256_permute2f128_ps(b1, b5, 0x20);
+  v[2] = _mm256_permute2f128_ps(b2, b6, 0x20);
+  v[3] = _mm256_permute2f128_ps(b3, b7, 0x20);
+  v[4] = _mm256_permute2f128_ps(b0, b4, 0x31);
+  v[5] = _mm256_permute2f128_ps(b1, b5, 0x31);
+  v[6] = _mm256_permute2f128_ps(b2, b6, 0x31);
+  v[7] = _mm256_permute2f128_ps(b3, b7, 0x31);
+}
+
+// C[r, n0 .. n0 + 16) for r < R: x [R, K] float32 (row stride K), w rows n0.. (row stride ldw).
+template <int R, class T>
+__attribute__((target("avx2,fma,f16c"))) void gemv_nt16_avx2(const float* x, int64_t K, const T* w, int64_t ldw,
+                                                           float* c, int64_t ldc, bool add) {
+  __m256 acc[R][2];
+  for (int r = 0; r < R; ++r)
+    for (int h = 0; h < 2; ++h) acc[r][h] = add ? _mm256_loadu_ps(c + r * ldc + 8 * h) : _mm256_setzero_ps();
+  int64_t k = 0;
+  for (; k + 8 <= K; k += 8) {
+    for (int h = 0; h < 2; ++h) {
+      __m256 v[8];
+      for (int i = 0; i < 8; ++i) {
+        const T* row = w + (8 * h + i) * ldw + k;
+        if ((k & 31) == 0) _mm_prefetch(reinterpret_cast<const char*>(row) + 1024, _MM_HINT_T0);
+        v[i] = load8f(row);
+      }
+      transpose8(v);  // v[j] = W[n0 + 8h .. + 8, k + j]
+      for (int j = 0; j < 8; ++j)
+        for (int r = 0; r < R; ++r) acc[r][h] = _mm256_fmadd_ps(_mm256_set1_ps(x[r * K + k + j]), v[j], acc[r][h]);
+    }
+  }
+  alignas(32) float t[R][16];
+  for (int r = 0; r < R; ++r)
+    for (int h = 0; h < 2; ++h) _mm256_store_ps(t[r] + 8 * h, acc[r][h]);
+  for (; k < K; ++k)  // k tail: the same chains, one scalar FMA each
+    for (int r = 0; r < R; ++r)
+      for (int n = 0; n < 16; ++n) t[r][n] = _mm_cvtss_f32(_mm_fmadd_ss(_mm_set_ss(x[r * K + k]), _mm_set_ss(to_float(w[n * ldw + k])), _mm_set_ss(t[r][n])));
+  for (int r = 0; r < R; ++r)
+    for (int n = 0; n < 16; ++n) c[r * ldc + n] = t[r][n];
+}
+
+// The last N % 16 columns: one scalar FMA chain per output.
+template <class T>
+__attribute__((target("avx2,fma,f16c"))) void gemv_nt_tail(const float* x, int rows, int64_t K, const T* w,
+                                                          int64_t ldw, int cols, float* c, int64_t ldc, bool add) {
+  for (int r = 0; r < rows; ++r)
+    for (int n = 0; n < cols; ++n) {
+      __m128 acc = _mm_set_ss(add ? c[r * ldc + n] : 0.0f);
+      for (int64_t k = 0; k < K; ++k)
+        acc = _mm_fmadd_ss(_mm_set_ss(x[r * K + k]), _mm_set_ss(to_float(w[n * ldw + k])), acc);
+      c[r * ldc + n] = _mm_cvtss_f32(acc);
+    }
+}
 #endif
 
 struct Operand {
@@ -165,6 +240,38 @@ void* thread_a_buffer(size_t bytes) {
   if (buf.size() * sizeof(float) < bytes) buf.resize(bytes / sizeof(float) + 16);
   return buf.data();
 }
+
+constexpr int64_t kGemvRows = 4;  // M <= this, NT layout, AVX2+ float32 FMA kernel: run_gemv_nt
+
+#if defined(__x86_64__)
+template <class T>
+void run_gemv_nt(const GemmArgs& g, float* c, int64_t ldc) {
+  const int64_t M = g.m, N = g.n, K = g.k;
+  // A as float32 [M, K] (small: M <= 4 rows)
+  std::unique_ptr<float[]> xa(new float[size_t(M * K)]);
+  const T* a = static_cast<const T*>(g.a);
+  for (int64_t r = 0; r < M; ++r)
+    for (int64_t k = 0; k < K; ++k) xa[r * K + k] = to_float(g.trans_a ? a[k * g.lda + r] : a[r * g.lda + k]);
+  const T* w = static_cast<const T*>(g.b);
+  const int64_t blocks = N / 16;
+  parallel_for(blocks + 1, 4, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      const int64_t n0 = b * 16;
+      if (b == blocks) {
+        if (N > n0) gemv_nt_tail(xa.get(), int(M), K, w + n0 * g.ldb, g.ldb, int(N - n0), c + n0, ldc, g.accumulate);
+        continue;
+      }
+      const T* wb = w + n0 * g.ldb;
+      switch (M) {
+        case 1: gemv_nt16_avx2<1>(xa.get(), K, wb, g.ldb, c + n0, ldc, g.accumulate); break;
+        case 2: gemv_nt16_avx2<2>(xa.get(), K, wb, g.ldb, c + n0, ldc, g.accumulate); break;
+        case 3: gemv_nt16_avx2<3>(xa.get(), K, wb, g.ldb, c + n0, ldc, g.accumulate); break;
+        default: gemv_nt16_avx2<4>(xa.get(), K, wb, g.ldb, c + n0, ldc, g.accumulate); break;
+      }
+    }
+  });
+}
+#endif
 
 // Small M (decode): A is packed once for all of K; each work item takes B micro-panels and, slice
 // by slice, packs one into a thread-local L1 buffer and runs every A micro-panel against it, so B
@@ -310,6 +417,10 @@ Status run_typed(const GemmArgs& g, GemmIsa isa) {
       parallel_for(g.m, 64, [&](int64_t r0, int64_t r1) {
         for (int64_t r = r0; r < r1; ++r) std::fill(c + r * ldc, c + r * ldc + g.n, 0.0f);
       });
+  } else if (g.m <= kGemvRows && g.trans_b && kern.isa >= GemmIsa::kAvx2 && !kern.bf16_pairs) {
+#if defined(__x86_64__)
+    run_gemv_nt<T>(g, c, ldc);
+#endif
   } else if (g.m <= kGemmStreamM) {
     run_small<T>(g, kern, c, ldc);
   } else {

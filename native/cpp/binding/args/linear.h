@@ -17,4 +17,19 @@ struct linear {
   static constexpr OpDecl kDecl = {"linear", "linear", kArgs, kCount};
 };
 
+// linearBackward(dy, x, weight, dx, dWeight, dBias, accumulate, async)
+struct linear_backward {
+  enum : int { dy, x, weight, dx, dWeight, dBias, accumulate, kCount };
+  static constexpr ArgDecl kArgs[kCount] = {
+      {"dy", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
+      {"x", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
+      {"weight", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
+      {"dx", ArgKind::kTensor, kOptional | kWrite, 0x7u, 0x0u, 0, 0},
+      {"dWeight", ArgKind::kTensor, kOptional | kWrite, 0x1u, 0x0u, 0, 0},
+      {"dBias", ArgKind::kTensor, kOptional | kWrite, 0x1u, 0x0u, 0, 0},
+      {"accumulate", ArgKind::kBoolean, 0, 0, 0, 0, 0},
+  };
+  static constexpr OpDecl kDecl = {"linearBackward", "linearBackward", kArgs, kCount};
+};
+
 }  // namespace mmpref::napi::args

@@ -234,12 +234,29 @@ def visual_tokens(s, dev):
     return f
 
 
+def cross_entropy(s, dev):
+    x = rnd((s["N"], s["V"]), s["dtype"], dev, 4)
+    lab = torch.randint(0, s["V"], (s["N"],), device=dev)
+
+    def f():  # Hugging Face ForCausalLMLoss: upcast, F.cross_entropy (mean, ignore_index -100)
+        if not s["grad"]:
+            with torch.no_grad():
+                return F.cross_entropy(x.float(), lab, ignore_index=-100)
+        xg = x.detach().requires_grad_()
+        loss = F.cross_entropy(xg.float(), lab, ignore_index=-100)
+        loss.backward()
+        return loss, xg.grad
+
+    return f
+
+
 OPS = {
     "sdpa": sdpa, "vcd": vcd, "cosine": cosine, "rms_norm": rms_norm, "swiglu": swiglu, "rotary": rotary,
     "diffuse": diffuse, "linear": linear, "logsumexp": logsumexp, "neftune": neftune, "permute": permute,
     "prediction_loss": prediction_loss, "random": random_, "sample": sample, "sequence_logps": sequence_logps,
     "logps_backward": logps_backward, "visual_tokens": visual_tokens,
 }
+OPS["cross_entropy"] = cross_entropy
 
 
 def time_ms(fn, dev, flush):

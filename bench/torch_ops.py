@@ -261,6 +261,20 @@ def rotary_backward(s, dev):
     x1, x2 = q[..., : d // 2], q[..., d // 2 :]
     y = q * cos + torch.cat((-x2, x1), -1) * sin  # transformers' apply_rotary_pos_emb
     return lambda: torch.autograd.grad(y, q, dy, retain_graph=True)
+def cross_entropy(s, dev):
+    x = rnd((s["N"], s["V"]), s["dtype"], dev, 4)
+    lab = torch.randint(0, s["V"], (s["N"],), device=dev)
+
+    def f():  # Hugging Face ForCausalLMLoss: upcast, F.cross_entropy (mean, ignore_index -100)
+        if not s["grad"]:
+            with torch.no_grad():
+                return F.cross_entropy(x.float(), lab, ignore_index=-100)
+        xg = x.detach().requires_grad_()
+        loss = F.cross_entropy(xg.float(), lab, ignore_index=-100)
+        loss.backward()
+        return loss, xg.grad
+
+    return f
 
 
 OPS = {
@@ -270,6 +284,7 @@ OPS = {
     "logps_backward": logps_backward, "visual_tokens": visual_tokens,
 }
 OPS.update({"rms_norm_backward": rms_norm_backward, "swiglu_backward": swiglu_backward, "rotary_backward": rotary_backward})
+OPS["cross_entropy"] = cross_entropy
 
 
 def linear_backward(s, dev):  # eager autograd of F.linear: dx, dW, db (torch's dW/db in the input dtype)

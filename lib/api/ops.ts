@@ -11,3 +11,4 @@ export { rmsNormBackward, rmsNormBackwardAsync, type RmsNormBackwardOptions, typ
 export { rotaryBackward, rotaryBackwardAsync, type RotaryBackwardOptions } from '../ops/rotary';
 export { swigluBackward, swigluBackwardAsync, type SwigluBackwardOptions, type SwigluGrads } from '../ops/swiglu';
 export { linearBackward, linearBackwardAsync, type LinearBackwardOptions, type LinearBackwardResult } from '../ops/linear';
+export { crossEntropy, crossEntropyAsync, type CrossEntropyOptions, type CrossEntropyResult, type CrossEntropyNoneResult } from '../ops/cross_entropy';

@@ -273,8 +273,34 @@ def cross_entropy(s, dev):
         loss = F.cross_entropy(xg.float(), lab, ignore_index=-100)
         loss.backward()
         return loss, xg.grad
+def adamw(s, dev):
+    # torch.optim.AdamW on the same tensor list; bf16 + master: AdamW on float32 master copies, then
+    # the bf16 params copied from them (what a mixed-precision trainer does), one step per call
+    dt = DT[s["dtype"]]
+    master = bool(s.get("master"))
+    ps = [torch.nn.Parameter(torch.randn(n, device=dev)) for n in s["sizes"]]
+    for p in ps:
+        p.grad = torch.randn(p.shape[0], device=dev)
+    low = [p.detach().to(dt) for p in ps] if master else None
+    low_grads = [p.grad.to(dt) for p in ps] if master else None
+    kw = {"fused": True} if s.get("fused") else {"foreach": True}
+    opt = torch.optim.AdamW(ps, lr=1e-4, weight_decay=0.01, **kw)
+
+    def f():
+        if master:
+            torch._foreach_copy_([p.grad for p in ps], low_grads)
+        opt.step()
+        if master:
+            torch._foreach_copy_(low, [p.detach() for p in ps])
 
     return f
+
+
+def clip_grad_norm(s, dev):
+    ps = [torch.nn.Parameter(torch.empty(n, device=dev, dtype=DT[s["dtype"]])) for n in s["sizes"]]
+    for p in ps:
+        p.grad = torch.randn(p.shape[0], device=dev).to(p.dtype)
+    return lambda: torch.nn.utils.clip_grad_norm_(ps, 1e30, foreach=True)
 
 
 OPS = {
@@ -282,6 +308,7 @@ OPS = {
     "diffuse": diffuse, "linear": linear, "logsumexp": logsumexp, "neftune": neftune, "permute": permute,
     "prediction_loss": prediction_loss, "random": random_, "sample": sample, "sequence_logps": sequence_logps,
     "logps_backward": logps_backward, "visual_tokens": visual_tokens,
+    "adamw": adamw, "clip_grad_norm": clip_grad_norm,
 }
 OPS.update({"rms_norm_backward": rms_norm_backward, "swiglu_backward": swiglu_backward, "rotary_backward": rotary_backward})
 OPS["cross_entropy"] = cross_entropy

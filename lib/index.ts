@@ -109,3 +109,5 @@ export * as attention from './api/attention';
 export * as sampling from './api/sampling';
 export * as similarity from './api/similarity';
 export * as models from './api/models';
+export type { AdamwOptions, AdamwState, AdamwStateOptions, ClipGradNormOptions } from './api/optim';
+export * as optim from './api/optim';

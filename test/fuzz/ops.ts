@@ -3,7 +3,7 @@
  * call itself, plus where its tensors, index-like tensors, options and `out` live in the argument
  * list. Mutators (cases.ts) break one thing at a time starting from the valid call.
  */
-import { attention, dpo, models, noise, ops, random, sampling, similarity, tensor, type Tensor } from '../../lib';
+import { attention, dpo, models, noise, ops, optim, random, sampling, similarity, tensor, type Tensor } from '../../lib';
 import type { Rng } from './rng';
 
 export type Path = readonly (string | number)[];
@@ -500,5 +500,41 @@ export const OPS: OpSpec[] = [
       };
     },
     call: pick2(ops.swigluBackward as (...a: unknown[]) => unknown, ops.swigluBackwardAsync as (...a: unknown[]) => Promise<unknown>),
+  },
+  {
+    // args [params, grads, state, options]: two tensors of odd sizes, optional bf16 + master weights
+    name: 'optim.adamw',
+    hasAsync: true,
+    build(r, s) {
+      const sizes = [z(r, 1, 9, s), r.int(1, 5)];
+      const half = r.bool();
+      const params = sizes.map((n) => ft(r, [n], half ? 'bfloat16' : 'float32'));
+      const state = optim.adamwState(params, { masterWeights: half && r.bool() });
+      const slots: Slot[] = [];
+      sizes.forEach((_, i) => {
+        slots.push({ path: [0, i], role: 'out' }, { path: [1, i], role: 'in' }, { path: [2, 'm', i], role: 'out' }, { path: [2, 'v', i], role: 'out' });
+        if (state.master) slots.push({ path: [2, 'master', i], role: 'out' });
+      });
+      return { args: [params, sizes.map((n) => ft(r, [n])), state, { lr: 1e-3, step: r.int(1, 5), weightDecay: 0.01 }], slots, opts: [3], optKeys: ['lr', 'beta1', 'beta2', 'eps', 'weightDecay', 'step'] };
+    },
+    call: pick2(optim.adamw as (...a: unknown[]) => unknown, optim.adamwAsync as (...a: unknown[]) => Promise<unknown>),
+  },
+  {
+    name: 'optim.adamwState',
+    hasAsync: false,
+    build(r) {
+      return { args: [[ft(r, [r.int(1, 5)], 'bfloat16')], { masterWeights: r.bool() }], slots: [{ path: [0, 0], role: 'in' }], opts: [1], optKeys: ['masterWeights'] };
+    },
+    call: (a) => optim.adamwState(...(a as Parameters<typeof optim.adamwState>)),
+  },
+  {
+    // args [grads, maxNorm, options]: grads are scaled in place
+    name: 'optim.clipGradNorm',
+    hasAsync: true,
+    build(r, s) {
+      const grads = [ft(r, [z(r, 1, 9, s)], fdt(r)), ft(r, [r.int(1, 5)])];
+      return { args: [grads, 0.5, { eps: 1e-6, errorIfNonfinite: r.bool() }], slots: [{ path: [0, 0], role: 'out' }, { path: [0, 1], role: 'out' }], opts: [2], optKeys: ['eps', 'errorIfNonfinite'] };
+    },
+    call: pick2(optim.clipGradNorm as (...a: unknown[]) => unknown, optim.clipGradNormAsync as (...a: unknown[]) => Promise<unknown>),
   },
 ];

@@ -8,7 +8,9 @@ Not part of CI (mmpref needs no Python); run by hand from a checkout with the ad
    logits are compared with mmpref's.
 2. transformers saves tiny LlamaForCausalLM, Qwen2ForCausalLM and LlavaForConditionalGeneration
    models (float32, and one bfloat16), PEFT saves LoRA adapters (random A and B); mmpref loads
-   them (scripts/hf_interop.ts load) and its logits are compared with transformers'/PEFT's.
+   them (scripts/hf_interop.ts load) and its logits are compared with transformers'/PEFT's; mmpref
+   saves each again and transformers loads that copy (LLaVA: the vision tower is not written, so
+   transformers initialises it randomly; the text-only logits compared do not use it).
 Prints the largest absolute logit difference of every case; exits 1 if one exceeds 1e-4.
 """
 import json
@@ -96,6 +98,9 @@ def hf_to_mmpref(work, results):
     for name, entry in cases.items():
         ours = json.load(open(os.path.join(work, name, "mmpref_logits.json")))
         report(results, f"{name}: mmpref base", ours["base"], entry["base"])
+        cls = LlavaForConditionalGeneration if name == "hf_llava" else AutoModelForCausalLM
+        again = cls.from_pretrained(os.path.join(work, name, "resaved"), dtype=torch.float32).eval()
+        report(results, f"{name}: saved by mmpref, transformers", ours["base"], logits_of(again, PROMPT))
         if "lora" in entry:
             report(results, f"{name}: mmpref LoRA (PEFT adapter)", ours["lora"], entry["lora"])
 

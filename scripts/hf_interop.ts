@@ -45,6 +45,8 @@ function load(dir: string): void {
     const prompt = JSON.parse(fs.readFileSync(path.join(d, 'prompt.json'), 'utf8')) as number[];
     const m = models.LlamaModel.load(path.join(d, 'model'), { dtype: 'float32' });
     const out: Record<string, number[][]> = { base: logits(m, prompt) };
+    // saved back by mmpref (LLaVA: text model + projector; the vision tower is not written)
+    m.save(path.join(d, 'resaved'));
     if (fs.existsSync(path.join(d, 'adapter'))) {
       m.loadAdapters(path.join(d, 'adapter'));
       out.lora = logits(m, prompt);

@@ -183,7 +183,8 @@ describe('LlamaModel.load (Hugging Face layout, bytes written by the test)', () 
       const dir = newDir();
       const pre = layout === 'hub' ? '' : 'model.';
       const ts = [...b.tensors.map((t) => ({ ...t, name: rename(t.name) })), ...projs.map((t) => ({ ...t, name: pre + t.name })), { ...vision, name: pre + vision.name }];
-      writeFileIn(dir, 'config.json', JSON.stringify(config));
+      // "initializer_factor": 1.0 must stay a float on save (transformers 5 refuses an int there)
+      writeFileIn(dir, 'config.json', JSON.stringify(config).replace('"vision_config":{', '"vision_config":{"initializer_factor":1.0,'));
       writeFileIn(dir, 'model.safetensors', safetensorsBytes(ts));
       const m = models.LlamaModel.load(dir);
       expect(m.projector!.w1.shape).toEqual([32, 12]);
@@ -191,6 +192,17 @@ describe('LlamaModel.load (Hugging Face layout, bytes written by the test)', () 
       const names = m.parameters().map(([n]) => n);
       expect(names.slice(0, 5)).toEqual(['model.multi_modal_projector.linear_1.weight', 'model.multi_modal_projector.linear_1.bias', 'model.multi_modal_projector.linear_2.weight', 'model.multi_modal_projector.linear_2.bias', 'model.language_model.embed_tokens.weight']);
       assertClose(logitsOf(m), refLogits(b.ref), { ...TOL, name: layout });
+      // saved back in the recent layout; config keeps everything but the text config's own keys as written
+      const again = newDir();
+      m.save(again, { dtype: 'bfloat16' });
+      const text = fs.readFileSync(path.join(again, 'config.json'), 'utf8');
+      expect(text).toMatch(/"initializer_factor":1\.0/);
+      expect(JSON.parse(text)).toMatchObject({ model_type: 'llava', image_token_index: 60, dtype: 'bfloat16', text_config: { model_type: 'llama', hidden_size: 32, dtype: 'bfloat16' } });
+      expect([...models.readSafetensorsHeader(path.join(again, 'model.safetensors')).tensors.keys()]).toEqual(names);
+      const back = models.LlamaModel.load(again, { dtype: 'float32' });
+      // written as bfloat16: the values are the float32 ones rounded as tensor() rounds them
+      const w2bf = tensor(m.projector!.w2.toFloat32Array(), [32, 32], { dtype: 'bfloat16' });
+      expect(Array.from(back.projector!.w2.toFloat32Array())).toEqual(Array.from(w2bf.toFloat32Array()));
     }
   });
 });
@@ -273,7 +285,8 @@ describe('bad checkpoints: typed errors naming the key', () => {
       [{ ...b.config, architectures: ['LlamaForSequenceClassification'] }, /architectures: expected LlamaForCausalLM/],
       [{ ...b.config, rope_scaling: { rope_type: 'yarn', factor: 4 } }, /rope_scaling\.rope_type: expected "default"/],
       [{ ...b.config, rope_parameters: { rope_type: 'llama3', rope_theta: 1 } }, /rope_parameters\.rope_type/],
-      [{ ...b.config, model_type: 'mistral', architectures: ['MistralForCausalLM'], sliding_window: 4096 }, /sliding_window: expected null/],
+      [{ ...b.config, model_type: 'mistral', architectures: ['MistralForCausalLM'], sliding_window: 0 }, /sliding_window: expected a positive integer/],
+      [{ ...b.config, model_type: 'qwen2', architectures: ['Qwen2ForCausalLM'], use_sliding_window: true }, /use_sliding_window: expected false/],
       [{ ...b.config, hidden_act: 'gelu' }, /hidden_act: expected "silu"/],
       [{ ...b.config, mlp_bias: true }, /mlp_bias/],
       [{ ...b.config, hidden_size: 'big' }, /hidden_size: expected a positive integer/],
@@ -283,6 +296,13 @@ describe('bad checkpoints: typed errors naming the key', () => {
     writeFileIn(dir, 'config.json', '{"model_type": ');
     expectError(() => models.LlamaModel.load(dir), 'ERR_FORMAT', /config\.json: could not read a JSON config/);
     expectError(() => models.LlamaModel.load(path.join(tmp, 'nowhere')), 'ERR_IO', /config\.json/);
+    // Mistral's sliding_window loads; the forward refuses sequences longer than the window
+    const mis = models.LlamaModel.load(withTensors(b.tensors, { ...b.config, model_type: 'mistral', architectures: ['MistralForCausalLM'], sliding_window: 6 }));
+    expect(logitsOf(mis, PROMPT.slice(0, 6)).length).toBe(6 * 61);
+    expectError(() => logitsOf(mis), 'ERR_RANGE', /at most 6 positions \(the checkpoint's sliding_window/);
+    const again = newDir();
+    mis.save(again);
+    expect(JSON.parse(fs.readFileSync(path.join(again, 'config.json'), 'utf8'))).toMatchObject({ model_type: 'mistral', sliding_window: 6 });
     const noWeights = withTensors(b.tensors);
     fs.rmSync(path.join(noWeights, 'model.safetensors'));
     expectError(() => models.LlamaModel.load(noWeights), 'ERR_IO', /model\.safetensors or .*model\.safetensors\.index\.json but neither exists/);

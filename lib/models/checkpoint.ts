@@ -15,7 +15,7 @@ import { parseDevice, type DeviceSpec, type Tensor } from '../tensor';
 import { checkOptions, enumOpt, numberOpt } from '../validate';
 import { openSafetensorsDir, readDirTensors } from '../io/sharded';
 import { saveSafetensorsDir, type ReadProgress } from '../io/safetensors';
-import { hfConfigOf, modelTypeFor, parseHfConfig } from './hf_config';
+import { hfConfigText, modelTypeFor, parseHfConfig } from './hf_config';
 import type { HfMeta, LlamaLayer, LlamaModel, LlamaWeights, ResolvedLlamaConfig } from './llama';
 
 export interface LoadOptions {
@@ -55,12 +55,14 @@ export function loadCheckpoint(dir: string, options: LoadOptions, make: Factory)
   // 1. config
   const cfgFile = path.join(dir, 'config.json');
   let raw: unknown;
+  let source = '';
   try {
-    raw = JSON.parse(fs.readFileSync(cfgFile, 'utf8'));
+    source = fs.readFileSync(cfgFile, 'utf8');
+    raw = JSON.parse(source);
   } catch (e) {
     fail((e as NodeJS.ErrnoException).code ? 'ERR_IO' : 'ERR_FORMAT', op, `${cfgFile}: could not read a JSON config: ${(e as Error).message}`);
   }
-  const info = parseHfConfig(raw, cfgFile);
+  const info = parseHfConfig(raw, cfgFile, source);
   const dtype = enumOpt(op, 'dtype', o.dtype, FLOAT_DTYPES, info.dtype ?? 'float32');
   const c = info.config;
   const { vocabSize: V, hiddenSize: D, intermediateSize: I, numHeads: H, numKvHeads: Hkv, headDim: d } = c;
@@ -159,6 +161,8 @@ export function loadCheckpoint(dir: string, options: LoadOptions, make: Factory)
   }
   const hf: HfMeta = { modelType: info.modelType, projectorBias: info.projectorBias, maxPositionEmbeddings: info.maxPositionEmbeddings };
   if (info.llava) hf.llava = info.llava;
+  if (info.llavaSource !== undefined) hf.llavaSource = info.llavaSource;
+  if (info.slidingWindow !== undefined) hf.slidingWindow = info.slidingWindow;
   return make(c, dtype, device, w, hf);
 }
 
@@ -168,7 +172,7 @@ export function saveCheckpoint(model: LlamaModel, dir: string, options: SaveOpti
   const dtype = enumOpt(op, 'dtype', o.dtype, FLOAT_DTYPES, model.dtype);
   const maxShardBytes = o.maxShardBytes === undefined ? Infinity : numberOpt(op, 'maxShardBytes', o.maxShardBytes, 0, { integer: true, min: 1 });
   const meta = model._hf;
-  const cfg = hfConfigOf({ ...meta, config: model.config, modelType: modelTypeFor(model.config, meta.modelType) }, dtype);
+  const cfg = hfConfigText({ ...meta, config: model.config, modelType: modelTypeFor(model.config, meta.modelType) }, dtype);
   try {
     fs.mkdirSync(dir, { recursive: true });
   } catch (e) {
@@ -178,6 +182,6 @@ export function saveCheckpoint(model: LlamaModel, dir: string, options: SaveOpti
   // a stale single file or index from an earlier save would shadow or contradict this one
   const other = files.length === 1 ? 'model.safetensors.index.json' : 'model.safetensors';
   fs.rmSync(path.join(dir, other), { force: true });
-  fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(cfg, null, 2) + '\n');
+  fs.writeFileSync(path.join(dir, 'config.json'), cfg);
   return ['config.json', ...files];
 }

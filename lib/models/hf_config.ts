@@ -20,17 +20,21 @@ export interface HfModelInfo {
   modelType: ModelType;
   /** The checkpoint's dtype (config dtype / torch_dtype) when it is a float dtype mmpref has. */
   dtype?: FloatDType;
-  /** LLaVA: the whole config object (rewritten on save with the text config updated). */
+  /** LLaVA: the whole config object. */
   llava?: Record<string, unknown>;
+  /** LLaVA: config.json's text, rewritten on save with only the text config's own keys replaced (see withTextConfig). */
+  llavaSource?: string;
   /** LLaVA: the projector has biases (multimodal_projector_bias, default true). */
   projectorBias: boolean;
   maxPositionEmbeddings: number;
+  /** Mistral sliding_window (the forward refuses longer sequences). */
+  slidingWindow?: number;
 }
 
 type Json = Record<string, unknown>;
 
 /** Parses a config.json object; `file` names it in errors. */
-export function parseHfConfig(raw: unknown, file: string): HfModelInfo {
+export function parseHfConfig(raw: unknown, file: string, source?: string): HfModelInfo {
   const op = 'LlamaModel.load';
   const bad = (key: string, msg: string): never => fail('ERR_FORMAT', op, `${file}: ${key}: ${msg}`);
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return bad('(root)', 'expected a JSON object');
@@ -77,8 +81,11 @@ export function parseHfConfig(raw: unknown, file: string): HfModelInfo {
   }
   const ropeTheta = num('rope_theta', theta, 10000);
   if (!(ropeTheta > 0)) bad(key('rope_theta'), `expected > 0 but received ${ropeTheta}`);
-  const slidingOn = modelType === 'qwen2' ? c.use_sliding_window === true : c.sliding_window !== undefined && c.sliding_window !== null;
-  if (slidingOn) bad(key(modelType === 'qwen2' ? 'use_sliding_window' : 'sliding_window'), `expected ${modelType === 'qwen2' ? 'false' : 'null'} (sliding-window attention is not implemented) but received ${JSON.stringify(modelType === 'qwen2' ? c.use_sliding_window : c.sliding_window)}`);
+  // sliding windows: Qwen2's use_sliding_window is refused; Mistral's sliding_window is kept and the
+  // forward refuses sequences longer than it (inside the window the attention is exact)
+  if (modelType === 'qwen2' && c.use_sliding_window === true) bad(key('use_sliding_window'), 'expected false (sliding-window attention is not implemented) but received true');
+  let slidingWindow: number | undefined;
+  if (modelType !== 'qwen2' && c.sliding_window !== undefined && c.sliding_window !== null) slidingWindow = int('sliding_window');
   const hiddenSize = int('hidden_size', llava ? 4096 : undefined);
   const numHeads = int('num_attention_heads', llava ? 32 : undefined);
   const headDim = c.head_dim === undefined || c.head_dim === null ? Math.floor(hiddenSize / numHeads) : int('head_dim');
@@ -104,9 +111,74 @@ export function parseHfConfig(raw: unknown, file: string): HfModelInfo {
     modelType,
     dtype: typeof dt === 'string' ? TORCH_DTYPES[dt] : undefined,
     llava,
+    ...(llava && source !== undefined ? { llavaSource: source } : {}),
     projectorBias: llava ? llava.multimodal_projector_bias !== false : false,
     maxPositionEmbeddings: int('max_position_embeddings', 4096),
+    ...(slidingWindow !== undefined ? { slidingWindow } : {}),
   };
+}
+
+/**
+ * The members of a JSON object text as [key, raw value text] pairs (the text parsed already). Raw
+ * text keeps what JSON.parse loses: `1.0` stays a float, which transformers 5's strict config
+ * dataclasses require (vision_config.initializer_factor: 1.0 written back as 1 is refused).
+ */
+export function jsonMembers(src: string): [string, string][] {
+  const out: [string, string][] = [];
+  let i = src.indexOf('{') + 1;
+  const ws = () => {
+    while (/\s/.test(src[i] ?? '')) i++;
+  };
+  const skipString = () => {
+    for (i++; src[i] !== '"'; i++) if (src[i] === '\\') i++;
+    i++;
+  };
+  for (;;) {
+    ws();
+    if (src[i] === '}' || i >= src.length) return out;
+    const k0 = i;
+    skipString();
+    const key = JSON.parse(src.slice(k0, i)) as string;
+    ws();
+    i++; // ':'
+    ws();
+    const v0 = i;
+    let depth = 0;
+    while (i < src.length) {
+      const ch = src[i]!;
+      if (ch === '"') {
+        skipString();
+        continue;
+      }
+      if (ch === '{' || ch === '[') depth++;
+      else if (ch === '}' || ch === ']') {
+        if (depth === 0) break;
+        depth--;
+      } else if (ch === ',' && depth === 0) break;
+      i++;
+    }
+    out.push([key, src.slice(v0, i).trim()]);
+    if (src[i] === ',') i++;
+  }
+}
+
+/** An object text with the members of `replace` (key -> raw JSON text) replaced or appended, every other member kept as written. */
+function withMembers(src: string, replace: Record<string, string>): string {
+  const kept = jsonMembers(src).filter(([k]) => !(k in replace));
+  const parts = [...kept, ...Object.entries(replace)].map(([k, v]) => `${JSON.stringify(k)}: ${v}`);
+  return `{\n${parts.join(',\n')}\n}`;
+}
+
+const rawOf = (o: Json): Record<string, string> => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, JSON.stringify(v)]));
+
+/** The config.json text of a model (what transformers 4.x and 5.x read). */
+export function hfConfigText(info: Omit<HfModelInfo, 'dtype'>, dtype: FloatDType): string {
+  const cfg = hfConfigOf(info, dtype);
+  if (!info.llava || info.llavaSource === undefined) return JSON.stringify(cfg, null, 2) + '\n';
+  // LLaVA: only the text config's own keys and the dtype change; vision_config etc. stay as written
+  const srcText = jsonMembers(info.llavaSource).find(([k]) => k === 'text_config')?.[1] ?? '{}';
+  const text = withMembers(srcText, rawOf(cfg.text_config as Json));
+  return withMembers(info.llavaSource, { text_config: text, ...rawOf({ dtype, torch_dtype: dtype }) }) + '\n';
 }
 
 /** The config.json object of a model (what transformers 4.x and 5.x read). */
@@ -130,12 +202,13 @@ export function hfConfigOf(info: Omit<HfModelInfo, 'dtype'>, dtype: FloatDType):
     rope_parameters: { rope_type: 'default', rope_theta: c.ropeTheta },
     tie_word_embeddings: c.tieWordEmbeddings,
     ...(info.modelType === 'qwen2' ? { use_sliding_window: false } : { attention_bias: c.qkvBias, mlp_bias: false }),
+    ...(info.modelType === 'mistral' ? { sliding_window: info.slidingWindow ?? null } : {}),
     dtype,
     torch_dtype: dtype,
   };
   if (!info.llava) return text;
   delete text.architectures;
-  return { ...info.llava, text_config: { ...(info.llava.text_config as Json), ...text }, dtype, torch_dtype: dtype };
+  return { ...info.llava, text_config: text, dtype, torch_dtype: dtype };
 }
 
 /** The model type a config is saved as: Qwen2 when only q/k/v have biases (Llama's attention_bias covers o too). */

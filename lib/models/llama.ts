@@ -96,8 +96,11 @@ export interface LlavaProjector {
 export interface HfMeta {
   modelType: ModelType;
   llava?: Record<string, unknown>;
+  llavaSource?: string;
   projectorBias: boolean;
   maxPositionEmbeddings: number;
+  /** Mistral's sliding_window: attention is exact only while the sequence fits in it (forward checks). */
+  slidingWindow?: number;
 }
 
 export interface ForwardOptions {
@@ -384,6 +387,9 @@ export class LlamaModel {
     if (cache.batch !== B) fail('ERR_SHAPE', op, `expected x with ${cache.batch} rows (the cache's batch) but received ${B}`);
     const past = cache.length;
     if (past + T > cache.maxLength) fail('ERR_RANGE', op, `the cache holds ${cache.maxLength} positions; ${past} + ${T} do not fit`);
+    const win = this._hf.slidingWindow;
+    if (win !== undefined && past + T > win)
+      fail('ERR_RANGE', op, `expected at most ${win} positions (the checkpoint's sliding_window; sliding-window attention is not implemented) but received ${past} + ${T}`);
     const which = enumOpt(op, 'logits', o.logits, ['all', 'last', 'none'] as const, 'last');
     const positions = o.positions === undefined ? undefined : (tensorArg(op, 'positions', o.positions, ['int32'], 2) as Tensor<'int32'>);
     const maskOf = typeof o.keyMask === 'function' ? o.keyMask : () => o.keyMask as TensorLike | undefined;

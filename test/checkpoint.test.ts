@@ -1,8 +1,10 @@
 import * as fs from 'node:fs';
+import fsDefault from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { models, tensor, type Tensor } from '../lib';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { Tensor, models, tensor } from '../lib';
 import { llamaForwardRef, type RefConfig, type RefWeights } from './reference/llama';
 import { rawSafetensors, roundTo, safetensorsBytes, writeFileIn, type StDtype, type StTensor } from './reference/safetensors';
 import { assertBitEqual, assertClose, expectError, rng } from './helpers';
@@ -306,6 +308,28 @@ describe('bad checkpoints: typed errors naming the key', () => {
     const noWeights = withTensors(b.tensors);
     fs.rmSync(path.join(noWeights, 'model.safetensors'));
     expectError(() => models.LlamaModel.load(noWeights), 'ERR_IO', /model\.safetensors or .*model\.safetensors\.index\.json but neither exists/);
+  });
+
+  it('a read that fails half way frees every tensor already read and throws ERR_IO', () => {
+    const dir = withTensors(b.tensors);
+    let reads = 0;
+    // node's builtin namespace follows its default export after syncBuiltinESMExports()
+    const real = fsDefault.readSync;
+    fsDefault.readSync = ((...args: Parameters<typeof fs.readSync>) => {
+      if (++reads === 12) throw new Error('EIO: injected');
+      return (real as (...a: unknown[]) => number)(...args);
+    }) as typeof fs.readSync;
+    syncBuiltinESMExports();
+    const disposed = vi.spyOn(Tensor.prototype, 'dispose');
+    try {
+      expectError(() => models.LlamaModel.load(dir), 'ERR_IO', /EIO: injected/);
+      // 2 header reads, then one read per tensor: the 12th read fails on the 10th tensor, 9 were read
+      expect(disposed).toHaveBeenCalledTimes(9);
+    } finally {
+      fsDefault.readSync = real;
+      syncBuiltinESMExports();
+      disposed.mockRestore();
+    }
   });
 
   it('truncated files and bad headers', () => {

@@ -7,6 +7,10 @@ export const ERROR_CODES = [
   'ERR_OOM',
   'ERR_DETACHED',
   'ERR_ARGUMENT',
+  /** A file's content is not what its format requires (safetensors header, config.json, checkpoint keys). */
+  'ERR_FORMAT',
+  /** A file or directory could not be opened, read or written. */
+  'ERR_IO',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

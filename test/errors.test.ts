@@ -5,7 +5,7 @@ import { expectError } from './helpers';
 
 describe('MmprefError', () => {
   it('is one class with a code from the documented set', () => {
-    expect(ERROR_CODES).toEqual(['ERR_SHAPE', 'ERR_DTYPE', 'ERR_RANGE', 'ERR_DEVICE', 'ERR_OOM', 'ERR_DETACHED', 'ERR_ARGUMENT']);
+    expect(ERROR_CODES).toEqual(['ERR_SHAPE', 'ERR_DTYPE', 'ERR_RANGE', 'ERR_DEVICE', 'ERR_OOM', 'ERR_DETACHED', 'ERR_ARGUMENT', 'ERR_FORMAT', 'ERR_IO']);
     const e = new MmprefError('x', 'ERR_SHAPE');
     expect(e).toBeInstanceOf(Error);
     expect(e.name).toBe('MmprefError');

@@ -1,11 +1,26 @@
-/** Namespace `models`: a small LLaMA-style decoder and generate() (BDHS masked-attention sampling). */
+/** Namespace `models`: a small LLaMA-style decoder, Hugging Face checkpoints and LoRA, generate() (BDHS masked-attention sampling), safetensors files. */
 export {
   LlamaModel,
   type LlamaConfig,
   type ResolvedLlamaConfig,
   type LlamaInitOptions,
   type LlamaLayer,
+  type LlavaProjector,
   type ForwardOptions,
   type ForwardResult,
 } from '../models/llama';
+export { type LoadOptions, type SaveOptions } from '../models/checkpoint';
+export { LORA_TARGETS, type LoraOptions, type LoraTarget } from '../models/lora';
 export { generate, GenerateRun, type GenerateOptions, type GenerateResult, type GenerateEvents, type ImageMaskOptions } from '../models/generate';
+export {
+  loadSafetensors,
+  saveSafetensors,
+  saveSafetensorsDir,
+  readSafetensorsHeader,
+  type SafetensorsHeader,
+  type SafetensorsEntry,
+  type ReadOptions as SafetensorsReadOptions,
+  type WriteOptions as SafetensorsWriteOptions,
+  type ShardedWriteOptions,
+  type ReadProgress,
+} from '../io/safetensors';

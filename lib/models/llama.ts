@@ -22,7 +22,10 @@ import { ITEM_SIZE } from '../dtype';
 import { checkFits } from '../op_args';
 import { MAX_LAYERS } from '../ops/kv_cache';
 import { Tensor, empty, full, parseDevice, tensor, type DeviceSpec, type TensorLike } from '../tensor';
-import { checkOptions, enumOpt, expectShape, numberOpt, sameDevice, tensorArg } from '../validate';
+import { boolOpt, checkOptions, enumOpt, expectShape, numberOpt, sameDevice, tensorArg } from '../validate';
+import type { ModelType } from './hf_config';
+import { loadCheckpoint, saveCheckpoint, type LoadOptions, type SaveOptions } from './checkpoint';
+import { LoraState, loraDelta, type LoraOptions, type LoraTarget } from './lora';
 
 export interface LlamaConfig {
   /** Vocabulary size V (default 32000, LLaMA/Vicuna). */
@@ -45,6 +48,10 @@ export interface LlamaConfig {
   rmsNormEps?: number;
   /** lm_head shares the embedding matrix (default false). */
   tieWordEmbeddings?: boolean;
+  /** q/k/v projections have biases (default false; Qwen2, or LLaMA's attention_bias). */
+  qkvBias?: boolean;
+  /** The output projection has a bias (default false; LLaMA's attention_bias). */
+  oBias?: boolean;
 }
 
 export type ResolvedLlamaConfig = Required<LlamaConfig>;
@@ -70,6 +77,30 @@ export interface LlamaLayer {
   wGate: Tensor<FloatDType>;
   wUp: Tensor<FloatDType>;
   wDown: Tensor<FloatDType>;
+  /** Biases of q/k/v (config.qkvBias) and o (config.oBias), [out]; absent otherwise. */
+  bq?: Tensor<FloatDType>;
+  bk?: Tensor<FloatDType>;
+  bv?: Tensor<FloatDType>;
+  bo?: Tensor<FloatDType>;
+}
+
+/** LLaVA's multi_modal_projector (Linear -> GELU -> Linear): linear_1 [D, Dv], linear_2 [D, D]. */
+export interface LlavaProjector {
+  w1: Tensor<FloatDType>;
+  b1?: Tensor<FloatDType>;
+  w2: Tensor<FloatDType>;
+  b2?: Tensor<FloatDType>;
+}
+
+/** @internal What save() needs to write the checkpoint back in its own layout. */
+export interface HfMeta {
+  modelType: ModelType;
+  llava?: Record<string, unknown>;
+  llavaSource?: string;
+  projectorBias: boolean;
+  maxPositionEmbeddings: number;
+  /** Mistral's sliding_window: attention is exact only while the sequence fits in it (forward checks). */
+  slidingWindow?: number;
 }
 
 export interface ForwardOptions {
@@ -102,9 +133,11 @@ const DEFAULTS: ResolvedLlamaConfig = {
   ropeTheta: 10000,
   rmsNormEps: 1e-6,
   tieWordEmbeddings: false,
+  qkvBias: false,
+  oBias: false,
 };
 
-function resolve(config: LlamaConfig): ResolvedLlamaConfig {
+export function resolve(config: LlamaConfig): ResolvedLlamaConfig {
   const op = 'LlamaModel';
   const c = checkOptions(op, config, Object.keys(DEFAULTS));
   const int = (k: keyof LlamaConfig, min = 1) => numberOpt(op, k, c[k], DEFAULTS[k] as number, { integer: true, min });
@@ -118,7 +151,9 @@ function resolve(config: LlamaConfig): ResolvedLlamaConfig {
     headDim: 0,
     ropeTheta: numberOpt(op, 'ropeTheta', c.ropeTheta, DEFAULTS.ropeTheta, { gt: 0 }),
     rmsNormEps: numberOpt(op, 'rmsNormEps', c.rmsNormEps, DEFAULTS.rmsNormEps, { min: 0 }),
-    tieWordEmbeddings: c.tieWordEmbeddings ?? false,
+    tieWordEmbeddings: boolOpt(op, 'tieWordEmbeddings', c.tieWordEmbeddings, false),
+    qkvBias: boolOpt(op, 'qkvBias', c.qkvBias, false),
+    oBias: boolOpt(op, 'oBias', c.oBias, false),
   };
   r.headDim = numberOpt(op, 'headDim', c.headDim, Math.floor(r.hiddenSize / r.numHeads), { integer: true, min: 2, max: 256 });
   if (r.headDim % 2) fail('ERR_RANGE', op, `expected an even headDim but received ${r.headDim}`);
@@ -133,9 +168,15 @@ export class LlamaModel {
   readonly layers: LlamaLayer[];
   readonly finalNorm: Tensor<FloatDType>;
   readonly lmHead: Tensor<FloatDType>;
+  /** LLaVA checkpoints: the multi_modal_projector weights (its forward comes with ops.gelu). */
+  readonly projector?: LlavaProjector;
   private readonly deviceSpec: DeviceSpec;
+  /** @internal */
+  readonly _hf: HfMeta;
+  private lora?: LoraState;
+  private adaptersOn = true;
 
-  private constructor(config: ResolvedLlamaConfig, dtype: FloatDType, device: DeviceSpec, w: Omit<LlamaModel, 'config' | 'dtype'>) {
+  private constructor(config: ResolvedLlamaConfig, dtype: FloatDType, device: DeviceSpec, w: LlamaWeights, hf?: HfMeta) {
     this.config = config;
     this.dtype = dtype;
     this.deviceSpec = device;
@@ -143,9 +184,11 @@ export class LlamaModel {
     this.layers = w.layers;
     this.finalNorm = w.finalNorm;
     this.lmHead = w.lmHead;
+    if (w.projector) this.projector = w.projector;
+    this._hf = hf ?? { modelType: config.qkvBias && !config.oBias ? 'qwen2' : 'llama', projectorBias: false, maxPositionEmbeddings: 4096 };
   }
 
-  /** A model with deterministic random weights (N(0, initStd^2) projections, unit norms). */
+  /** A model with deterministic random weights (N(0, initStd^2) projections and biases, unit norms). */
   static random(config: LlamaConfig = {}, options: LlamaInitOptions = {}): LlamaModel {
     const op = 'LlamaModel.random';
     const c = resolve(config);
@@ -157,7 +200,8 @@ export class LlamaModel {
     parseDevice(device, op);
     let stream = 0;
     // Weights are Philox normals (random.normal) from (seed, offset = tensor index), generated on
-    // the target device: identical on CPU and CUDA for a seed.
+    // the target device: identical on CPU and CUDA for a seed. Biases draw after all the weights,
+    // so a model without biases has the same weights as before biases existed.
     const make = (shape: number[], kind: 'normal' | 'ones'): Tensor<FloatDType> =>
       kind === 'ones' ? full(shape, 1, dtype, { device }) : normal(shape, { seed, offset: stream++, std, dtype, device });
     const { vocabSize: V, hiddenSize: D, intermediateSize: I, numHeads: H, numKvHeads: Hkv, headDim: d } = c;
@@ -180,7 +224,127 @@ export class LlamaModel {
       });
     const finalNorm = make([D], 'ones');
     const lmHead = c.tieWordEmbeddings ? embed : make([V, D], 'normal');
-    return new LlamaModel(c, dtype, device, { embed, layers, finalNorm, lmHead } as never);
+    for (const L of layers) {
+      if (c.qkvBias) Object.assign(L, { bq: make([H * d], 'normal'), bk: make([Hkv * d], 'normal'), bv: make([Hkv * d], 'normal') });
+      if (c.oBias) L.bo = make([D], 'normal');
+    }
+    return new LlamaModel(c, dtype, device, { embed, layers, finalNorm, lmHead });
+  }
+
+  /**
+   * Loads a Hugging Face checkpoint directory: config.json (LlamaForCausalLM, MistralForCausalLM,
+   * Qwen2ForCausalLM or LlavaForConditionalGeneration) and model.safetensors or a sharded
+   * model.safetensors.index.json. Every header, key, shape and dtype is checked before any tensor
+   * is allocated; a failure is a typed MmprefError naming the file and key, and frees what was read.
+   */
+  static load(dir: string, options: LoadOptions = {}): LlamaModel {
+    return loadCheckpoint(dir, options, (config, dtype, device, w, hf) => new LlamaModel(config, dtype, device, w, hf));
+  }
+
+  /** Writes config.json + model.safetensors (or shards above maxShardBytes) in the layout it was loaded from. */
+  save(dir: string, options: SaveOptions = {}): string[] {
+    return saveCheckpoint(this, dir, options);
+  }
+
+  /** @internal The text model's prefix in Hugging Face names. */
+  get _prefix(): string {
+    return this._hf.llava ? 'model.language_model.' : 'model.';
+  }
+
+  /**
+   * Every parameter with its Hugging Face name, in the order transformers' named_parameters()
+   * lists them (LLaVA: projector, text model, lm_head). A tied lm_head is listed once (as the
+   * embedding). LoRA adapters are not included: see loraParameters().
+   */
+  parameters(): [string, Tensor<FloatDType>][] {
+    const P = this._prefix;
+    const out: [string, Tensor<FloatDType>][] = [];
+    const pr = this.projector;
+    if (pr) {
+      out.push(['model.multi_modal_projector.linear_1.weight', pr.w1]);
+      if (pr.b1) out.push(['model.multi_modal_projector.linear_1.bias', pr.b1]);
+      out.push(['model.multi_modal_projector.linear_2.weight', pr.w2]);
+      if (pr.b2) out.push(['model.multi_modal_projector.linear_2.bias', pr.b2]);
+    }
+    out.push([`${P}embed_tokens.weight`, this.embed]);
+    this.layers.forEach((L, l) => {
+      const a = `${P}layers.${l}.self_attn.`;
+      const m = `${P}layers.${l}.mlp.`;
+      const lin = (name: string, w: Tensor<FloatDType>, b?: Tensor<FloatDType>) => {
+        out.push([`${name}.weight`, w]);
+        if (b) out.push([`${name}.bias`, b]);
+      };
+      lin(`${a}q_proj`, L.wq, L.bq);
+      lin(`${a}k_proj`, L.wk, L.bk);
+      lin(`${a}v_proj`, L.wv, L.bv);
+      lin(`${a}o_proj`, L.wo, L.bo);
+      lin(`${m}gate_proj`, L.wGate);
+      lin(`${m}up_proj`, L.wUp);
+      lin(`${m}down_proj`, L.wDown);
+      out.push([`${P}layers.${l}.input_layernorm.weight`, L.attnNorm], [`${P}layers.${l}.post_attention_layernorm.weight`, L.mlpNorm]);
+    });
+    out.push([`${P}norm.weight`, this.finalNorm]);
+    if (this.lmHead !== this.embed) out.push(['lm_head.weight', this.lmHead]);
+    return out;
+  }
+
+  /**
+   * Adds LoRA adapters as PEFT does (W' = W + (alpha / r) B A, or alpha / sqrt(r) with useRslora) to
+   * the target projections of every layer: A [r, in] Kaiming-uniform (a = sqrt(5), i.e. U(-1/sqrt(in),
+   * 1/sqrt(in))) from random.uniform with the seed, B [out, r] zeros, so a fresh adapter changes
+   * nothing. Replaces existing adapters.
+   */
+  addLora(options: LoraOptions): void {
+    this.lora?.dispose();
+    this.lora = LoraState.create(this, options);
+  }
+
+  /** With false the forward uses the base weights only (the frozen reference); default true. */
+  setAdaptersEnabled(on: boolean): void {
+    this.adaptersOn = boolOpt('LlamaModel.setAdaptersEnabled', 'on', on, true);
+  }
+
+  /** Whether adapters exist and are enabled. */
+  get adaptersEnabled(): boolean {
+    return this.adaptersOn && this.lora !== undefined;
+  }
+
+  /** The adapters with PEFT's names (base_model.model.<module>.lora_A.weight / lora_B.weight); [] without adapters. */
+  loraParameters(): [string, Tensor<FloatDType>][] {
+    return this.lora ? this.lora.named(this._prefix) : [];
+  }
+
+  /** The LoRA settings, or undefined without adapters. */
+  get loraConfig(): Readonly<Required<Omit<LoraOptions, 'seed'>>> | undefined {
+    return this.lora?.settings;
+  }
+
+  /** Folds the adapters into the base weights (W += scale B A, in place) and removes them (PEFT merge_and_unload). */
+  mergeAdapters(): void {
+    if (!this.lora) fail('ERR_ARGUMENT', 'LlamaModel.mergeAdapters', 'expected adapters (addLora or loadAdapters first) but the model has none');
+    this.lora.mergeInto(this);
+    this.lora.dispose();
+    this.lora = undefined;
+  }
+
+  /** Writes adapter_config.json + adapter_model.safetensors in PEFT's format. */
+  saveAdapters(dir: string, options: { baseModelNameOrPath?: string } = {}): void {
+    if (!this.lora) fail('ERR_ARGUMENT', 'LlamaModel.saveAdapters', 'expected adapters (addLora or loadAdapters first) but the model has none');
+    this.lora.save(dir, this._prefix, options.baseModelNameOrPath ?? null);
+  }
+
+  /** Reads adapters saved by PEFT (or saveAdapters) and replaces the current ones; all checked before any is kept. */
+  loadAdapters(dir: string): void {
+    const next = LoraState.load(this, dir);
+    this.lora?.dispose();
+    this.lora = next;
+  }
+
+  /** y = x W^T (+ b) (+ scale (x A^T) B^T when an adapter sits on this projection and adapters are on). */
+  private project(x: Tensor<FloatDType>, layer: number, target: LoraTarget, w: Tensor<FloatDType>, b?: Tensor<FloatDType>): Tensor<FloatDType> {
+    const y = linear(x, w, b ? { bias: b } : {});
+    if (this.lora && this.adaptersOn) loraDelta(this.lora, layer, target, x, y);
+    return y;
   }
 
   /** 'cpu' or 'cuda' (where the weights are). */
@@ -188,11 +352,9 @@ export class LlamaModel {
     return this.embed.device;
   }
 
-  /** Number of parameters. */
+  /** Number of parameters (parameters(), adapters not counted). */
   get numParameters(): number {
-    const all = [this.embed, this.finalNorm, ...this.layers.flatMap((l) => Object.values(l) as Tensor[])];
-    if (this.lmHead !== this.embed) all.push(this.lmHead);
-    return all.reduce((a, t) => a + t.numel, 0);
+    return this.parameters().reduce((a, [, t]) => a + t.numel, 0);
   }
 
   /** Token embeddings: int32/int64 [B, T] -> [B, T, D]. */
@@ -225,6 +387,9 @@ export class LlamaModel {
     if (cache.batch !== B) fail('ERR_SHAPE', op, `expected x with ${cache.batch} rows (the cache's batch) but received ${B}`);
     const past = cache.length;
     if (past + T > cache.maxLength) fail('ERR_RANGE', op, `the cache holds ${cache.maxLength} positions; ${past} + ${T} do not fit`);
+    const win = this._hf.slidingWindow;
+    if (win !== undefined && past + T > win)
+      fail('ERR_RANGE', op, `expected at most ${win} positions (the checkpoint's sliding_window; sliding-window attention is not implemented) but received ${past} + ${T}`);
     const which = enumOpt(op, 'logits', o.logits, ['all', 'last', 'none'] as const, 'last');
     const positions = o.positions === undefined ? undefined : (tensorArg(op, 'positions', o.positions, ['int32'], 2) as Tensor<'int32'>);
     const maskOf = typeof o.keyMask === 'function' ? o.keyMask : () => o.keyMask as TensorLike | undefined;
@@ -245,9 +410,9 @@ export class LlamaModel {
       // 1. attention block
       const n1 = rmsNorm(h, L.attnNorm, { eps: c.rmsNormEps });
       tmp.push(n1);
-      const q = heads(linear(n1, L.wq), H);
-      const k = heads(linear(n1, L.wk), Hkv);
-      const v = heads(linear(n1, L.wv), Hkv);
+      const q = heads(this.project(n1, layer, 'q_proj', L.wq, L.bq), H);
+      const k = heads(this.project(n1, layer, 'k_proj', L.wk, L.bk), Hkv);
+      const v = heads(this.project(n1, layer, 'v_proj', L.wv, L.bv), Hkv);
       rotary(q, rot);
       rotary(k, rot);
       cache.append(layer, k, v);
@@ -256,15 +421,15 @@ export class LlamaModel {
       const att = masked(q, view.k, view.v, { causal: true, queryOffset: past, kvLength: past + T, ...(mask ? { keyMask: mask } : {}) }) as Tensor<FloatDType>;
       const merged = permute(att, [0, 2, 1, 3]).reshape([B, T, H * d]);
       tmp.push(att, merged);
-      const proj = linear(merged, L.wo);
+      const proj = this.project(merged, layer, 'o_proj', L.wo, L.bo);
       tmp.push(proj);
       add(h, proj, { out: h });
       // 2. MLP block
       const n2 = rmsNorm(h, L.mlpNorm, { eps: c.rmsNormEps });
-      const gate = linear(n2, L.wGate);
-      const up = linear(n2, L.wUp);
+      const gate = this.project(n2, layer, 'gate_proj', L.wGate);
+      const up = this.project(n2, layer, 'up_proj', L.wUp);
       swiglu(gate, up, { out: gate });
-      const down = linear(gate, L.wDown);
+      const down = this.project(gate, layer, 'down_proj', L.wDown);
       tmp.push(n2, gate, up, down);
       add(h, down, { out: h });
       drop();
@@ -284,10 +449,21 @@ export class LlamaModel {
     return { hidden, logits };
   }
 
-  /** Frees the weights (CUDA memory at once). */
+  /** Frees the weights and adapters (CUDA memory at once). */
   dispose(): void {
-    for (const t of [this.embed, this.finalNorm, this.lmHead, ...this.layers.flatMap((l) => Object.values(l) as Tensor[])]) t.dispose();
+    for (const [, t] of this.parameters()) t.dispose();
+    this.lora?.dispose();
+    this.lora = undefined;
   }
+}
+
+/** @internal The tensors a model is built from. */
+export interface LlamaWeights {
+  embed: Tensor<FloatDType>;
+  layers: LlamaLayer[];
+  finalNorm: Tensor<FloatDType>;
+  lmHead: Tensor<FloatDType>;
+  projector?: LlavaProjector;
 }
 
 export { empty };

@@ -14,6 +14,11 @@ export interface RefLayer {
   wGate: Float64Array;
   wUp: Float64Array;
   wDown: Float64Array;
+  /** Optional biases of q/k/v/o (Qwen2: q/k/v; LLaMA attention_bias: all four). */
+  bq?: Float64Array;
+  bk?: Float64Array;
+  bv?: Float64Array;
+  bo?: Float64Array;
 }
 export interface RefWeights {
   embed: Float64Array; // [V, D]
@@ -32,10 +37,10 @@ export interface RefConfig {
   rmsNormEps: number;
 }
 
-function matvec(w: Float64Array, x: Float64Array, out: number, inp: number): Float64Array {
+function matvec(w: Float64Array, x: Float64Array, out: number, inp: number, bias?: Float64Array): Float64Array {
   const y = new Float64Array(out);
   for (let o = 0; o < out; o++) {
-    let s = 0;
+    let s = bias ? bias[o]! : 0;
     for (let i = 0; i < inp; i++) s += w[o * inp + i]! * x[i]!;
     y[o] = s;
   }
@@ -81,9 +86,9 @@ export function llamaForwardRef(
     const vs: Float64Array[][] = [];
     for (let t = 0; t < T; t++) {
       const n = rms(h[t]!, L.attnNorm, cfg.rmsNormEps);
-      const q = matvec(L.wq, n, H * d, D);
-      const k = matvec(L.wk, n, Hkv * d, D);
-      const v = matvec(L.wv, n, Hkv * d, D);
+      const q = matvec(L.wq, n, H * d, D, L.bq);
+      const k = matvec(L.wk, n, Hkv * d, D, L.bk);
+      const v = matvec(L.wv, n, Hkv * d, D, L.bv);
       qs.push(Array.from({ length: H }, (_, hh) => q.slice(hh * d, hh * d + d)));
       ks.push(Array.from({ length: Hkv }, (_, hh) => k.slice(hh * d, hh * d + d)));
       vs.push(Array.from({ length: Hkv }, (_, hh) => v.slice(hh * d, hh * d + d)));
@@ -112,7 +117,7 @@ export function llamaForwardRef(
           for (let i = 0; i < d; i++) o[hh * d + i] = o[hh * d + i]! + (e[j]! / z) * vs[s]![g]![i]!;
         });
       }
-      const a = matvec(L.wo, o, D, H * d);
+      const a = matvec(L.wo, o, D, H * d, L.bo);
       const r = h[t]!.map((v, i) => v + a[i]!);
       const n2 = rms(r, L.mlpNorm, cfg.rmsNormEps);
       const gate = matvec(L.wGate, n2, I, D);
@@ -124,4 +129,16 @@ export function llamaForwardRef(
     h = next;
   });
   return h.map((r) => matvec(w.lmHead, rms(r, w.finalNorm, cfg.rmsNormEps), V, D));
+}
+
+/** W + scale * B A in float64 (LoRA merged by hand): W [out, inp], A [r, inp], B [out, r]. */
+export function loraMergedRef(w: Float64Array, a: Float64Array, b: Float64Array, out: number, inp: number, r: number, scale: number): Float64Array {
+  const m = Float64Array.from(w);
+  for (let o = 0; o < out; o++)
+    for (let i = 0; i < inp; i++) {
+      let s = 0;
+      for (let k = 0; k < r; k++) s += b[o * r + k]! * a[k * inp + i]!;
+      m[o * inp + i] = m[o * inp + i]! + scale * s;
+    }
+  return m;
 }

@@ -7,3 +7,4 @@ export { add, addAsync, type AddOptions } from '../ops/add';
 export { embedding, embeddingAsync } from '../ops/embedding';
 export { permute, permuteAsync, type PermuteOptions } from '../ops/permute';
 export { linear, linearAsync, type LinearOptions } from '../ops/linear';
+export { linearCrossEntropy, linearCrossEntropyAsync, type LinearCrossEntropyOptions, type LinearCrossEntropyResult } from '../ops/linear_logps';

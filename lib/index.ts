@@ -61,6 +61,8 @@ export type {
   SequenceLogpsOptions,
   SequenceLogpsResult,
 } from './api/dpo';
+export type { LinearChunkOptions, LinearLogpsOptions, LinearStepInputs, LinearStepOptions, LinearStepResult } from './api/dpo';
+export type { LinearCrossEntropyOptions, LinearCrossEntropyResult } from './api/ops';
 export type {
   DiffuseOptions,
   DiffuseResult,

@@ -22,3 +22,5 @@ export {
   type DpoLossResult,
 } from '../ops/dpo_loss';
 export { step, stepAsync, type DpoStepInputs, type DpoStepOptions, type DpoStepResult } from '../ops/dpo_step';
+export { linearLogps, linearLogpsAsync, type LinearLogpsOptions, type LinearChunkOptions } from '../ops/linear_logps';
+export { linearStep, linearStepAsync, type LinearStepInputs, type LinearStepOptions, type LinearStepResult } from '../ops/linear_step';

@@ -12,3 +12,4 @@ export { rotaryBackward, rotaryBackwardAsync, type RotaryBackwardOptions } from 
 export { swigluBackward, swigluBackwardAsync, type SwigluBackwardOptions, type SwigluGrads } from '../ops/swiglu';
 export { linearBackward, linearBackwardAsync, type LinearBackwardOptions, type LinearBackwardResult } from '../ops/linear';
 export { crossEntropy, crossEntropyAsync, type CrossEntropyOptions, type CrossEntropyResult, type CrossEntropyNoneResult } from '../ops/cross_entropy';
+export { linearCrossEntropy, linearCrossEntropyAsync, type LinearCrossEntropyOptions, type LinearCrossEntropyResult } from '../ops/linear_logps';

@@ -537,4 +537,53 @@ export const OPS: OpSpec[] = [
     },
     call: pick2(optim.clipGradNorm as (...a: unknown[]) => unknown, optim.clipGradNormAsync as (...a: unknown[]) => Promise<unknown>),
   },
+  {
+    name: 'dpo.linearLogps',
+    hasAsync: true,
+    build(r, s) {
+      const V = r.int(2, 11), H = r.int(1, 6), dt = fdt(r);
+      const keys = ['ignoreIndex', 'shift', 'average', 'cuSeqlens', 'perToken', 'returnLse', 'memoryBudget', 'chunkSize'];
+      if (r.bool()) {
+        const B = r.int(1, 3), T = z(r, 1, 5, s);
+        return { args: [ft(r, [B, T, H], dt), ft(r, [V, H], dt), it(r, [B, T], 0, V), { perToken: r.bool(), returnLse: r.bool(), shift: r.bool(), chunkSize: r.int(1, 4) }], slots: [{ path: [0], role: 'in' }, { path: [1], role: 'in' }, { path: [2], role: 'index', lo: 0, hi: V }], opts: [3], optKeys: keys };
+      }
+      const lens = Array.from({ length: r.int(1, 3) }, () => z(r, 1, 4, s));
+      const cu = [0];
+      for (const l of lens) cu.push(cu[cu.length - 1]! + l);
+      const N = cu[cu.length - 1]!;
+      return { args: [ft(r, [N, H], dt), ft(r, [V, H], dt), it(r, [N], 0, V), { cuSeqlens: tensor(Int32Array.from(cu)), returnLse: r.bool() }], slots: [{ path: [0], role: 'in' }, { path: [1], role: 'in' }, { path: [2], role: 'index', lo: 0, hi: V }, { path: [3, 'cuSeqlens'], role: 'index', lo: 0, hi: N + 1 }], opts: [3], optKeys: keys };
+    },
+    call: pick2(dpo.linearLogps as (...a: unknown[]) => unknown, dpo.linearLogpsAsync as (...a: unknown[]) => Promise<unknown>),
+  },
+  {
+    name: 'dpo.linearStep',
+    hasAsync: true,
+    build(r, s) {
+      const B = r.int(1, 2), T = z(r, 1, 4, s), V = r.int(2, 9), H = r.int(1, 5), dt = fdt(r);
+      const opts: Record<string, unknown> = { beta: 0.1, lmHeadGrad: r.bool(), chunkSize: r.int(1, 5) };
+      if (opts.lmHeadGrad && r.bool()) opts.dLmHead = ft(r, [V, H]);
+      return {
+        args: [{ hidden: ft(r, [2 * B, T, H], dt), lmHead: ft(r, [V, H], dt), labels: it(r, [2 * B, T], 0, V), refChosen: ft(r, [B]), refRejected: ft(r, [B]) }, opts],
+        slots: [{ path: [0, 'hidden'], role: 'in' }, { path: [0, 'lmHead'], role: 'in' }, { path: [0, 'labels'], role: 'index', lo: 0, hi: V }, { path: [0, 'refChosen'], role: 'in' }, { path: [0, 'refRejected'], role: 'in' }, ...(opts.dLmHead ? [{ path: [1, 'dLmHead'], role: 'out' as const }] : [])],
+        opts: [1],
+        optKeys: ['beta', 'type', 'labelSmoothing', 'referenceFree', 'gamma', 'tau', 'weights', 'average', 'ignoreIndex', 'shift', 'cuSeqlens', 'lmHeadGrad', 'dLmHead', 'sftWeight', 'memoryBudget', 'chunkSize'],
+        outKey: 'dLmHead',
+      };
+    },
+    call: pick2(dpo.linearStep as (...a: unknown[]) => unknown, dpo.linearStepAsync as (...a: unknown[]) => Promise<unknown>),
+  },
+  {
+    name: 'ops.linearCrossEntropy',
+    hasAsync: true,
+    build(r, s) {
+      const B = r.int(1, 3), T = z(r, 1, 5, s), V = r.int(2, 11), H = r.int(1, 6), dt = fdt(r);
+      return {
+        args: [ft(r, [B, T, H], dt), ft(r, [V, H], dt), it(r, [B, T], 0, V), { reduction: r.pick(['mean', 'sum'] as const), lmHeadGrad: r.bool(), chunkSize: r.int(1, 4) }],
+        slots: [{ path: [0], role: 'in' }, { path: [1], role: 'in' }, { path: [2], role: 'index', lo: 0, hi: V }],
+        opts: [3],
+        optKeys: ['ignoreIndex', 'shift', 'cuSeqlens', 'reduction', 'lmHeadGrad', 'dLmHead', 'memoryBudget', 'chunkSize'],
+      };
+    },
+    call: pick2(ops.linearCrossEntropy as (...a: unknown[]) => unknown, ops.linearCrossEntropyAsync as (...a: unknown[]) => Promise<unknown>),
+  },
 ];

@@ -88,6 +88,8 @@ export type {
   KVCacheOptions,
   MaskedAttentionOptions,
   MaskedAttentionResult,
+  MaskedAttentionBackwardOptions,
+  MaskedAttentionGrads,
 } from './api/attention';
 export type { ContrastiveOptions, SampleOptions, SampleResult } from './api/sampling';
 export type { CosineOptions, FilterOptions, MeanPoolNormalizeOptions } from './api/similarity';

@@ -72,6 +72,7 @@ describe('attention.masked vs the float64 reference', () => {
     ['decode Tq = 1 over > 512 keys (key splits)', { B: 2, Hq: 8, Hkv: 2, Tq: 1, T: 1100, d: 128 }, { causal: true }],
     ['Tq = 3 decode, explicit queryOffset, kvLength < T', { B: 2, Hq: 4, Hkv: 2, Tq: 3, T: 700, d: 40 }, { causal: true, queryOffset: 600, kvLength: 650 }],
     ['head dim 256', { B: 1, Hq: 2, Hkv: 1, Tq: 40, T: 50, d: 256 }, { causal: true }],
+    ['head dim 130 (padded to 160: not a multiple of 128)', { B: 1, Hq: 2, Hkv: 1, Tq: 6, T: 34, d: 130 }, { causal: true }],
     ['head dim 1', { B: 1, Hq: 2, Hkv: 2, Tq: 4, T: 9, d: 1 }, {}],
     ['custom scale, chunked prefill offset', { B: 1, Hq: 4, Hkv: 4, Tq: 6, T: 20, d: 16 }, { causal: true, queryOffset: 10, scale: 0.37 }],
     ['negative queryOffset: first rows see nothing', { B: 1, Hq: 2, Hkv: 1, Tq: 8, T: 5, d: 16 }, { causal: true, queryOffset: -3 }],

@@ -1,4 +1,4 @@
-/** Arguments of the native attentionMasked (see lib/op_decl.ts). */
+/** Arguments of the native attentionMasked and attentionMaskedBackward (see lib/op_decl.ts). */
 import { FLOATS, MASKS, boolean, defineOp, input, integer, number, output } from '../op_decl';
 
 export const ATTENTION_MASKED = defineOp(
@@ -16,4 +16,25 @@ export const ATTENTION_MASKED = defineOp(
     integer('kvLength', 0, 2 ** 53),
   ],
   'attention.masked',
+);
+
+export const ATTENTION_MASKED_BACKWARD = defineOp(
+  'attentionMaskedBackward',
+  [
+    input('dOut', FLOATS),
+    input('q', FLOATS),
+    input('k', FLOATS),
+    input('v', FLOATS),
+    input('out', FLOATS),
+    input('lse', ['float32']),
+    output('dq', FLOATS),
+    output('dk', FLOATS),
+    output('dv', FLOATS),
+    input('keyMask', MASKS, { optional: true }),
+    number('scale'),
+    boolean('causal'),
+    integer('queryOffset', -(2 ** 53), 2 ** 53),
+    integer('kvLength', 0, 2 ** 53),
+  ],
+  'attention.maskedBackward',
 );

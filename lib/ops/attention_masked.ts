@@ -15,13 +15,14 @@ import { empty, type Tensor, type TensorLike } from '../tensor';
 import { boolOpt, checkOptions, expectShape, numberOpt, outputTensor, sameDevice, seedOpt, shapeStr, tensorArg } from '../validate';
 import type { NativeFn } from '../op_decl';
 import { callOp } from '../op_call';
-import { ATTENTION_MASKED } from './attention_masked.args';
+import { ATTENTION_MASKED, ATTENTION_MASKED_BACKWARD } from './attention_masked.args';
 import { IMAGE_KEY_MASK } from './image_key_mask.args';
 import { KEY_MASK_DTYPES, maskRatioOpt, packSpans, type ImageSpans } from './image_key_mask';
 
 declare module '../native' {
   interface NativeAddon {
     attentionMasked: NativeFn<typeof ATTENTION_MASKED>;
+    attentionMaskedBackward: NativeFn<typeof ATTENTION_MASKED_BACKWARD>;
   }
 }
 
@@ -65,6 +66,7 @@ export const MAX_HEAD_DIM = 256;
 
 interface Prepared {
   q: Tensor;
+  /** the forward's output (the backward leaves q here, unused) */
   k: Tensor;
   v: Tensor;
   out: Tensor;
@@ -79,10 +81,20 @@ interface Prepared {
   spans: { spans: Tensor<'int32'>; ratio: number; seed: number | bigint; offset: number | bigint } | null;
 }
 
+const MASK_OPTIONS = ['scale', 'causal', 'queryOffset', 'kvLength', 'keyMask', 'imageSpans', 'maskRatio', 'seed', 'offset'] as const;
+
 function prepare(q: TensorLike, k: TensorLike, v: TensorLike, options?: MaskedAttentionOptions): Prepared {
-  const o = checkOptions(OP, options, [
-    'scale', 'causal', 'queryOffset', 'kvLength', 'keyMask', 'imageSpans', 'maskRatio', 'seed', 'offset', 'returnLse', 'out', 'lseOut',
-  ]);
+  const o = checkOptions(OP, options, [...MASK_OPTIONS, 'returnLse', 'out', 'lseOut']);
+  const p = prepareInputs(OP, q, k, v, o);
+  // outputs
+  const returnLse = boolOpt(OP, 'returnLse', o.returnLse, false) || o.lseOut !== undefined;
+  p.out = outputTensor(OP, o.out, p.q.shape, p.q.dtype, p.q);
+  p.lse = returnLse ? outputTensor(OP, o.lseOut, [p.q.shape[0]!, p.q.shape[1]!, p.q.shape[2]!], 'float32', p.q, 'lseOut') : null;
+  return p;
+}
+
+/** q, k, v and the mask options, shared by the forward and the backward (`OP` names the caller). */
+function prepareInputs(OP: string, q: TensorLike, k: TensorLike, v: TensorLike, o: MaskedAttentionOptions): Prepared {
   // tensors and shapes
   const qt = tensorArg(OP, 'q', q, FLOATS, 4);
   const kt = tensorArg(OP, 'k', k, FLOATS, 4);
@@ -104,7 +116,6 @@ function prepare(q: TensorLike, k: TensorLike, v: TensorLike, options?: MaskedAt
   if (Math.abs(scale) > 3.4028234663852886e38) fail('ERR_RANGE', OP, `expected a scale representable in float32 but received ${scale}`);
   const causal = boolOpt(OP, 'causal', o.causal, false);
   const queryOffset = numberOpt(OP, 'queryOffset', o.queryOffset, kvLength - Tq, { integer: true, min: -(2 ** 53), max: 2 ** 53 });
-  const returnLse = boolOpt(OP, 'returnLse', o.returnLse, false) || o.lseOut !== undefined;
   let mask: Tensor | null = null;
   if (o.keyMask !== undefined) {
     mask = tensorArg(OP, 'keyMask', o.keyMask, KEY_MASK_DTYPES, 2);
@@ -125,10 +136,7 @@ function prepare(q: TensorLike, k: TensorLike, v: TensorLike, options?: MaskedAt
     for (const name of ['maskRatio', 'seed', 'offset'] as const)
       if (o[name] !== undefined) fail('ERR_ARGUMENT', OP, `expected ${name} only together with imageSpans but received ${name} without imageSpans`);
   }
-  // outputs
-  const out = outputTensor(OP, o.out, qt.shape, qt.dtype, qt);
-  const lse = returnLse ? outputTensor(OP, o.lseOut, [B, Hq, Tq], 'float32', qt, 'lseOut') : null;
-  return { q: qt, k: kt, v: vt, out, lse, mask, ownMask: false, scale, causal, queryOffset, kvLength, spans };
+  return { q: qt, k: kt, v: vt, out: qt, lse: null, mask, ownMask: false, scale, causal, queryOffset, kvLength, spans };
 }
 
 /** Draws the image-key mask (AND keyMask) on q's device when imageSpans were given. */
@@ -196,4 +204,104 @@ export async function maskedAsync(q: TensorLike, k: TensorLike, v: TensorLike, o
     throw e;
   }
   return finish(p);
+}
+
+// ---- backward ---------------------------------------------------------------------------------
+
+/** Options of {@link maskedBackward}: the forward's, with the same values (the same keys masked). */
+export type MaskedAttentionBackwardOptions = Omit<MaskedAttentionOptions, 'returnLse' | 'out' | 'lseOut'>;
+
+export interface MaskedAttentionGrads {
+  /** [B, Hq, Tq, d], q's dtype */
+  dq: Tensor;
+  /** [B, Hkv, T, d], k's dtype: summed over the Hq / Hkv query heads of each kv head; zeros for keys no row sees (and keys >= kvLength) */
+  dk: Tensor;
+  /** [B, Hkv, T, d], v's dtype, summed like dk */
+  dv: Tensor;
+}
+
+const BWD = 'attention.maskedBackward';
+
+interface PreparedBackward extends Prepared {
+  dOut: Tensor;
+  fwdOut: Tensor;
+  fwdLse: Tensor<'float32'>;
+  grads: MaskedAttentionGrads;
+}
+
+function prepareBackward(dOut: TensorLike, q: TensorLike, k: TensorLike, v: TensorLike, out: TensorLike, lse: TensorLike, options?: MaskedAttentionBackwardOptions): PreparedBackward {
+  const o = checkOptions(BWD, options, [...MASK_OPTIONS]);
+  const p = prepareInputs(BWD, q, k, v, o);
+  const [B, Hq, Tq] = p.q.shape as [number, number, number, number];
+  // the forward's result and the incoming gradient: q's shape and dtype; lse float32 [B, Hq, Tq]
+  const g = tensorArg(BWD, 'dOut', dOut, FLOATS, 4);
+  const ot = tensorArg(BWD, 'out', out, FLOATS, 4);
+  const lt = tensorArg(BWD, 'lse', lse, ['float32'], 3) as Tensor<'float32'>;
+  for (const [name, t] of [['dOut', g], ['out', ot]] as const) {
+    if (t.dtype !== p.q.dtype) fail('ERR_DTYPE', BWD, `expected ${name} of dtype ${p.q.dtype} (q's) but received ${t.dtype}`);
+    expectShape(BWD, name, t, p.q.shape, 'q');
+  }
+  expectShape(BWD, 'lse', lt, [B, Hq, Tq], 'q');
+  sameDevice(BWD, { q: p.q, dOut: g, out: ot, lse: lt });
+  const dev = { device: p.q._device < 0 ? ('cpu' as const) : (`cuda:${p.q._device}` as const) };
+  const grads = { dq: empty(p.q.shape, p.q.dtype, dev), dk: empty(p.k.shape, p.k.dtype, dev), dv: empty(p.v.shape, p.v.dtype, dev) };
+  return { ...p, dOut: g, fwdOut: ot, fwdLse: lt, grads };
+}
+
+function backwardArgs(p: PreparedBackward) {
+  return {
+    dOut: p.dOut, q: p.q, k: p.k, v: p.v, out: p.fwdOut, lse: p.fwdLse, dq: p.grads.dq, dk: p.grads.dk, dv: p.grads.dv,
+    keyMask: p.mask, scale: p.scale, causal: p.causal, queryOffset: p.queryOffset, kvLength: p.kvLength,
+  };
+}
+
+function dropGrads(p: PreparedBackward): void {
+  if (p.ownMask) p.mask!.dispose();
+  for (const t of [p.grads.dq, p.grads.dk, p.grads.dv]) t.dispose();
+}
+
+/**
+ * Gradient of {@link masked} (FlashAttention-2's backward): from the incoming gradient dOut
+ * [B, Hq, Tq, d] and the forward's `out` and `lse` (`returnLse: true`), with the forward's
+ * options, returns `{ dq, dk, dv }` in the inputs' dtype (float32 math):
+ *
+ *   D_i = <dO_i, O_i>,  P_ij = exp(scale <q_i, k_j> - lse_i) over the kept keys,
+ *   dV = P^T dO,  dS = P * (dO V^T - D),  dQ = scale dS K,  dK = scale dS^T Q.
+ *
+ * P is recomputed block by block (no [Tq, T] matrix). dk and dv of a kv head are summed over the
+ * query heads that read it (GQA); rows with no kept key (lse -Infinity) give zero gradients; keys
+ * no row attends get zeros. Pass the same keyMask / imageSpans + maskRatio + seed + offset as the
+ * forward: the image-key draw is repeated exactly, so the same keys are masked. Deterministic: the
+ * same bits at any thread count.
+ *
+ * @example
+ *   const { out, lse } = attention.masked(q, k, v, { causal: true, returnLse: true });
+ *   const { dq, dk, dv } = attention.maskedBackward(dOut, q, k, v, out, lse, { causal: true });
+ */
+export function maskedBackward(dOut: TensorLike, q: TensorLike, k: TensorLike, v: TensorLike, out: TensorLike, lse: TensorLike, options?: MaskedAttentionBackwardOptions): MaskedAttentionGrads {
+  const p = prepareBackward(dOut, q, k, v, out, lse, options);
+  try {
+    imageMask(p, false);
+    callOp(ATTENTION_MASKED_BACKWARD, backwardArgs(p), false);
+  } catch (e) {
+    dropGrads(p);
+    throw e;
+  }
+  if (p.ownMask) p.mask!.dispose();
+  return p.grads;
+}
+
+/** {@link maskedBackward} off the main thread; bit-identical results. */
+export async function maskedBackwardAsync(dOut: TensorLike, q: TensorLike, k: TensorLike, v: TensorLike, out: TensorLike, lse: TensorLike, options?: MaskedAttentionBackwardOptions): Promise<MaskedAttentionGrads> {
+  const stack = new Error().stack;
+  const p = prepareBackward(dOut, q, k, v, out, lse, options);
+  try {
+    await withCallerStack(Promise.resolve(imageMask(p, true)), stack);
+    await withCallerStack(callOp(ATTENTION_MASKED_BACKWARD, backwardArgs(p), true), stack);
+  } catch (e) {
+    dropGrads(p);
+    throw e;
+  }
+  if (p.ownMask) p.mask!.dispose();
+  return p.grads;
 }

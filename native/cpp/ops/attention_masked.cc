@@ -96,7 +96,8 @@ MMPREF_ALWAYS_INLINE void block_scores(const float* q, const float* kb, int n, f
 // the same in every clone. Up to DP = 128 the whole row accumulator stays in registers.
 template <int DP>
 MMPREF_ALWAYS_INLINE void block_accumulate(float* acc, float corr, const float* p, const float* vb, int n) {
-  constexpr int W = DP <= 128 ? DP : 128;  // columns per pass
+  // columns per pass: a divisor of DP (DP = 160, 192, 224 are not multiples of 128)
+  constexpr int W = DP <= 128 ? DP : DP % 128 == 0 ? 128 : DP % 64 == 0 ? 64 : kCols;
   int idx[kKeyBlock];
   float pk[kKeyBlock];
   int m = 0;

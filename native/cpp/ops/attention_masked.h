@@ -79,7 +79,9 @@ MMPREF_HD float attn_inv_l(AttnRowState st) { return st.l > 0.0f ? 1.0f / st.l :
 MMPREF_HD float attn_lse(AttnRowState st) { return st.l == 0.0f ? -kInf : st.m + logf(st.l); }  // NaN l: NaN
 
 // Last key (inclusive) query row i may see: Tk - 1 without causal masking.
-MMPREF_HD int64_t attn_last_key(const AttentionMaskedArgs& a, int64_t i) {
+// (A: AttentionMaskedArgs or AttentionMaskedBackwardArgs.)
+template <class A>
+MMPREF_HD int64_t attn_last_key(const A& a, int64_t i) {
   if (!a.causal) return a.kv_len - 1;
   const int64_t last = a.query_offset + i;
   return last < a.kv_len - 1 ? last : a.kv_len - 1;
@@ -87,5 +89,46 @@ MMPREF_HD int64_t attn_last_key(const AttentionMaskedArgs& a, int64_t i) {
 
 Status attention_masked_cpu(const AttentionMaskedArgs& a);
 Status attention_masked_cuda(const AttentionMaskedArgs& a);
+
+// ---- backward (attention.maskedBackward; CPU ops/attention_masked_backward.cc, CUDA
+// cuda/attention_masked_backward.cu) -------------------------------------------------------------
+//
+// FlashAttention-2's backward (Dao 2023, Algorithm 2) from the forward's out and lse, the same
+// masks (keep_ij as above):
+//   D_i   = sum_t dO_it O_it
+//   P_ij  = exp(scale <q_i, k_j> - lse_i)              (0 where not kept; recomputed, never stored)
+//   dV_j  = sum_i P_ij dO_i          dP_ij = <dO_i, v_j>          dS_ij = P_ij (dP_ij - D_i)
+//   dQ_i  = scale sum_j dS_ij k_j    dK_j  = scale sum_i dS_ij q_i
+// dK/dV of a kv head sum over the G query heads that read it; keys >= kv_len get zeros; a row
+// with lse = -inf (no kept key) contributes nothing and gets dQ = 0.
+// NB: float32 throughout; q is scaled once (float32) as in the forward, so P is recomputed from the
+// same scaled scores; exp is exp_approx (s - lse may round to slightly above 0). Deterministic:
+// every dK/dV element and every dQ element is summed by one owner in an order fixed by the shape.
+struct AttentionMaskedBackwardArgs {
+  const void* d_out = nullptr;  // [B, Hq, Tq, d], dtype
+  const void* q = nullptr;
+  const void* k = nullptr;      // [B, Hkv, Tbuf, d]
+  const void* v = nullptr;
+  const void* out = nullptr;    // [B, Hq, Tq, d] (the forward's output)
+  const float* lse = nullptr;   // [B, Hq, Tq] (the forward's lse)
+  void* dq = nullptr;           // [B, Hq, Tq, d], dtype
+  void* dk = nullptr;           // [B, Hkv, Tbuf, d], dtype
+  void* dv = nullptr;
+  const uint8_t* key_mask = nullptr;
+  DType dtype = DType::kFloat32;
+  int64_t batch = 0, q_heads = 0, kv_heads = 0, q_len = 0, head_dim = 0;
+  int64_t kv_buf_len = 0, kv_len = 0, mask_len = 0;
+  float scale = 1.0f;
+  bool causal = false;
+  int64_t query_offset = 0;
+  int device = -1;
+};
+
+// P_ij from the scaled score s and the row's lse: 0 for a masked key (s = -inf) or an empty row
+// (lse = -inf, handled by the callers: such rows are skipped).
+MMPREF_HD float attn_bwd_prob(float s, float lse) { return s == -kInf ? 0.0f : exp_approx(s - lse); }
+
+Status attention_masked_backward_cpu(const AttentionMaskedBackwardArgs& a);
+Status attention_masked_backward_cuda(const AttentionMaskedBackwardArgs& a);
 
 }  // namespace mmpref

@@ -23,4 +23,26 @@ struct attention_masked {
   static constexpr OpDecl kDecl = {"attentionMasked", "attention.masked", kArgs, kCount};
 };
 
+// attentionMaskedBackward(dOut, q, k, v, out, lse, dq, dk, dv, keyMask, scale, causal, queryOffset, kvLength, async)
+struct attention_masked_backward {
+  enum : int { dOut, q, k, v, out, lse, dq, dk, dv, keyMask, scale, causal, queryOffset, kvLength, kCount };
+  static constexpr ArgDecl kArgs[kCount] = {
+      {"dOut", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
+      {"q", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
+      {"k", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
+      {"v", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
+      {"out", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
+      {"lse", ArgKind::kTensor, 0, 0x1u, 0x0u, 0, 0},
+      {"dq", ArgKind::kTensor, kWrite, 0x7u, 0x0u, 0, 0},
+      {"dk", ArgKind::kTensor, kWrite, 0x7u, 0x0u, 0, 0},
+      {"dv", ArgKind::kTensor, kWrite, 0x7u, 0x0u, 0, 0},
+      {"keyMask", ArgKind::kTensor, kOptional, 0x60u, 0x0u, 0, 0},
+      {"scale", ArgKind::kNumber, 0, 0, 0, 0, 0},
+      {"causal", ArgKind::kBoolean, 0, 0, 0, 0, 0},
+      {"queryOffset", ArgKind::kInteger, 0, 0, 0, -INT64_C(9007199254740992), INT64_C(9007199254740992)},
+      {"kvLength", ArgKind::kInteger, 0, 0, 0, INT64_C(0), INT64_C(9007199254740992)},
+  };
+  static constexpr OpDecl kDecl = {"attentionMaskedBackward", "attention.maskedBackward", kArgs, kCount};
+};
+
 }  // namespace mmpref::napi::args

@@ -12,7 +12,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { models, tensor, type Tensor } from '../lib';
-import { backward, forwardTrain, parameterNames } from '../lib/models/train';
+import { backward, forwardTrain, trainableNames as parameterNames } from '../lib/models/train';
 import { llamaForwardRef, type RefConfig, type RefWeights } from './reference/llama';
 import { expectError, rng as mulberry32 } from './helpers';
 

@@ -246,6 +246,11 @@ export class LlamaModel {
     return saveCheckpoint(this, dir, options);
   }
 
+  /** @internal The adapters the forward applies now (none when absent or disabled); lib/models/train.ts. */
+  get _activeLora(): LoraState | undefined {
+    return this.adaptersOn ? this.lora : undefined;
+  }
+
   /** @internal The text model's prefix in Hugging Face names. */
   get _prefix(): string {
     return this._hf.llava ? 'model.language_model.' : 'model.';

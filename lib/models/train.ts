@@ -21,9 +21,10 @@ import { rotary, rotaryBackward } from '../ops/rotary';
 import { swiglu, swigluBackward } from '../ops/swiglu';
 import type { FloatDType } from '../dtype';
 import { fail } from '../errors';
-import { Tensor, tensor, type TensorLike } from '../tensor';
+import { Tensor, tensor, zeros, type TensorLike } from '../tensor';
 import { checkOptions, enumOpt, expectShape, sameDevice, tensorArg, boolOpt } from '../validate';
 import type { LlamaLayer, LlamaModel } from './llama';
+import type { LoraState, LoraTarget } from './lora';
 
 export interface TrainBatch {
   /** Token ids, int32/int64 [B, T] (or give inputsEmbeds). */
@@ -53,7 +54,11 @@ interface LayerSaved {
   h1?: Tensor<FloatDType>;
   gate?: Tensor<FloatDType>;
   up?: Tensor<FloatDType>;
+  /** x A^T of each adapted projection (LoRA), [..., r] */
+  xa?: Map<LoraTarget, Tensor<FloatDType>>;
 }
+
+const layerTensors = (l: LayerSaved): Tensor[] => [...(Object.entries(l) as [string, unknown][]).flatMap(([k, v]) => (k === 'xa' ? [...(v as Map<LoraTarget, Tensor>).values()] : [v as Tensor]))];
 
 /** What forwardTrain keeps for the backward. Free it with dispose() (backward does). */
 export class SavedActivations {
@@ -66,12 +71,13 @@ export class SavedActivations {
   /** @internal */ shape!: [number, number];
   /** @internal */ checkpoint = false;
   /** @internal */ model!: LlamaModel;
+  /** @internal the adapters of the forward (the backward uses the same) */ lora?: LoraState;
   private freed = false;
 
   /** Bytes of the tensors held (activations only; the weights are not counted). */
   get bytes(): number {
     let n = this.xFinal.byteLength + (this.positions?.byteLength ?? 0) + (this.keyMask?.byteLength ?? 0);
-    for (const l of this.layers) for (const t of Object.values(l) as Tensor[]) n += t.byteLength;
+    for (const l of this.layers) for (const t of layerTensors(l)) n += t.byteLength;
     return n;
   }
 
@@ -82,7 +88,7 @@ export class SavedActivations {
   dispose(): void {
     if (this.freed) return;
     this.freed = true;
-    for (const l of this.layers) for (const t of Object.values(l) as Tensor[]) t.dispose();
+    for (const l of this.layers) for (const t of layerTensors(l)) t.dispose();
     this.xFinal.dispose();
     this.positions.dispose();
     this.keyMask?.dispose();
@@ -112,30 +118,41 @@ export interface BackwardResult {
   dInputsEmbeds?: Tensor<FloatDType>;
 }
 
-const hfLayer = (l: number) => `model.layers.${l}.`;
-const LAYER_NAMES: Record<keyof LlamaLayer, string> = {
-  attnNorm: 'input_layernorm.weight',
-  wq: 'self_attn.q_proj.weight',
-  wk: 'self_attn.k_proj.weight',
-  wv: 'self_attn.v_proj.weight',
-  wo: 'self_attn.o_proj.weight',
-  mlpNorm: 'post_attention_layernorm.weight',
-  wGate: 'mlp.gate_proj.weight',
-  wUp: 'mlp.up_proj.weight',
-  wDown: 'mlp.down_proj.weight',
-};
-/** Hugging Face name of a layer weight. */
-export const layerParamName = (l: number, k: keyof LlamaLayer): string => hfLayer(l) + LAYER_NAMES[k];
+/** Every parameter a backward can fill: model.parameters() and, with adapters on, loraParameters(). */
+function namedParams(model: LlamaModel): Map<Tensor, string> {
+  const m = new Map<Tensor, string>();
+  for (const [n, t] of model.parameters()) m.set(t, n);
+  if (model._activeLora) for (const [n, t] of model.loraParameters()) m.set(t, n);
+  return m;
+}
 
-/** Every trainable parameter name of a model, in Hugging Face order. */
-export function parameterNames(model: LlamaModel): string[] {
-  const names = ['model.embed_tokens.weight'];
-  model.layers.forEach((_, l) => {
-    for (const k of Object.keys(LAYER_NAMES) as (keyof LlamaLayer)[]) names.push(layerParamName(l, k));
-  });
-  names.push('model.norm.weight');
-  if (model.lmHead !== model.embed) names.push('lm_head.weight');
-  return names;
+/**
+ * The names `backward` computes gradients for by default: the adapters when the model has LoRA
+ * adapters switched on (the base weights are frozen, as PEFT does), else every parameter.
+ */
+export function trainableNames(model: LlamaModel): string[] {
+  return model._activeLora ? model.loraParameters().map(([n]) => n) : model.parameters().map(([n]) => n);
+}
+
+const TARGET_WEIGHT: Record<LoraTarget, 'wq' | 'wk' | 'wv' | 'wo' | 'wGate' | 'wUp' | 'wDown'> = {
+  q_proj: 'wq', k_proj: 'wk', v_proj: 'wv', o_proj: 'wo', gate_proj: 'wGate', up_proj: 'wUp', down_proj: 'wDown',
+};
+const TARGET_BIAS: Partial<Record<LoraTarget, 'bq' | 'bk' | 'bv' | 'bo'>> = { q_proj: 'bq', k_proj: 'bk', v_proj: 'bv', o_proj: 'bo' };
+
+/** y = x W^T (+ b) (+ scale (x A^T) B^T); keeps x A^T for the backward. */
+function project(lora: LoraState | undefined, l: number, L: LlamaLayer, t: LoraTarget, x: Tensor<FloatDType>, keep: LayerSaved | undefined): Tensor<FloatDType> {
+  const b = TARGET_BIAS[t] ? L[TARGET_BIAS[t]!] : undefined;
+  const y = linear(x, L[TARGET_WEIGHT[t]], b ? { bias: b } : {}) as Tensor<FloatDType>;
+  const ad = lora?.adapters[l]?.get(t);
+  if (ad) {
+    const xa = linear(x, ad.a) as Tensor<FloatDType>;
+    const d = linear(xa, ad.b);
+    add(y, d, { alpha: lora!.scale, out: y });
+    d.dispose();
+    if (keep) (keep.xa ??= new Map()).set(t, xa);
+    else xa.dispose();
+  }
+  return y;
 }
 
 function defaultPositions(mask: Tensor<'bool'> | undefined, B: number, T: number): Tensor<'int32'> {
@@ -150,41 +167,45 @@ function defaultPositions(mask: Tensor<'bool'> | undefined, B: number, T: number
   return tensor(p, [B, T]);
 }
 
-/** Runs one decoder layer on x [B, T, D]; returns the output and what the backward keeps. */
-function layerForward(model: LlamaModel, L: LlamaLayer, x: Tensor<FloatDType>, s: SavedActivations, keep: boolean): { y: Tensor<FloatDType>; saved: LayerSaved } {
+/** Runs decoder layer l on x [B, T, D]; returns the output and what the backward keeps. */
+function layerForward(model: LlamaModel, l: number, x: Tensor<FloatDType>, s: SavedActivations, keep: boolean): { y: Tensor<FloatDType>; saved: LayerSaved } {
   const c = model.config;
+  const L = model.layers[l]!;
   const [B, T] = s.shape;
   const { numHeads: H, numKvHeads: Hkv, headDim: d } = c;
+  const saved: LayerSaved = { x };
+  const kept = keep ? saved : undefined;
   const heads = (t: Tensor<FloatDType>, n: number): Tensor<FloatDType> => {
     const r = permute(t.reshape([B, T, n, d]), [0, 2, 1, 3]) as Tensor<FloatDType>;
     t.dispose();
     return r;
   };
   const n1 = rmsNorm(x, L.attnNorm, { eps: c.rmsNormEps }) as Tensor<FloatDType>;
-  const q = heads(linear(n1, L.wq) as Tensor<FloatDType>, H);
-  const k = heads(linear(n1, L.wk) as Tensor<FloatDType>, Hkv);
-  const v = heads(linear(n1, L.wv) as Tensor<FloatDType>, Hkv);
+  const q = heads(project(s.lora, l, L, 'q_proj', n1, kept), H);
+  const k = heads(project(s.lora, l, L, 'k_proj', n1, kept), Hkv);
+  const v = heads(project(s.lora, l, L, 'v_proj', n1, kept), Hkv);
   n1.dispose();
   rotary(q, { positions: s.positions, theta: c.ropeTheta, inPlace: true });
   rotary(k, { positions: s.positions, theta: c.ropeTheta, inPlace: true });
-  const { out: att, lse } = masked(q, k, v, { causal: true, returnLse: true, ...(s.keyMask ? { keyMask: s.keyMask } : {}) });
-  const merged = permute(att, [0, 2, 1, 3]).reshape([B, T, H * d]);
-  const proj = linear(merged, L.wo) as Tensor<FloatDType>;
+  const r = masked(q, k, v, { causal: true, returnLse: true, ...(s.keyMask ? { keyMask: s.keyMask } : {}) });
+  const att = r.out as Tensor<FloatDType>;
+  const merged = permute(att, [0, 2, 1, 3]).reshape([B, T, H * d]) as Tensor<FloatDType>;
+  const proj = project(s.lora, l, L, 'o_proj', merged, kept);
   merged.dispose();
   const h1 = add(x, proj) as Tensor<FloatDType>;
   proj.dispose();
   const n2 = rmsNorm(h1, L.mlpNorm, { eps: c.rmsNormEps }) as Tensor<FloatDType>;
-  const gate = linear(n2, L.wGate) as Tensor<FloatDType>;
-  const up = linear(n2, L.wUp) as Tensor<FloatDType>;
+  const gate = project(s.lora, l, L, 'gate_proj', n2, kept);
+  const up = project(s.lora, l, L, 'up_proj', n2, kept);
   n2.dispose();
   const act = swiglu(gate, up) as Tensor<FloatDType>;
-  const down = linear(act, L.wDown) as Tensor<FloatDType>;
+  const down = project(s.lora, l, L, 'down_proj', act, kept);
   act.dispose();
   const y = add(h1, down) as Tensor<FloatDType>;
   down.dispose();
-  if (keep) return { y, saved: { x, q, k, v, att: att as Tensor<FloatDType>, lse, h1, gate, up } };
-  for (const t of [q, k, v, att, lse, h1, gate, up] as Tensor[]) t.dispose();
-  return { y, saved: { x } };
+  if (keep) return { y, saved: Object.assign(saved, { q, k, v, att, lse: r.lse, h1, gate, up }) };
+  for (const t of [q, k, v, att, r.lse, h1, gate, up] as Tensor[]) t.dispose();
+  return { y, saved };
 }
 
 /**
@@ -231,8 +252,9 @@ export function forwardTrain(model: LlamaModel, batch: TrainBatch, options: Trai
     const p = defaultPositions(s.keyMask, B, T);
     s.positions = model.device === 'cpu' ? p : (p.to(model.embed.device) as Tensor<'int32'>);
   }
-  for (const L of model.layers) {
-    const { y, saved } = layerForward(model, L, x, s, !checkpoint);
+  s.lora = model._activeLora;
+  for (let l = 0; l < model.layers.length; l++) {
+    const { y, saved } = layerForward(model, l, x, s, !checkpoint);
     s.layers.push(saved);
     x = y;
   }
@@ -261,23 +283,53 @@ export function backward(
   const [B, T] = saved.shape;
   const D = c.hiddenSize;
   const { numHeads: H, numKvHeads: Hkv, headDim: d } = c;
-  const all = parameterNames(model);
-  const want = new Set(o.params ? [...o.params] : all);
-  for (const n of want) if (!all.includes(n)) fail('ERR_ARGUMENT', op, `expected a parameter name of this model but received '${n}'`);
+  if (saved.lora !== model._activeLora) fail('ERR_ARGUMENT', op, 'expected the adapters of the forward, but they were changed or switched since');
+  const names = namedParams(model);
+  const known = new Set(names.values());
+  const want = new Set(o.params ? [...o.params] : trainableNames(model));
+  for (const n of want) if (!known.has(n)) fail('ERR_ARGUMENT', op, `expected a parameter name of this model (parameters() or loraParameters()) but received '${n}'`);
   const grads = o.grads ?? new Map<string, Tensor<'float32'>>();
-  /** dW (+)= for a linear weight; accumulate when a gradient of that name exists already. */
-  const lin = (dy: Tensor, x: Tensor, w: Tensor, name: string, needInput = true) => {
-    const needWeight = want.has(name);
-    const prev = grads.get(name);
-    const r = linearBackward(dy, x, w, { needInput, needWeight, ...(needWeight && prev ? { dWeightOut: prev, accumulate: true } : {}) });
-    if (needWeight && !prev) grads.set(name, r.dWeight as Tensor<'float32'>);
+  const nameOf = (t: Tensor | undefined) => (t ? names.get(t) : undefined);
+  const wants = (t: Tensor | undefined) => {
+    const n = nameOf(t);
+    return n !== undefined && want.has(n);
+  };
+  /** dx of y = x W^T (+ b); dW, db (+)= into grads by name when wanted. */
+  const lin = (dy: Tensor, x: Tensor, w: Tensor, b?: Tensor, needInput = true): Tensor<FloatDType> | undefined => {
+    const needWeight = wants(w);
+    const needBias = wants(b);
+    if (!needInput && !needWeight && !needBias) return undefined;
+    const pw = needWeight ? grads.get(nameOf(w)!) : undefined;
+    const pb = needBias ? grads.get(nameOf(b)!) : undefined;
+    const r = linearBackward(dy as Tensor<FloatDType>, x as Tensor<FloatDType>, w as Tensor<FloatDType>, {
+      needInput, needWeight, needBias,
+      ...(pw ? { dWeightOut: pw } : {}), ...(pb ? { dBiasOut: pb } : {}),
+      ...((pw || pb) && !((needWeight && !pw) || (needBias && !pb)) ? { accumulate: true } : {}),
+    });
+    if (needWeight && !pw) grads.set(nameOf(w)!, r.dWeight as Tensor<'float32'>);
+    if (needBias && !pb) grads.set(nameOf(b)!, r.dBias as Tensor<'float32'>);
     return r.dx as Tensor<FloatDType> | undefined;
   };
-  const norm = (dy: Tensor, x: Tensor, w: Tensor, name: string) => {
-    const prev = grads.get(name);
-    const r = rmsNormBackward(dy, x, w, { eps: c.rmsNormEps, ...(want.has(name) && prev ? { dWeightOut: prev, accumulate: true } : {}) });
-    if (want.has(name) && !prev) grads.set(name, r.dWeight as Tensor<'float32'>);
-    else if (!want.has(name)) r.dWeight.dispose();
+  /** backward of project(): base weight/bias, then the adapter (y += s (x A^T) B^T) */
+  const proj = (dy: Tensor, x: Tensor, l: number, t: LoraTarget, s: LayerSaved): Tensor<FloatDType> => {
+    const L = model.layers[l]!;
+    const dx = lin(dy, x, L[TARGET_WEIGHT[t]], TARGET_BIAS[t] ? L[TARGET_BIAS[t]!] : undefined)!;
+    const ad = saved.lora?.adapters[l]?.get(t);
+    if (ad) {
+      const ds = add(zeros(dy.shape, dy.dtype as FloatDType, { device: dy.device === 'cpu' ? 'cpu' : `cuda:${dy.deviceIndex}` }), dy, { alpha: saved.lora!.scale });
+      const dxa = lin(ds, s.xa!.get(t)!, ad.b)!;
+      ds.dispose();
+      addInto(dx, lin(dxa, x, ad.a)!);
+      dxa.dispose();
+    }
+    return dx;
+  };
+  const norm = (dy: Tensor, x: Tensor, w: Tensor) => {
+    const n = nameOf(w)!;
+    const prev = want.has(n) ? grads.get(n) : undefined;
+    const r = rmsNormBackward(dy, x, w, { eps: c.rmsNormEps, ...(prev ? { dWeightOut: prev, accumulate: true } : {}) });
+    if (want.has(n) && !prev) grads.set(n, r.dWeight as Tensor<'float32'>);
+    else if (!want.has(n)) r.dWeight.dispose();
     return r.dx as Tensor<FloatDType>;
   };
   const addInto = (a: Tensor, b: Tensor) => {
@@ -285,57 +337,52 @@ export function backward(
     b.dispose();
   };
 
-  // head
+  // head: logits = linear(rmsNorm(xFinal), lmHead)
   let dh: Tensor<FloatDType>;
   if (grad.dLogits !== undefined) {
     const dl = tensorArg(op, 'dLogits', grad.dLogits, [model.dtype], 3);
     expectShape(op, 'dLogits', dl, [B, T, c.vocabSize]);
     const hidden = rmsNorm(saved.xFinal, model.finalNorm, { eps: c.rmsNormEps });
-    const headName = model.lmHead === model.embed ? 'model.embed_tokens.weight' : 'lm_head.weight';
-    dh = lin(dl, hidden, model.lmHead, headName)!;
+    dh = lin(dl, hidden, model.lmHead)!;
     hidden.dispose();
   } else {
     const dg = tensorArg(op, 'dHidden', grad.dHidden!, [model.dtype], 3);
     expectShape(op, 'dHidden', dg, [B, T, D]);
     dh = dg.clone() as Tensor<FloatDType>;
   }
-  let dx = norm(dh, saved.xFinal, model.finalNorm, 'model.norm.weight');
+  const dx = norm(dh, saved.xFinal, model.finalNorm);
   dh.dispose();
 
   for (let l = model.layers.length - 1; l >= 0; l--) {
     const L = model.layers[l]!;
     let s = saved.layers[l]!;
     if (saved.checkpoint) {
-      const r = layerForward(model, L, s.x, saved, true);
+      const r = layerForward(model, l, s.x, saved, true);
       r.y.dispose();
       s = r.saved;
     }
-    const name = (k: keyof LlamaLayer) => layerParamName(l, k);
-    // MLP block: y = h1 + down(swiglu(gate(n2), up(n2))), n2 = rmsNorm(h1)
+    // MLP block: y = h1 + down(swiglu(gate(n2), up(n2))), n2 = rmsNorm(h1); dx holds dL/dy
     const act = swiglu(s.gate!, s.up!);
-    const dAct = lin(dx, act, L.wDown, name('wDown'))!;
+    const dAct = proj(dx, act, l, 'down_proj', s);
     act.dispose();
     const { dGate, dUp } = swigluBackward(dAct, s.gate!, s.up!);
     dAct.dispose();
     const n2 = rmsNorm(s.h1!, L.mlpNorm, { eps: c.rmsNormEps });
-    const dn2 = lin(dGate, n2, L.wGate, name('wGate'))!;
-    addInto(dn2, lin(dUp, n2, L.wUp, name('wUp'))!);
-    n2.dispose();
-    dGate.dispose();
-    dUp.dispose();
-    addInto(dx, norm(dn2, s.h1!, L.mlpNorm, name('mlpNorm'))); // dx is now dh1
+    const dn2 = proj(dGate, n2, l, 'gate_proj', s);
+    addInto(dn2, proj(dUp, n2, l, 'up_proj', s));
+    for (const t of [n2, dGate, dUp]) t.dispose();
+    addInto(dx, norm(dn2, s.h1!, L.mlpNorm)); // dx is now dL/dh1
     dn2.dispose();
     // attention block: h1 = x + o_proj(merge(attn(rot(q), rot(k), v))), q/k/v = proj(rmsNorm(x))
     const merged = permute(s.att!, [0, 2, 1, 3]).reshape([B, T, H * d]);
-    const dMerged = lin(dx, merged, L.wo, name('wo'))!;
+    const dMerged = proj(dx, merged, l, 'o_proj', s);
     merged.dispose();
     const dAtt = permute(dMerged.reshape([B, T, H, d]), [0, 2, 1, 3]);
     dMerged.dispose();
     const r = maskedBackward(dAtt, s.q!, s.k!, s.v!, s.att!, s.lse!, { causal: true, ...(saved.keyMask ? { keyMask: saved.keyMask } : {}) });
     dAtt.dispose();
-    const unrot = (t: Tensor) => rotaryBackward(t, { positions: saved.positions, theta: c.ropeTheta, out: t });
-    unrot(r.dq);
-    unrot(r.dk);
+    rotaryBackward(r.dq, { positions: saved.positions, theta: c.ropeTheta, inPlace: true });
+    rotaryBackward(r.dk, { positions: saved.positions, theta: c.ropeTheta, inPlace: true });
     const flat = (t: Tensor, n: number) => {
       const f = permute(t, [0, 2, 1, 3]).reshape([B, T, n * d]);
       t.dispose();
@@ -343,22 +390,22 @@ export function backward(
     };
     const dq = flat(r.dq, H), dk = flat(r.dk, Hkv), dv = flat(r.dv, Hkv);
     const n1 = rmsNorm(s.x, L.attnNorm, { eps: c.rmsNormEps });
-    const dn1 = lin(dq, n1, L.wq, name('wq'))!;
-    addInto(dn1, lin(dk, n1, L.wk, name('wk'))!);
-    addInto(dn1, lin(dv, n1, L.wv, name('wv'))!);
+    const dn1 = proj(dq, n1, l, 'q_proj', s);
+    addInto(dn1, proj(dk, n1, l, 'k_proj', s));
+    addInto(dn1, proj(dv, n1, l, 'v_proj', s));
     for (const t of [n1, dq, dk, dv]) t.dispose();
-    addInto(dx, norm(dn1, s.x, L.attnNorm, name('attnNorm'))); // dx is now dx_l
+    addInto(dx, norm(dn1, s.x, L.attnNorm)); // dx is now dL/dx of layer l
     dn1.dispose();
-    if (saved.checkpoint) for (const [k, t] of Object.entries(s) as [string, Tensor][]) if (k !== 'x') t.dispose();
+    if (saved.checkpoint) for (const t of layerTensors(s)) if (t !== s.x) t.dispose();
   }
 
   let dInputsEmbeds: Tensor<FloatDType> | undefined;
   if (saved.tokens) {
-    const name = 'model.embed_tokens.weight';
-    if (want.has(name)) {
-      const prev = grads.get(name);
+    if (wants(model.embed)) {
+      const n = nameOf(model.embed)!;
+      const prev = grads.get(n);
       const dE = embeddingBackward(dx, saved.tokens, { vocabSize: c.vocabSize, ...(prev ? { out: prev, accumulate: true } : {}) });
-      if (!prev) grads.set(name, dE as Tensor<'float32'>);
+      if (!prev) grads.set(n, dE as Tensor<'float32'>);
     }
     dx.dispose();
   } else dInputsEmbeds = dx;

@@ -7,3 +7,5 @@ export { add, addAsync, type AddOptions } from '../ops/add';
 export { embedding, embeddingAsync } from '../ops/embedding';
 export { permute, permuteAsync, type PermuteOptions } from '../ops/permute';
 export { linear, linearAsync, type LinearOptions } from '../ops/linear';
+export { embeddingBackward, embeddingBackwardAsync, type EmbeddingBackwardOptions } from '../ops/embedding';
+export { gelu, geluAsync, geluBackward, geluBackwardAsync, type GeluOptions, type GeluApproximation } from '../ops/gelu';

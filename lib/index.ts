@@ -48,6 +48,7 @@ export type { Seed, StreamOptions } from './op_args';
 // every option / result type of the namespaces, also at the top level: import type { DpoLossType } from 'mmpref'
 export type { AddOptions, ElementwiseOptions, LinearOptions, LogSumExpOptions, PermuteOptions, RmsNormOptions, RotaryOptions } from './api/ops';
 export type { RmsNormBackwardOptions, RmsNormGrads, RotaryBackwardOptions, SwigluBackwardOptions, SwigluGrads } from './api/ops';
+export type { EmbeddingBackwardOptions, GeluApproximation, GeluOptions } from './api/ops';
 export type {
   DpoLossInputs,
   DpoLossOptions,

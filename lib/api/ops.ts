@@ -13,3 +13,5 @@ export { swigluBackward, swigluBackwardAsync, type SwigluBackwardOptions, type S
 export { linearBackward, linearBackwardAsync, type LinearBackwardOptions, type LinearBackwardResult } from '../ops/linear';
 export { crossEntropy, crossEntropyAsync, type CrossEntropyOptions, type CrossEntropyResult, type CrossEntropyNoneResult } from '../ops/cross_entropy';
 export { linearCrossEntropy, linearCrossEntropyAsync, type LinearCrossEntropyOptions, type LinearCrossEntropyResult } from '../ops/linear_logps';
+export { embeddingBackward, embeddingBackwardAsync, type EmbeddingBackwardOptions } from '../ops/embedding';
+export { gelu, geluAsync, geluBackward, geluBackwardAsync, type GeluOptions, type GeluApproximation } from '../ops/gelu';

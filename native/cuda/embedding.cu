@@ -1,4 +1,6 @@
 // CUDA kernels for ops.embedding (ops/embedding.h): tokens checked first, then a block per row copy.
+// embeddingBackward: rows grouped by token on the host (embedding_group_rows, the CPU's code), then
+// one thread per (token, column) sums its rows in increasing index order (no atomics).
 #include <string>
 #include <vector>
 
@@ -39,7 +41,45 @@ Status embedding_token_error(const EmbeddingArgs& a) {
   return make_status(Code::kRange, "embedding: a token is outside [0, " + std::to_string(a.V) + ")");
 }
 
+// Work item w = (segment s, column d): dtable[tok, d] += dy[row, d] over the segment's rows in
+// order. Any grid or block shape gives the same bits: an element is only ever summed by one thread.
+template <class T>
+__global__ void embedding_backward_kernel(const T* dy, const int64_t* order, const int64_t* begin, const int64_t* seg_token,
+                                          float* dtable, int64_t segs, int64_t D) {
+  for (int64_t w = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; w < segs * D; w += int64_t(gridDim.x) * blockDim.x) {
+    const int64_t s = w / D, d = w - s * D;
+    float* out = dtable + seg_token[s] * D + d;
+    float acc = *out;
+    for (int64_t k = begin[s]; k < begin[s + 1]; ++k) acc += to_float(dy[order[k] * D + d]);
+    *out = acc;
+  }
+}
+
 }  // namespace
+
+Status embedding_backward_cuda(const EmbeddingBackwardArgs& a) {
+  MMPREF_RETURN_IF_ERROR(cuda::set_device(a.device));
+  // 1. a private host copy of the tokens: checked and grouped there (nothing written on a bad token)
+  const size_t isz = a.token_dtype == DType::kInt64 ? 8 : 4;
+  std::vector<char> host(size_t(a.N) * isz);
+  if (a.N) MMPREF_RETURN_IF_ERROR(cuda::memcpy_d2h(a.device, host.data(), a.tokens, host.size()));
+  EmbeddingGroups g;
+  MMPREF_RETURN_IF_ERROR(embedding_group_rows(host.data(), a.token_dtype, a.N, a.V, &g));
+  // 2. zero the table unless accumulating
+  if (!a.accumulate && a.V * a.D) MMPREF_RETURN_IF_ERROR(cuda::memset(a.device, a.dtable, 0, size_t(a.V * a.D) * sizeof(float)));
+  const int64_t segs = int64_t(g.seg_token.size());
+  if (segs == 0 || a.D == 0) return Status::Ok();
+  // 3. the grouping to the device, then the sums
+  cuda::DeviceScratch order, begin, seg_token;
+  MMPREF_RETURN_IF_ERROR(order.upload(g.order.data(), g.order.size() * sizeof(int64_t), "embeddingBackward"));
+  MMPREF_RETURN_IF_ERROR(begin.upload(g.begin.data(), g.begin.size() * sizeof(int64_t), "embeddingBackward"));
+  MMPREF_RETURN_IF_ERROR(seg_token.upload(g.seg_token.data(), g.seg_token.size() * sizeof(int64_t), "embeddingBackward"));
+  return MMPREF_CUDA_DISPATCH_FLOAT(a.dtype, T, "embeddingBackward", {
+    cuda::launch(MMPREF_KERNEL(embedding_backward_kernel<T>), cuda::grid_for(segs * a.D, 256), 256, 0, cuda::op_stream())(
+        static_cast<const T*>(a.dy), order.get<int64_t>(), begin.get<int64_t>(), seg_token.get<int64_t>(), a.dtable, segs, a.D);
+    return cuda::check_launch_and_sync("embeddingBackward");
+  });
+}
 
 Status embedding_cuda(const EmbeddingArgs& a) {
   MMPREF_RETURN_IF_ERROR(cuda::set_device(a.device));

@@ -1,4 +1,4 @@
-// embedding (ops/embedding.h); arguments declared in lib/ops/embedding.args.ts. tokens is an
+// embedding and embeddingBackward (ops/embedding.h); arguments declared in lib/ops/embedding.args.ts. tokens is an
 // index argument: the kernel reads a private copy, so out overlapping tokens or a concurrent
 // writer cannot move a row address after the range check.
 #include "../ops/embedding.h"
@@ -25,6 +25,24 @@ Status prepare(const Call& c, EmbeddingJob* job) {
   return Status::Ok();
 }
 
+using EmbeddingBackwardJob = LaunchJob<EmbeddingBackwardArgs, embedding_backward_cpu, MMPREF_CUDA(embedding_backward_cuda)>;
+
+// dy [..., D] with tokens [...] (same element count N), out float32 [V, D].
+Status prepare_backward(const Call& c, EmbeddingBackwardJob* job) {
+  using B = args::embedding_backward;
+  const TensorView &dy = c.t(B::dy), &tokens = c.t(B::tokens), &out = c.t(B::out);
+  MMPREF_RETURN_IF_ERROR(c.one_device());
+  MMPREF_RETURN_IF_ERROR(c.ndim_is(B::out, 2));
+  if (dy.ndim < 1 || dy.size(-1) != out.shape[1] || dy.numel != tokens.numel * out.shape[1])
+    return c.error(Code::kShape, "expected dy of shape [" + (tokens.ndim ? shape_str(tokens).substr(1, shape_str(tokens).size() - 2) + ", " : std::string()) +
+                                     std::to_string(out.shape[1]) + "] (tokens " + shape_str(tokens) + ", out " + shape_str(out) + ") but received " +
+                                     shape_str(dy));
+  job->args = EmbeddingBackwardArgs{dy.data,     tokens.data,  out.ptr<float>(), dy.dtype, tokens.dtype, out.shape[0], out.shape[1],
+                                    tokens.numel, c.boolean(B::accumulate), dy.device};
+  return Status::Ok();
+}
+
 }  // namespace
 MMPREF_BIND_OP(args::embedding, EmbeddingJob, prepare);
+MMPREF_BIND_OP(args::embedding_backward, EmbeddingBackwardJob, prepare_backward);
 }  // namespace mmpref::napi

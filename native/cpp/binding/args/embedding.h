@@ -16,4 +16,16 @@ struct embedding {
   static constexpr OpDecl kDecl = {"embedding", "embedding", kArgs, kCount};
 };
 
+// embeddingBackward(dy, tokens, out, accumulate, async)
+struct embedding_backward {
+  enum : int { dy, tokens, out, accumulate, kCount };
+  static constexpr ArgDecl kArgs[kCount] = {
+      {"dy", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
+      {"tokens", ArgKind::kTensor, kIndex, 0x18u, 0x0u, 0, 0},
+      {"out", ArgKind::kTensor, kWrite, 0x1u, 0x0u, 0, 0},
+      {"accumulate", ArgKind::kBoolean, 0, 0, 0, 0, 0},
+  };
+  static constexpr OpDecl kDecl = {"embeddingBackward", "embeddingBackward", kArgs, kCount};
+};
+
 }  // namespace mmpref::napi::args

@@ -13,7 +13,7 @@
 import { describe, expect, it } from 'vitest';
 import { models, tensor, type Tensor } from '../lib';
 import { backward, forwardTrain, trainableNames as parameterNames } from '../lib/models/train';
-import { llamaForwardRef, type RefConfig, type RefWeights } from './reference/llama';
+import { llamaForwardRef, loraMergedRef, type RefConfig, type RefLayer, type RefWeights } from './reference/llama';
 import { expectError, rng as mulberry32 } from './helpers';
 
 const TINY = { vocabSize: 13, hiddenSize: 8, intermediateSize: 12, numLayers: 2, numHeads: 2, numKvHeads: 1, ropeTheta: 100, rmsNormEps: 1e-5 };
@@ -21,8 +21,8 @@ const B = 2;
 const T = 5;
 const f64 = (t: Tensor) => Float64Array.from(t.toFloat32Array());
 
-function makeModel(tie = false) {
-  const m = models.LlamaModel.random({ ...TINY, tieWordEmbeddings: tie }, { seed: 7, initStd: 0.4 });
+function makeModel(tie = false, bias = false) {
+  const m = models.LlamaModel.random({ ...TINY, tieWordEmbeddings: tie, ...(bias ? { qkvBias: true, oBias: true } : {}) }, { seed: 7, initStd: 0.4 });
   const r = mulberry32(11);
   for (const n of [m.finalNorm, ...m.layers.flatMap((l) => [l.attnNorm, l.mlpNorm])]) {
     const d = n.data as Float32Array;
@@ -40,7 +40,11 @@ function refOf(m: models.LlamaModel): { cfg: RefConfig; w: RefWeights } {
       embed,
       finalNorm: f64(m.finalNorm),
       lmHead: m.lmHead === m.embed ? embed : f64(m.lmHead),
-      layers: m.layers.map((l) => ({ attnNorm: f64(l.attnNorm), wq: f64(l.wq), wk: f64(l.wk), wv: f64(l.wv), wo: f64(l.wo), mlpNorm: f64(l.mlpNorm), wGate: f64(l.wGate), wUp: f64(l.wUp), wDown: f64(l.wDown) })),
+      layers: m.layers.map((l) => ({
+        attnNorm: f64(l.attnNorm), wq: f64(l.wq), wk: f64(l.wk), wv: f64(l.wv), wo: f64(l.wo), mlpNorm: f64(l.mlpNorm), wGate: f64(l.wGate), wUp: f64(l.wUp), wDown: f64(l.wDown),
+        ...(l.bq ? { bq: f64(l.bq), bk: f64(l.bk!), bv: f64(l.bv!) } : {}),
+        ...(l.bo ? { bo: f64(l.bo) } : {}),
+      })),
     },
   };
 }
@@ -52,8 +56,8 @@ function refParam(w: RefWeights, name: string): Float64Array {
   if (name === 'model.norm.weight') return w.finalNorm;
   const m = /^model\.layers\.(\d+)\.(.*)$/.exec(name)!;
   const L = w.layers[Number(m[1])]!;
-  const key = ({ 'input_layernorm.weight': 'attnNorm', 'self_attn.q_proj.weight': 'wq', 'self_attn.k_proj.weight': 'wk', 'self_attn.v_proj.weight': 'wv', 'self_attn.o_proj.weight': 'wo', 'post_attention_layernorm.weight': 'mlpNorm', 'mlp.gate_proj.weight': 'wGate', 'mlp.up_proj.weight': 'wUp', 'mlp.down_proj.weight': 'wDown' } as const)[m[2]!]!;
-  return L[key];
+  const key = ({ 'self_attn.q_proj.bias': 'bq', 'self_attn.k_proj.bias': 'bk', 'self_attn.v_proj.bias': 'bv', 'self_attn.o_proj.bias': 'bo', 'input_layernorm.weight': 'attnNorm', 'self_attn.q_proj.weight': 'wq', 'self_attn.k_proj.weight': 'wk', 'self_attn.v_proj.weight': 'wv', 'self_attn.o_proj.weight': 'wo', 'post_attention_layernorm.weight': 'mlpNorm', 'mlp.gate_proj.weight': 'wGate', 'mlp.up_proj.weight': 'wUp', 'mlp.down_proj.weight': 'wDown' } as const)[m[2]!]!;
+  return L[key]!;
 }
 
 const tokens = [[3, 7, 1, 12, 5], [0, 0, 9, 4, 11]]; // row 1 left-padded by two
@@ -187,8 +191,63 @@ describe('training forward + backward (lib/models/train.ts)', () => {
     for (const [n, g] of once) {
       const a = g.toFloat32Array();
       const b = acc.get(n)!.toFloat32Array();
-      for (let i = 0; i < a.length; i++) expect(Math.abs(b[i]! - 2 * a[i]!), n).toBeLessThanOrEqual(Math.abs(a[i]!) * 2 ** -22);
+      // accumulate adds inside the GEMM's K blocks, so the sum is rounded differently from 2 * once:
+      // a few float32 roundings of terms no larger than max|a|
+      const maxA = a.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      for (let i = 0; i < a.length; i++) expect(Math.abs(b[i]! - 2 * a[i]!), n).toBeLessThanOrEqual(maxA * 2 ** -20);
     }
+  });
+
+  it('LoRA (all seven targets) + q/k/v/o biases: adapter and bias gradients equal finite differences; base weights frozen by default', () => {
+    const m = makeModel(false, true);
+    const r0 = mulberry32(21);
+    for (const l of m.layers) for (const b of [l.bq!, l.bk!, l.bv!, l.bo!]) (b.data as Float32Array).forEach((_, i, a) => (a[i] = r0() - 0.5));
+    m.addLora({ rank: 2, alpha: 6, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], seed: 4 });
+    const named = new Map(m.loraParameters());
+    for (const [n, t] of named) if (n.endsWith('lora_B.weight')) (t.data as Float32Array).forEach((_, i, a) => (a[i] = r0() - 0.5)); // a trained adapter
+    const { cfg, w } = refOf(m); // base weights
+    const scale = 6 / 2;
+    const WEIGHT = { q_proj: 'wq', k_proj: 'wk', v_proj: 'wv', o_proj: 'wo', gate_proj: 'wGate', up_proj: 'wUp', down_proj: 'wDown' } as const;
+    const base = w.layers.map((L) => ({ ...L }));
+    const loraF64 = new Map([...named].map(([n, t]) => [n, f64(t)]));
+    /** the reference weights with every adapter merged in float64 */
+    const merge = () => {
+      w.layers.forEach((L, l) => {
+        for (const [t, k] of Object.entries(WEIGHT)) {
+          const pre = `base_model.model.model.layers.${l}.${t.endsWith('_proj') && ['gate_proj', 'up_proj', 'down_proj'].includes(t) ? 'mlp' : 'self_attn'}.${t}`;
+          const A = loraF64.get(`${pre}.lora_A.weight`)!, Bm = loraF64.get(`${pre}.lora_B.weight`)!;
+          const out = Bm.length / 2, inp = A.length / 2;
+          (L as unknown as Record<string, Float64Array>)[k] = loraMergedRef((base[l] as unknown as Record<string, Float64Array>)[k]!, A, Bm, out, inp, 2, scale);
+        }
+      });
+    };
+    merge();
+    const { saved } = forwardTrain(m, batch());
+    const names = parameterNames(m);
+    expect(names.length).toBe(2 * 7 * 2);
+    const biasNames = m.parameters().map(([n]) => n).filter((n) => n.endsWith('.bias'));
+    expect(biasNames.length).toBe(8);
+    const { grads } = backward(m, saved, { dLogits: tensor(R, [B, T, cfg.vocabSize]) }, { params: [...names, ...biasNames] });
+    for (const n of names) {
+      const arr = loraF64.get(n)!;
+      checkGrad(n, grads.get(n)!.toFloat32Array(), (i) => {
+        const h = 1e-4;
+        const keep = arr[i]!;
+        arr[i] = keep + h;
+        merge();
+        const lp = refLoss(cfg, w);
+        arr[i] = keep - h;
+        merge();
+        const lm = refLoss(cfg, w);
+        arr[i] = keep;
+        merge();
+        return (lp - lm) / (2 * h);
+      });
+    }
+    for (const n of biasNames) checkGrad(n, grads.get(n)!.toFloat32Array(), fdOf(cfg, w, refParam(w, n)));
+    // default: only the adapters
+    const g2 = backward(m, forwardTrain(m, batch()).saved, { dLogits: tensor(R, [B, T, cfg.vocabSize]) }).grads;
+    expect([...g2.keys()].sort()).toEqual([...names].sort());
   });
 
   it('bad use is typed', () => {

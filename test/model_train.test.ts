@@ -11,7 +11,7 @@
  * the rotary inverse, a wrong norm gradient) gives errors of the order of the gradient itself.
  */
 import { describe, expect, it } from 'vitest';
-import { models, tensor, type Tensor } from '../lib';
+import { models, noise as noiseApi, tensor, type Tensor } from '../lib';
 import { backward, forwardTrain, trainableNames as parameterNames } from '../lib/models/train';
 import { llamaForwardRef, loraMergedRef, type RefConfig, type RefLayer, type RefWeights } from './reference/llama';
 import { expectError, rng as mulberry32 } from './helpers';
@@ -249,6 +249,55 @@ describe('training forward + backward (lib/models/train.ts)', () => {
     const g2 = backward(m, forwardTrain(m, batch()).saved, { dLogits: tensor(R, [B, T, cfg.vocabSize]) }).grads;
     expect([...g2.keys()].sort()).toEqual([...names].sort());
   });
+
+  for (const withNoise of [false, true])
+    it(`visual features through the projector${withNoise ? ' with NoiseBoost on them' : ''}: projector and embedding gradients equal finite differences`, () => {
+      const m = models.LlamaModel.random(TINY, { seed: 9, initStd: 0.4, visionHiddenSize: 3 });
+      const { cfg, w } = refOf(m);
+      const pr = m.projector!;
+      const P = { w1: f64(pr.w1), b1: f64(pr.b1!), w2: f64(pr.w2), b2: f64(pr.b2!) };
+      const Nv = 2, Dv = 3, D = 8;
+      const starts = [1, 2];
+      const r = mulberry32(8);
+      const vf = Float32Array.from({ length: B * Nv * Dv }, () => r() * 2 - 1);
+      const noise = { sigma: 0.3, seed: 5, rows: [1, 0] };
+      // the noise is additive (absolute scale): read it off a zero input
+      const n = withNoise ? noiseApi.visualTokens(tensor(new Float32Array(B * T * D), [B, T, D]), { ...noise, spans: starts.map((st) => [[st, Nv] as const]) }).out.toFloat32Array() : new Float32Array(B * T * D);
+      const erf = (x: number) => { // Abramowitz-Stegun 7.1.26 is not enough for a 1e-8 FD: use the series / continued fraction
+        const t = Math.abs(x);
+        let sum = 0, term = t;
+        for (let k = 0; k < 200; k++) { sum += term / (2 * k + 1); term *= -t * t / (k + 1); }
+        return Math.sign(x) * (2 / Math.sqrt(Math.PI)) * sum;
+      };
+      const inputs = () => Array.from({ length: B }, (_, b) => Array.from({ length: T }, (_, t) => {
+        const k = t - starts[b]!;
+        let row: Float64Array;
+        if (k >= 0 && k < Nv) {
+          const f = vf.subarray((b * Nv + k) * Dv, (b * Nv + k + 1) * Dv);
+          const hdn = Array.from({ length: D }, (_, o) => { let z = P.b1[o]!; for (let i = 0; i < Dv; i++) z += P.w1[o * Dv + i]! * f[i]!; return 0.5 * z * (1 + erf(z / Math.SQRT2)); });
+          row = Float64Array.from({ length: D }, (_, o) => { let z = P.b2[o]!; for (let i = 0; i < D; i++) z += P.w2[o * D + i]! * hdn[i]!; return z; });
+        } else row = w.embed.slice(tokens[b]![t]! * D, tokens[b]![t]! * D + D);
+        return row.map((v, i) => v + n[(b * T + t) * D + i]!);
+      }));
+      const loss = () => refLoss(cfg, w, inputs());
+      const { saved } = forwardTrain(m, { ...batch(), visualFeatures: tensor(vf, [B, Nv, Dv]), imageStarts: starts }, withNoise ? { noise } : {});
+      const { grads } = backward(m, saved, { dLogits: tensor(R, [B, T, cfg.vocabSize]) });
+      const fd = (arr: Float64Array) => (i: number) => {
+        const h = 1e-4, keep = arr[i]!;
+        arr[i] = keep + h;
+        const lp = loss();
+        arr[i] = keep - h;
+        const lm = loss();
+        arr[i] = keep;
+        return (lp - lm) / (2 * h);
+      };
+      checkGrad('linear_1.weight', grads.get('model.multi_modal_projector.linear_1.weight')!.toFloat32Array(), fd(P.w1));
+      checkGrad('linear_1.bias', grads.get('model.multi_modal_projector.linear_1.bias')!.toFloat32Array(), fd(P.b1));
+      checkGrad('linear_2.weight', grads.get('model.multi_modal_projector.linear_2.weight')!.toFloat32Array(), fd(P.w2));
+      checkGrad('linear_2.bias', grads.get('model.multi_modal_projector.linear_2.bias')!.toFloat32Array(), fd(P.b2));
+      checkGrad('embed_tokens', grads.get('model.embed_tokens.weight')!.toFloat32Array(), fd(w.embed));
+      checkGrad('q_proj', grads.get('model.layers.0.self_attn.q_proj.weight')!.toFloat32Array(), fd(w.layers[0]!.wq));
+    });
 
   it('bad use is typed', () => {
     const m = makeModel();

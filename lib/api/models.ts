@@ -10,6 +10,16 @@ export {
   type ForwardResult,
 } from '../models/llama';
 export { type LoadOptions, type SaveOptions } from '../models/checkpoint';
+export {
+  SavedActivations,
+  trainableNames,
+  type TrainBatch,
+  type TrainForwardOptions,
+  type TrainForwardResult,
+  type TrainNoiseOptions,
+  type BackwardOptions,
+  type BackwardResult,
+} from '../models/train';
 export { LORA_TARGETS, type LoraOptions, type LoraTarget } from '../models/lora';
 export { generate, GenerateRun, type GenerateOptions, type GenerateResult, type GenerateEvents, type ImageMaskOptions } from '../models/generate';
 export {

@@ -26,6 +26,7 @@ import { boolOpt, checkOptions, enumOpt, expectShape, numberOpt, sameDevice, ten
 import type { ModelType } from './hf_config';
 import { loadCheckpoint, saveCheckpoint, type LoadOptions, type SaveOptions } from './checkpoint';
 import { LoraState, loraDelta, type LoraOptions, type LoraTarget } from './lora';
+import { backward, forwardTrain, type BackwardOptions, type BackwardResult, type SavedActivations, type TrainBatch, type TrainForwardOptions, type TrainForwardResult } from './train';
 
 export interface LlamaConfig {
   /** Vocabulary size V (default 32000, LLaMA/Vicuna). */
@@ -65,6 +66,8 @@ export interface LlamaInitOptions {
   device?: DeviceSpec;
   /** Standard deviation of the projection and embedding weights (default 0.02, as HF's initializer_range). */
   initStd?: number;
+  /** Add a LLaVA-style projector (Linear Dv -> D, GELU, Linear D -> D, with biases) for visual features of this size (default: none). */
+  visionHiddenSize?: number;
 }
 
 export interface LlamaLayer {
@@ -192,7 +195,8 @@ export class LlamaModel {
   static random(config: LlamaConfig = {}, options: LlamaInitOptions = {}): LlamaModel {
     const op = 'LlamaModel.random';
     const c = resolve(config);
-    const o = checkOptions(op, options, ['seed', 'dtype', 'device', 'initStd']);
+    const o = checkOptions(op, options, ['seed', 'dtype', 'device', 'initStd', 'visionHiddenSize']);
+    const Dv = o.visionHiddenSize === undefined ? 0 : numberOpt(op, 'visionHiddenSize', o.visionHiddenSize, 0, { integer: true, min: 1, max: 1 << 20 });
     const seed = numberOpt(op, 'seed', o.seed, 0, { integer: true, min: 0 });
     const dtype = enumOpt(op, 'dtype', o.dtype, FLOAT_DTYPES, 'float32');
     const std = numberOpt(op, 'initStd', o.initStd, 0.02, { gt: 0 });
@@ -228,7 +232,8 @@ export class LlamaModel {
       if (c.qkvBias) Object.assign(L, { bq: make([H * d], 'normal'), bk: make([Hkv * d], 'normal'), bv: make([Hkv * d], 'normal') });
       if (c.oBias) L.bo = make([D], 'normal');
     }
-    return new LlamaModel(c, dtype, device, { embed, layers, finalNorm, lmHead });
+    const projector = Dv ? { w1: make([D, Dv], 'normal'), b1: make([D], 'normal'), w2: make([D, D], 'normal'), b2: make([D], 'normal') } : undefined;
+    return new LlamaModel(c, dtype, device, { embed, layers, finalNorm, lmHead, ...(projector ? { projector } : {}) });
   }
 
   /**
@@ -452,6 +457,24 @@ export class LlamaModel {
     last.dispose();
     if (idxDev !== idx) idxDev.dispose();
     return { hidden, logits };
+  }
+
+  /**
+   * The training forward over whole sequences (no KV cache): logits (or only hidden states) and the
+   * activations the backward needs (`saved.bytes`). Visual features go through the projector into
+   * their image spans; `noise` applies NoiseBoost to them. See lib/models/train.ts.
+   */
+  forwardTrain(batch: TrainBatch, options?: TrainForwardOptions): TrainForwardResult {
+    return forwardTrain(this, batch, options);
+  }
+
+  /**
+   * The backward of forwardTrain from dLogits (or dHidden): float32 gradients named as parameters()
+   * / loraParameters() name them (default: the adapters when LoRA is on, else every parameter).
+   * Disposes `saved`.
+   */
+  backward(saved: SavedActivations, grad: { dLogits: TensorLike } | { dHidden: TensorLike }, options?: BackwardOptions): BackwardResult {
+    return backward(this, saved, grad as never, options);
   }
 
   /** Frees the weights and adapters (CUDA memory at once). */

@@ -19,6 +19,9 @@ import { permute } from '../ops/permute';
 import { rmsNorm, rmsNormBackward } from '../ops/rms_norm';
 import { rotary, rotaryBackward } from '../ops/rotary';
 import { swiglu, swigluBackward } from '../ops/swiglu';
+import { gelu, geluBackward } from '../ops/gelu';
+import { visualTokens, type TokenScaleMode } from '../ops/visual_tokens';
+import type { Seed } from '../op_args';
 import type { FloatDType } from '../dtype';
 import { fail } from '../errors';
 import { Tensor, tensor, zeros, type TensorLike } from '../tensor';
@@ -35,6 +38,29 @@ export interface TrainBatch {
   attentionMask?: TensorLike<'bool'>;
   /** Rotary positions, int32 [B, T]; default: with attentionMask, the count of real tokens before t (HF); else t. */
   positions?: TensorLike<'int32'>;
+  /**
+   * Visual features [B, Nv, Dv] in the model's dtype from a frozen vision encoder (e.g. CLIP's
+   * penultimate layer): the model's projector (Linear, GELU, Linear as LLaVA-1.5) maps them to
+   * [B, Nv, D], which replace the embeddings of tokens[b, imageStarts[b] .. + Nv). CPU for now.
+   */
+  visualFeatures?: TensorLike;
+  /** Where each row's Nv visual tokens start (B integers, with start + Nv <= T). */
+  imageStarts?: ArrayLike<number>;
+}
+
+/** NoiseBoost: Gaussian noise on the projected visual tokens during training (noise.visualTokens). */
+export interface TrainNoiseOptions {
+  /** Noise scale (default 0.5). */
+  sigma?: number;
+  /** 'absolute' (default), 'token-rms' or 'token-std'. */
+  scale?: TokenScaleMode;
+  /** Probability a visual token is perturbed (default 1). */
+  prob?: number;
+  /** bool [B]: perturb only these rows (DPO: the chosen rows). Default every row. */
+  rows?: ArrayLike<boolean | number>;
+  /** Philox seed and offset of the noise (default: a fresh seed). */
+  seed?: Seed;
+  offset?: Seed;
 }
 
 export interface TrainForwardOptions {
@@ -42,6 +68,8 @@ export interface TrainForwardOptions {
   logits?: 'all' | 'none';
   /** Keep only each layer's input and recompute the layer in the backward (default false). */
   checkpoint?: boolean;
+  /** NoiseBoost on the visual tokens (needs visualFeatures); the gradient passes through the noise unchanged. */
+  noise?: TrainNoiseOptions;
 }
 
 interface LayerSaved {
@@ -70,6 +98,8 @@ export class SavedActivations {
   /** @internal */ positions!: Tensor<'int32'>;
   /** @internal */ shape!: [number, number];
   /** @internal */ checkpoint = false;
+  /** @internal projector activations: features, pre-GELU, post-GELU; starts */
+  visual?: { vf: Tensor<FloatDType>; h: Tensor<FloatDType>; a: Tensor<FloatDType>; starts: number[]; nv: number };
   /** @internal */ model!: LlamaModel;
   /** @internal the adapters of the forward (the backward uses the same) */ lora?: LoraState;
   private freed = false;
@@ -77,6 +107,7 @@ export class SavedActivations {
   /** Bytes of the tensors held (activations only; the weights are not counted). */
   get bytes(): number {
     let n = this.xFinal.byteLength + (this.positions?.byteLength ?? 0) + (this.keyMask?.byteLength ?? 0);
+    if (this.visual) n += this.visual.vf.byteLength + this.visual.h.byteLength + this.visual.a.byteLength;
     for (const l of this.layers) for (const t of layerTensors(l)) n += t.byteLength;
     return n;
   }
@@ -93,6 +124,7 @@ export class SavedActivations {
     this.positions.dispose();
     this.keyMask?.dispose();
     this.tokens?.dispose();
+    if (this.visual) for (const t of [this.visual.vf, this.visual.h, this.visual.a]) t.dispose();
   }
 }
 
@@ -208,14 +240,40 @@ function layerForward(model: LlamaModel, l: number, x: Tensor<FloatDType>, s: Sa
   return { y, saved };
 }
 
+/** Projector forward (Linear, exact GELU, Linear) and the splice of its rows into x (CPU). */
+function splice(op: string, model: LlamaModel, s: SavedActivations, x: Tensor<FloatDType>, features: TensorLike, startsIn: ArrayLike<number> | undefined): void {
+  const pr = model.projector;
+  if (!pr) fail('ERR_ARGUMENT', op, 'expected a model with a multi_modal_projector (a LLaVA checkpoint, or random({ visionHiddenSize })) for visualFeatures');
+  if (model.device !== 'cpu') fail('ERR_DEVICE', op, 'expected a CPU model for visualFeatures (splicing visual tokens on CUDA is not implemented yet); pass inputsEmbeds');
+  const [B, T] = s.shape;
+  const D = model.config.hiddenSize;
+  const vf = tensorArg(op, 'visualFeatures', features, [model.dtype], 3) as Tensor<FloatDType>;
+  expectShape(op, 'visualFeatures', vf, [B, vf.shape[1]!, pr.w1.shape[1]!]);
+  const nv = vf.shape[1]!;
+  if (startsIn === undefined || typeof startsIn.length !== 'number' || startsIn.length !== B)
+    fail('ERR_ARGUMENT', op, `expected imageStarts, ${B} integers, but received ${startsIn === undefined ? 'none' : String(startsIn)}`);
+  const starts = Array.from(startsIn, (v, i) => {
+    if (!Number.isInteger(v) || v < 0 || v + nv > T) fail('ERR_RANGE', op, `expected imageStarts[${i}] an integer in [0, ${T - nv}] but received ${v}`);
+    return v;
+  });
+  const h = linear(vf, pr.w1, pr.b1 ? { bias: pr.b1 } : {}) as Tensor<FloatDType>;
+  const a = gelu(h) as Tensor<FloatDType>;
+  const p = linear(a, pr.w2, pr.b2 ? { bias: pr.b2 } : {}) as Tensor<FloatDType>;
+  const dst = x.data as Float32Array | Uint16Array;
+  const src = p.data as Float32Array | Uint16Array;
+  for (let b = 0; b < B; b++) dst.set(src.subarray(b * nv * D, (b + 1) * nv * D), (b * T + starts[b]!) * D);
+  p.dispose();
+  s.visual = { vf: vf.clone() as Tensor<FloatDType>, h, a, starts, nv };
+}
+
 /**
  * The training forward: logits (or only hidden states) of a whole batch, and the activations the
  * backward needs. Inputs are not modified.
  */
 export function forwardTrain(model: LlamaModel, batch: TrainBatch, options: TrainForwardOptions = {}): TrainForwardResult {
   const op = 'LlamaModel.forwardTrain';
-  const o = checkOptions(op, options, ['logits', 'checkpoint']);
-  const b = checkOptions(op, batch, ['tokens', 'inputsEmbeds', 'attentionMask', 'positions']);
+  const o = checkOptions(op, options, ['logits', 'checkpoint', 'noise']);
+  const b = checkOptions(op, batch, ['tokens', 'inputsEmbeds', 'attentionMask', 'positions', 'visualFeatures', 'imageStarts']);
   const which = enumOpt(op, 'logits', o.logits, ['all', 'none'] as const, 'all');
   const checkpoint = boolOpt(op, 'checkpoint', o.checkpoint, false);
   const c = model.config;
@@ -251,6 +309,14 @@ export function forwardTrain(model: LlamaModel, batch: TrainBatch, options: Trai
   } else {
     const p = defaultPositions(s.keyMask, B, T);
     s.positions = model.device === 'cpu' ? p : (p.to(model.embed.device) as Tensor<'int32'>);
+  }
+  if (b.visualFeatures !== undefined) splice(op, model, s, x, b.visualFeatures, b.imageStarts);
+  else if (b.imageStarts !== undefined) fail('ERR_ARGUMENT', op, 'expected imageStarts only with visualFeatures');
+  if (o.noise !== undefined) {
+    if (!s.visual) fail('ERR_ARGUMENT', op, 'expected noise (NoiseBoost) only with visualFeatures');
+    const { nv, starts } = s.visual;
+    const n = checkOptions(op, o.noise, ['sigma', 'scale', 'prob', 'rows', 'seed', 'offset']);
+    visualTokens(x, { ...n, spans: starts.map((st) => [[st, nv] as const]), inPlace: true });
   }
   s.lora = model._activeLora;
   for (let l = 0; l < model.layers.length; l++) {
@@ -397,6 +463,27 @@ export function backward(
     addInto(dx, norm(dn1, s.x, L.attnNorm)); // dx is now dL/dx of layer l
     dn1.dispose();
     if (saved.checkpoint) for (const t of layerTensors(s)) if (t !== s.x) t.dispose();
+  }
+
+  if (saved.visual && model.projector) {
+    // the visual rows of dx go to the projector; the placeholder tokens under them get no gradient
+    const { vf, h, a, starts, nv } = saved.visual;
+    const pr = model.projector;
+    const dP = zeros([B, nv, D], model.dtype) as Tensor<FloatDType>;
+    const src = dx.data as Float32Array | Uint16Array;
+    const dst = dP.data as Float32Array | Uint16Array;
+    for (let b = 0; b < B; b++) {
+      const at = (b * T + starts[b]!) * D;
+      dst.set(src.subarray(at, at + nv * D), b * nv * D);
+      src.fill(0, at, at + nv * D);
+    }
+    if (wants(pr.w1) || wants(pr.b1)) {
+      const da = lin(dP, a, pr.w2, pr.b2)!;
+      geluBackward(da, h, { out: da });
+      lin(da, vf, pr.w1, pr.b1, false);
+      da.dispose();
+    } else lin(dP, a, pr.w2, pr.b2, false);
+    dP.dispose();
   }
 
   let dInputsEmbeds: Tensor<FloatDType> | undefined;

@@ -53,7 +53,10 @@ export interface AdamwOptions {
   step: number;
 }
 
-/** Zeroed float32 moments (and, with masterWeights, float32 copies of the parameters) on the parameters' devices. */
+/**
+ * Zeroed float32 moments (and, with masterWeights, float32 copies of the parameters) on the
+ * parameters' devices. The master copies of CUDA parameters go through host memory once.
+ */
 export function adamwState(params: readonly Tensor[], options?: AdamwStateOptions): AdamwState {
   const op = 'optim.adamwState';
   const o = checkOptions(op, options, ['masterWeights']);
@@ -159,7 +162,9 @@ function prepare(params: readonly Tensor[], grads: readonly Tensor[], state: Ada
  * One AdamW step (torch.optim.AdamW, amsgrad off) on every parameter, in place: params, state.m,
  * state.v (and state.master) are updated. grads: float32 or the parameter's dtype, same shapes.
  * With state.master the update is done on the float32 master copies and params are written as
- * their rounding. Nothing else is modified. Throws before touching anything when any list entry is
- * invalid.
+ * their rounding. Nothing else is modified. Every list entry is checked (types, lengths, shapes,
+ * dtypes, devices, overlaps) before the first tensor is updated; the tensors are then updated one
+ * native call each, in list order, so an error only the native layer can see (a buffer detached
+ * while adamwAsync runs) leaves the earlier entries updated and the later ones not.
  */
 export const [adamw, adamwAsync] = syncAsync(prepare);

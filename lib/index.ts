@@ -104,7 +104,18 @@ export type {
   LlamaConfig,
   LlamaInitOptions,
   LlamaLayer,
+  LlamaLoadOptions,
+  LlamaSaveOptions,
+  LlavaProjector,
+  LoadProgress,
+  LoraOptions,
+  LoraTarget,
   ResolvedLlamaConfig,
+  SafetensorsDirOptions,
+  SafetensorsEntry,
+  SafetensorsHeader,
+  SafetensorsReadOptions,
+  SafetensorsWriteOptions,
 } from './api/models';
 export * as ops from './api/ops';
 export * as dpo from './api/dpo';

@@ -20,6 +20,7 @@ export {
   type BackwardOptions,
   type BackwardResult,
 } from '../models/train';
+export { type LlamaLoadOptions, type LlamaSaveOptions } from '../models/checkpoint';
 export { LORA_TARGETS, type LoraOptions, type LoraTarget } from '../models/lora';
 export { generate, GenerateRun, type GenerateOptions, type GenerateResult, type GenerateEvents, type ImageMaskOptions } from '../models/generate';
 export {
@@ -29,8 +30,8 @@ export {
   readSafetensorsHeader,
   type SafetensorsHeader,
   type SafetensorsEntry,
-  type ReadOptions as SafetensorsReadOptions,
-  type WriteOptions as SafetensorsWriteOptions,
-  type ShardedWriteOptions,
-  type ReadProgress,
+  type SafetensorsReadOptions,
+  type SafetensorsWriteOptions,
+  type SafetensorsDirOptions,
+  type LoadProgress,
 } from '../io/safetensors';

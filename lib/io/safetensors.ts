@@ -50,7 +50,7 @@ export interface SafetensorsHeader {
   fileSize: number;
 }
 
-export interface ReadProgress {
+export interface LoadProgress {
   /** Bytes of tensor data read so far (over every file of the call). */
   loaded: number;
   /** Bytes of tensor data the call reads in all. */
@@ -59,7 +59,7 @@ export interface ReadProgress {
   name: string;
 }
 
-export interface ReadOptions {
+export interface SafetensorsReadOptions {
   /** Convert floating-point tensors to this dtype (default: keep each tensor's own dtype). */
   dtype?: 'float32' | 'float16' | 'bfloat16';
   /** 'cpu' (default), 'cuda' or 'cuda:N'. */
@@ -67,7 +67,7 @@ export interface ReadOptions {
   /** Read only these tensors (default: all). */
   names?: readonly string[];
   /** Called after each tensor with the bytes read so far. */
-  onProgress?: (p: ReadProgress) => void;
+  onProgress?: (p: LoadProgress) => void;
 }
 
 const OP = 'safetensors';
@@ -166,7 +166,7 @@ export function readSafetensorsHeader(file: string): SafetensorsHeader {
 }
 
 /** The mmpref dtype a tensor of this entry is read as (ERR_DTYPE when mmpref has none). */
-export function targetDtype(e: SafetensorsEntry, name: string, want: ReadOptions['dtype'], op: string): DType {
+export function targetDtype(e: SafetensorsEntry, name: string, want: SafetensorsReadOptions['dtype'], op: string): DType {
   const own = ST_TO_DTYPE[e.dtype];
   if (!own) fail('ERR_DTYPE', op, `expected tensor '${name}' to be one of ${Object.keys(ST_TO_DTYPE).join(', ')} but received ${e.dtype}`);
   return want && (own === 'float32' || own === 'float16' || own === 'bfloat16') ? want : own;
@@ -200,7 +200,7 @@ export function readTensorInto(fd: number, e: SafetensorsEntry, dst: Tensor, op:
  * reads its bytes at its offset (no copy of the file is held). Returns name -> Tensor in header
  * order. On any error, every tensor already read is disposed.
  */
-export function loadSafetensors(file: string, options: ReadOptions = {}): Map<string, Tensor> {
+export function loadSafetensors(file: string, options: SafetensorsReadOptions = {}): Map<string, Tensor> {
   const op = 'loadSafetensors';
   const device = options.device ?? 'cpu';
   parseDevice(device, op);
@@ -234,7 +234,7 @@ export function loadSafetensors(file: string, options: ReadOptions = {}): Map<st
   }
 }
 
-export interface WriteOptions {
+export interface SafetensorsWriteOptions {
   /** Strings stored as "__metadata__" (default {format: 'pt'}, what transformers expects). */
   metadata?: Record<string, string>;
   /** Convert floating-point tensors to this dtype on the way out (default: each tensor's own). */
@@ -256,7 +256,7 @@ function hostBytes(t: Tensor, dtype: DType): Uint8Array {
 const isFloat = (d: DType) => d === 'float32' || d === 'float16' || d === 'bfloat16';
 
 /** The header JSON bytes (padded with spaces to a multiple of 8) and the out dtype of each tensor. */
-function buildHeader(tensors: readonly (readonly [string, Tensor])[], o: WriteOptions): { header: Uint8Array; dtypes: DType[] } {
+function buildHeader(tensors: readonly (readonly [string, Tensor])[], o: SafetensorsWriteOptions): { header: Uint8Array; dtypes: DType[] } {
   const json: Record<string, unknown> = { __metadata__: o.metadata ?? { format: 'pt' } };
   let at = 0;
   const dtypes: DType[] = [];
@@ -284,7 +284,7 @@ function buildHeader(tensors: readonly (readonly [string, Tensor])[], o: WriteOp
  * host). The file is written under a temporary name and renamed, so a failed write leaves no
  * partial file under `file`.
  */
-export function saveSafetensors(file: string, tensors: readonly (readonly [string, Tensor])[], options: WriteOptions = {}): void {
+export function saveSafetensors(file: string, tensors: readonly (readonly [string, Tensor])[], options: SafetensorsWriteOptions = {}): void {
   const op = 'saveSafetensors';
   const { header, dtypes } = buildHeader(tensors, options);
   const tmp = `${file}.tmp-${process.pid}`;
@@ -306,7 +306,7 @@ export function saveSafetensors(file: string, tensors: readonly (readonly [strin
   }
 }
 
-export interface ShardedWriteOptions extends WriteOptions {
+export interface SafetensorsDirOptions extends SafetensorsWriteOptions {
   /** Largest shard in bytes; above it the tensors are split over model-0000i-of-0000n.safetensors + an index (default: one file). */
   maxShardBytes?: number;
   /** File name stem (default 'model'). */
@@ -318,7 +318,7 @@ export interface ShardedWriteOptions extends WriteOptions {
  * `<stem>-00001-of-0000n.safetensors` ... plus `<stem>.safetensors.index.json` ({metadata:
  * {total_size}, weight_map}) as transformers' save_pretrained does. Returns the files written.
  */
-export function saveSafetensorsDir(dir: string, tensors: readonly (readonly [string, Tensor])[], options: ShardedWriteOptions = {}): string[] {
+export function saveSafetensorsDir(dir: string, tensors: readonly (readonly [string, Tensor])[], options: SafetensorsDirOptions = {}): string[] {
   const stem = options.stem ?? 'model';
   const max = options.maxShardBytes ?? Infinity;
   if (!(max > 0)) fail('ERR_RANGE', 'saveSafetensors', `expected maxShardBytes > 0 but received ${max}`);

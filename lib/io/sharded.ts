@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import { fail, MmprefError } from '../errors';
 import type { DType } from '../dtype';
 import { empty, parseDevice, type DeviceSpec, type Tensor } from '../tensor';
-import { readSafetensorsHeader, readTensorInto, type ReadProgress, type SafetensorsEntry } from './safetensors';
+import { readSafetensorsHeader, readTensorInto, type LoadProgress, type SafetensorsEntry } from './safetensors';
 
 export interface DirEntry extends SafetensorsEntry {
   file: string;
@@ -63,7 +63,7 @@ export interface ReadItem {
  * Reads the listed tensors (allocated on `device`); on any failure, disposes everything read so
  * far and rethrows. `onProgress` follows each tensor.
  */
-export function readDirTensors(entries: Map<string, DirEntry>, items: readonly ReadItem[], device: DeviceSpec, op: string, onProgress?: (p: ReadProgress) => void): Tensor[] {
+export function readDirTensors(entries: Map<string, DirEntry>, items: readonly ReadItem[], device: DeviceSpec, op: string, onProgress?: (p: LoadProgress) => void): Tensor[] {
   const dev = parseDevice(device, op);
   const out: Tensor[] = [];
   const fds = new Map<string, number>();

@@ -14,20 +14,20 @@ import { FLOAT_DTYPES, type FloatDType } from '../dtype';
 import { parseDevice, type DeviceSpec, type Tensor } from '../tensor';
 import { checkOptions, enumOpt, numberOpt } from '../validate';
 import { openSafetensorsDir, readDirTensors } from '../io/sharded';
-import { saveSafetensorsDir, type ReadProgress } from '../io/safetensors';
+import { saveSafetensorsDir, type LoadProgress } from '../io/safetensors';
 import { hfConfigText, modelTypeFor, parseHfConfig } from './hf_config';
 import type { HfMeta, LlamaLayer, LlamaModel, LlamaWeights, ResolvedLlamaConfig } from './llama';
 
-export interface LoadOptions {
+export interface LlamaLoadOptions {
   /** Dtype of the loaded weights (default: the checkpoint's config dtype when float32/float16/bfloat16, else float32); tensors are converted on read. */
   dtype?: FloatDType;
   /** 'cpu' (default), 'cuda' or 'cuda:N'. */
   device?: DeviceSpec;
   /** Called after each tensor with the bytes read so far and in all. */
-  onProgress?: (p: ReadProgress) => void;
+  onProgress?: (p: LoadProgress) => void;
 }
 
-export interface SaveOptions {
+export interface LlamaSaveOptions {
   /** Dtype written (default: the model's). */
   dtype?: FloatDType;
   /** Split model.safetensors into shards of at most this many bytes + model.safetensors.index.json (default: one file). */
@@ -46,7 +46,7 @@ function canonical(key: string, llava: boolean): string | null {
   return key;
 }
 
-export function loadCheckpoint(dir: string, options: LoadOptions, make: Factory): LlamaModel {
+export function loadCheckpoint(dir: string, options: LlamaLoadOptions, make: Factory): LlamaModel {
   const op = 'LlamaModel.load';
   const o = checkOptions(op, options, ['dtype', 'device', 'onProgress']);
   const device = o.device ?? 'cpu';
@@ -166,7 +166,7 @@ export function loadCheckpoint(dir: string, options: LoadOptions, make: Factory)
   return make(c, dtype, device, w, hf);
 }
 
-export function saveCheckpoint(model: LlamaModel, dir: string, options: SaveOptions): string[] {
+export function saveCheckpoint(model: LlamaModel, dir: string, options: LlamaSaveOptions): string[] {
   const op = 'LlamaModel.save';
   const o = checkOptions(op, options, ['dtype', 'maxShardBytes']);
   const dtype = enumOpt(op, 'dtype', o.dtype, FLOAT_DTYPES, model.dtype);

@@ -24,7 +24,7 @@ import { MAX_LAYERS } from '../ops/kv_cache';
 import { Tensor, empty, full, parseDevice, tensor, type DeviceSpec, type TensorLike } from '../tensor';
 import { boolOpt, checkOptions, enumOpt, expectShape, numberOpt, sameDevice, tensorArg } from '../validate';
 import type { ModelType } from './hf_config';
-import { loadCheckpoint, saveCheckpoint, type LoadOptions, type SaveOptions } from './checkpoint';
+import { loadCheckpoint, saveCheckpoint, type LlamaLoadOptions, type LlamaSaveOptions } from './checkpoint';
 import { LoraState, loraDelta, type LoraOptions, type LoraTarget } from './lora';
 import { backward, forwardTrain, type BackwardOptions, type BackwardResult, type SavedActivations, type TrainBatch, type TrainForwardOptions, type TrainForwardResult } from './train';
 
@@ -95,7 +95,7 @@ export interface LlavaProjector {
   b2?: Tensor<FloatDType>;
 }
 
-/** @internal What save() needs to write the checkpoint back in its own layout. */
+/** What save() needs to write the checkpoint back in its own layout. */
 export interface HfMeta {
   modelType: ModelType;
   llava?: Record<string, unknown>;
@@ -242,12 +242,12 @@ export class LlamaModel {
    * model.safetensors.index.json. Every header, key, shape and dtype is checked before any tensor
    * is allocated; a failure is a typed MmprefError naming the file and key, and frees what was read.
    */
-  static load(dir: string, options: LoadOptions = {}): LlamaModel {
+  static load(dir: string, options: LlamaLoadOptions = {}): LlamaModel {
     return loadCheckpoint(dir, options, (config, dtype, device, w, hf) => new LlamaModel(config, dtype, device, w, hf));
   }
 
   /** Writes config.json + model.safetensors (or shards above maxShardBytes) in the layout it was loaded from. */
-  save(dir: string, options: SaveOptions = {}): string[] {
+  save(dir: string, options: LlamaSaveOptions = {}): string[] {
     return saveCheckpoint(this, dir, options);
   }
 
@@ -485,7 +485,7 @@ export class LlamaModel {
   }
 }
 
-/** @internal The tensors a model is built from. */
+/** The tensors a model is built from (LlamaModel.load builds one). */
 export interface LlamaWeights {
   embed: Tensor<FloatDType>;
   layers: LlamaLayer[];

@@ -9,7 +9,6 @@ export {
   type ForwardOptions,
   type ForwardResult,
 } from '../models/llama';
-export { type LoadOptions, type SaveOptions } from '../models/checkpoint';
 export {
   SavedActivations,
   trainableNames,

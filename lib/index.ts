@@ -49,6 +49,7 @@ export type { Seed, StreamOptions } from './op_args';
 export type { AddOptions, ElementwiseOptions, LinearOptions, LogSumExpOptions, PermuteOptions, RmsNormOptions, RotaryOptions } from './api/ops';
 export type { RmsNormBackwardOptions, RmsNormGrads, RotaryBackwardOptions, SwigluBackwardOptions, SwigluGrads } from './api/ops';
 export type { EmbeddingBackwardOptions, GeluApproximation, GeluOptions } from './api/ops';
+export type { CrossEntropyNoneResult, CrossEntropyOptions, CrossEntropyResult } from './api/ops';
 export type {
   DpoLossInputs,
   DpoLossOptions,

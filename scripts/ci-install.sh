@@ -24,6 +24,7 @@ ARM64_TESTS="${ARM64_TESTS:-test/log_sum_exp.test.ts test/linear.test.ts test/rm
   test/sequence_logps.test.ts test/dpo_loss.test.ts test/random_fill.test.ts test/visual_tokens.test.ts test/diffuse.test.ts
   test/neftune.test.ts test/prediction_loss.test.ts test/attention_masked.test.ts test/image_key_mask.test.ts
   test/kv_cache.test.ts test/sample.test.ts test/contrastive.test.ts test/cosine.test.ts test/mean_pool_normalize.test.ts
+  test/cross_entropy.test.ts
   test/errors.test.ts}"
 NODE_ARM64_VERSION=${NODE_ARM64_VERSION:-20.20.2}
 

@@ -188,6 +188,26 @@ export const OPS: OpSpec[] = [
     call: pick2(dpo.logpsBackward as (...a: unknown[]) => unknown, dpo.logpsBackwardAsync as (...a: unknown[]) => Promise<unknown>),
   },
   {
+    name: 'ops.crossEntropy',
+    hasAsync: true,
+    build(r, s) {
+      const V = r.int(2, 11);
+      const keys = ['ignoreIndex', 'shift', 'reduction', 'grad', 'inPlace', 'out', 'gradOut', 'labelSmoothing'];
+      const B = r.int(1, 3), T = z(r, 1, 5, s);
+      const shape = r.bool() ? [B, T] : [B * T];
+      const none = r.bool();
+      const dt = fdt(r);
+      const opts: Record<string, unknown> = { grad: true, shift: r.bool(), reduction: none ? 'none' : r.pick(['mean', 'sum'] as const), out: ft(r, [...shape, V], dt) };
+      const slots: Slot[] = [{ path: [0], role: 'in' }, { path: [1], role: 'index', lo: 0, hi: V }, { path: [2, 'out'], role: 'out' }];
+      if (none) {
+        opts.gradOut = ft(r, shape);
+        slots.push({ path: [2, 'gradOut'], role: 'in' });
+      }
+      return { args: [ft(r, [...shape, V], dt), it(r, shape, 0, V), opts], slots, opts: [2], optKeys: keys, outKey: 'out' };
+    },
+    call: pick2(ops.crossEntropy as (...a: unknown[]) => unknown, ops.crossEntropyAsync as (...a: unknown[]) => Promise<unknown>),
+  },
+  {
     name: 'dpo.loss',
     hasAsync: true,
     build(r, s) {

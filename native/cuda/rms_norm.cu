@@ -37,6 +37,14 @@ __global__ void rms_norm_kernel(const T* x, const W* __restrict__ w, T* y, int64
 
 constexpr int kBwdThreads = 256;
 
+// Rows per dw partial on the GPU: smaller blocks than the CPU's (ops/rms_norm.h) so that a
+// 2048-row batch fills the SMs (512 blocks); at most 1024 partials (1024 * D floats of scratch).
+// A function of rows only, so the launch and the summation order are fixed.
+int64_t cuda_block_rows(int64_t rows) {
+  const int64_t per = (rows + 1023) / 1024;
+  return per > 4 ? per : 4;
+}
+
 struct SumPair {
   float ss, sd;  // sum x^2, sum dy w x
 };
@@ -86,7 +94,7 @@ __global__ void rms_norm_backward_dw_kernel(const float* __restrict__ parts, flo
 Status rms_norm_backward_cuda(const RmsNormBackwardArgs& a) {
   MMPREF_RETURN_IF_ERROR(cuda::set_device(a.device));
   if (a.cols == 0) return Status::Ok();
-  const int64_t per = rms_norm_backward_block_rows(a.rows), nb = (a.rows + per - 1) / per;
+  const int64_t per = cuda_block_rows(a.rows), nb = (a.rows + per - 1) / per;
   cuda::DeviceScratch parts;
   MMPREF_RETURN_IF_ERROR(parts.alloc_n<float>(nb * a.cols, "rmsNormBackward: dw partials"));
   Status st = MMPREF_CUDA_DISPATCH_FLOAT(a.dtype, T, "rmsNormBackward", {

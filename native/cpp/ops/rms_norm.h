@@ -6,9 +6,10 @@
 //   dx_k = r dy_k w_k - (r^3 c) x_k      (= r (dy w - x^ mean(dy w x^)), x^ = x r)
 //   dw_k (+)= sum_rows dy_k (x_k r)
 // dx may be dy itself (a row is read before written). dw is float32 and deterministic: rows are
-// cut into blocks of rms_norm_backward_block_rows(rows) (a function of rows only), each block sums
-// its rows in order into its own partial, and the partials are added in block order (CPU and CUDA
-// alike; no atomics), so the bits do not depend on the thread count or the launch.
+// cut into blocks of a fixed number of rows (a function of rows only: rms_norm_backward_block_rows
+// on the CPU, smaller blocks on CUDA to fill the SMs), each block sums its rows in order into its
+// own partial, and the partials are added in block order (no atomics), so the bits do not depend
+// on the thread count or the launch.
 #pragma once
 
 #include <cmath>
@@ -34,7 +35,7 @@ struct RmsNormArgs {
 Status rms_norm_cpu(const RmsNormArgs& a);
 Status rms_norm_cuda(const RmsNormArgs& a);
 
-// Rows per dw partial: at least 32, and at most 256 partials (bounded scratch: 256 * D floats).
+// Rows per dw partial on the CPU: at least 32, and at most 256 partials (bounded scratch: 256 * D floats).
 MMPREF_HD int64_t rms_norm_backward_block_rows(int64_t rows) {
   const int64_t per = (rows + 255) / 256;
   return per > 32 ? per : 32;

@@ -128,3 +128,5 @@ export * as similarity from './api/similarity';
 export * as models from './api/models';
 export type { AdamwOptions, AdamwState, AdamwStateOptions, ClipGradNormOptions } from './api/optim';
 export * as optim from './api/optim';
+export type { AdamWOptions, AdamWStepResult, DpoStepBatch, DpoStepMetrics, DpoStepOptions as TrainDpoStepOptions, SftStepOptions, StepBatch, StepMetrics } from './api/train';
+export * as train from './api/train';

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ops, tensor, type FloatDType } from '../../lib';
 import { assertClose, expectError, randomArray, rng } from '../helpers';
-import { skip } from './gpu';
+import { scaled, skip } from './gpu';
 
 const TOL: Record<FloatDType, number> = { float32: 2e-6, float16: 1e-3, bfloat16: 8e-3 };
 
@@ -45,6 +45,32 @@ describe('decoder layer ops CUDA vs CPU', { skip }, () => {
     const bad = tensor(Int32Array.from({ length: 33 }, (_, i) => (i === 20 ? -4 : i === 30 ? 100 : i)), [3, 11]);
     expectError(() => ops.embedding(table, bad, { out: ops.embedding(table, tok) }), 'ERR_RANGE', /token -4 at index 20/);
     expectError(() => ops.embedding(table.to('cuda'), bad.to('cuda'), { out }), 'ERR_RANGE', /token -4 at index 20/);
+    assert.deepEqual(out.toArray(), before);
+  });
+});
+
+// embeddingBackward: the same bits as the CPU (one thread per element, rows in index order), with a
+// heavy token (a third of the rows), int32 and int64 tokens, accumulate, and a bad token.
+describe('embeddingBackward CUDA vs CPU', { skip }, () => {
+  it('embeddingBackward: identical bits, accumulate, bad tokens name their index and write nothing', () => {
+    const N = scaled(1200), V = 61, D = 300;
+    const r = rng(31);
+    const tok = Int32Array.from({ length: N }, () => (r() < 0.35 ? 7 : Math.floor(r() * V)));
+    for (const dtype of ['float32', 'float16', 'bfloat16'] as FloatDType[]) {
+      const dy = tensor(Float32Array.from(randomArray(N * D, rng(32), 2)), [N, D], { dtype });
+      const a = ops.embeddingBackward(dy, tensor(tok), { vocabSize: V });
+      const b = ops.embeddingBackward(dy.to('cuda'), tensor(BigInt64Array.from(tok, BigInt)).to('cuda'), { vocabSize: V });
+      assert.deepEqual(b.toArray(), a.toArray(), `${dtype}`);
+      const init = tensor(Float32Array.from(randomArray(V * D, rng(33))), [V, D]);
+      const acc = ops.embeddingBackward(dy, tensor(tok), { out: init.clone(), accumulate: true });
+      const accG = ops.embeddingBackward(dy.to('cuda'), tensor(tok).to('cuda'), { out: init.to('cuda'), accumulate: true });
+      assert.deepEqual(accG.toArray(), acc.toArray(), `${dtype} accumulate`);
+    }
+    const out = tensor(Float32Array.from(randomArray(V * D, rng(34))), [V, D]).to('cuda');
+    const before = out.toArray();
+    const bad = Int32Array.from(tok);
+    bad[5] = V;
+    expectError(() => ops.embeddingBackward(tensor(new Float32Array(N * D), [N, D]).to('cuda'), tensor(bad).to('cuda'), { out }), 'ERR_RANGE', new RegExp(`token ${V} at index 5`));
     assert.deepEqual(out.toArray(), before);
   });
 });

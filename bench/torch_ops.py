@@ -234,12 +234,34 @@ def visual_tokens(s, dev):
     return f
 
 
+def gelu(s, dev):
+    x = rnd((s["rows"], s["D"]), s["dtype"], dev)
+    return lambda: F.gelu(x, approximate=s["approximate"])
+
+
+def gelu_backward(s, dev):
+    x = rnd((s["rows"], s["D"]), s["dtype"], dev)
+    dy = rnd((s["rows"], s["D"]), s["dtype"], dev)
+    # the kernel autograd runs for F.gelu
+    return lambda: torch.ops.aten.gelu_backward(dy, x, approximate=s["approximate"])
+
+
+def embedding_backward(s, dev):
+    N, V = s["N"], s["V"]
+    dy = rnd((N, s["D"]), s["dtype"], dev).float()
+    g = torch.Generator().manual_seed(0)
+    tok = torch.where(torch.rand(N, generator=g) < 1 / 3, 0, torch.randint(0, V, (N,), generator=g)).to(dev)
+    # the kernel autograd runs for F.embedding; dy in float32 so the gradient is float32, as mmpref's
+    return lambda: torch.ops.aten.embedding_dense_backward(dy, tok, V, -1, False)
+
+
 OPS = {
     "sdpa": sdpa, "vcd": vcd, "cosine": cosine, "rms_norm": rms_norm, "swiglu": swiglu, "rotary": rotary,
     "diffuse": diffuse, "linear": linear, "logsumexp": logsumexp, "neftune": neftune, "permute": permute,
     "prediction_loss": prediction_loss, "random": random_, "sample": sample, "sequence_logps": sequence_logps,
     "logps_backward": logps_backward, "visual_tokens": visual_tokens,
 }
+OPS.update({"gelu": gelu, "gelu_backward": gelu_backward, "embedding_backward": embedding_backward})
 
 
 def time_ms(fn, dev, flush):

@@ -301,6 +301,25 @@ def clip_grad_norm(s, dev):
     for p in ps:
         p.grad = torch.randn(p.shape[0], device=dev).to(p.dtype)
     return lambda: torch.nn.utils.clip_grad_norm_(ps, 1e30, foreach=True)
+def gelu(s, dev):
+    x = rnd((s["rows"], s["D"]), s["dtype"], dev)
+    return lambda: F.gelu(x, approximate=s["approximate"])
+
+
+def gelu_backward(s, dev):
+    x = rnd((s["rows"], s["D"]), s["dtype"], dev)
+    dy = rnd((s["rows"], s["D"]), s["dtype"], dev)
+    # the kernel autograd runs for F.gelu
+    return lambda: torch.ops.aten.gelu_backward(dy, x, approximate=s["approximate"])
+
+
+def embedding_backward(s, dev):
+    N, V = s["N"], s["V"]
+    dy = rnd((N, s["D"]), s["dtype"], dev).float()
+    g = torch.Generator().manual_seed(0)
+    tok = torch.where(torch.rand(N, generator=g) < 1 / 3, 0, torch.randint(0, V, (N,), generator=g)).to(dev)
+    # the kernel autograd runs for F.embedding; dy in float32 so the gradient is float32, as mmpref's
+    return lambda: torch.ops.aten.embedding_dense_backward(dy, tok, V, -1, False)
 
 
 OPS = {
@@ -312,6 +331,7 @@ OPS = {
 }
 OPS.update({"rms_norm_backward": rms_norm_backward, "swiglu_backward": swiglu_backward, "rotary_backward": rotary_backward})
 OPS["cross_entropy"] = cross_entropy
+OPS.update({"gelu": gelu, "gelu_backward": gelu_backward, "embedding_backward": embedding_backward})
 
 
 def linear_backward(s, dev):  # eager autograd of F.linear: dx, dW, db (torch's dW/db in the input dtype)

@@ -117,6 +117,33 @@ export const OPS: OpSpec[] = [
     call: pick2(ops.embedding as (...a: unknown[]) => unknown, ops.embeddingAsync as (...a: unknown[]) => Promise<unknown>),
   },
   {
+    name: 'ops.embeddingBackward',
+    hasAsync: true,
+    build(r, s) {
+      const V = r.int(2, 12), D = r.int(1, 8), N = z(r, 1, 6, s);
+      return { args: [ft(r, [N, D]), it(r, [N], 0, V), { vocabSize: V, out: ft(r, [V, D]), accumulate: r.bool() }], slots: [{ path: [0], role: 'in' }, { path: [1], role: 'index', lo: 0, hi: V }, { path: [2, 'out'], role: 'out' }], opts: [2], optKeys: ['vocabSize', 'out', 'accumulate'], outKey: 'out' };
+    },
+    call: pick2(ops.embeddingBackward as (...a: unknown[]) => unknown, ops.embeddingBackwardAsync as (...a: unknown[]) => Promise<unknown>),
+  },
+  {
+    name: 'ops.gelu',
+    hasAsync: true,
+    build(r, s) {
+      const sh = [z(r, 1, 4, s), r.int(1, 9)];
+      return { args: [ft(r, sh), { out: ft(r, sh), approximate: r.pick(['none', 'tanh']) }], slots: [{ path: [0], role: 'in' }, { path: [1, 'out'], role: 'out' }], opts: [1], optKeys: ['approximate', 'out'], outKey: 'out' };
+    },
+    call: pick2(ops.gelu as (...a: unknown[]) => unknown, ops.geluAsync as (...a: unknown[]) => Promise<unknown>),
+  },
+  {
+    name: 'ops.geluBackward',
+    hasAsync: true,
+    build(r, s) {
+      const sh = [z(r, 1, 4, s), r.int(1, 9)];
+      return { args: [ft(r, sh), ft(r, sh), { out: ft(r, sh), approximate: r.pick(['none', 'tanh']) }], slots: [{ path: [0], role: 'in' }, { path: [1], role: 'in' }, { path: [2, 'out'], role: 'out' }], opts: [2], optKeys: ['approximate', 'out'], outKey: 'out' };
+    },
+    call: pick2(ops.geluBackward as (...a: unknown[]) => unknown, ops.geluBackwardAsync as (...a: unknown[]) => Promise<unknown>),
+  },
+  {
     name: 'ops.permute',
     hasAsync: true,
     build(r, s) {

@@ -113,4 +113,28 @@ describe('decoder layer backward ops CUDA vs CPU', { skip }, () => {
       assert.deepEqual(Array.from(uc.toFloat32Array()), Array.from(r.dUp.toFloat32Array()));
     });
   }
+// embeddingBackward: the same bits as the CPU (one thread per element, rows in index order), with a
+// heavy token (a third of the rows), int32 and int64 tokens, accumulate, and a bad token.
+describe('embeddingBackward CUDA vs CPU', { skip }, () => {
+  it('embeddingBackward: identical bits, accumulate, bad tokens name their index and write nothing', () => {
+    const N = scaled(1200), V = 61, D = 300;
+    const r = rng(31);
+    const tok = Int32Array.from({ length: N }, () => (r() < 0.35 ? 7 : Math.floor(r() * V)));
+    for (const dtype of ['float32', 'float16', 'bfloat16'] as FloatDType[]) {
+      const dy = tensor(Float32Array.from(randomArray(N * D, rng(32), 2)), [N, D], { dtype });
+      const a = ops.embeddingBackward(dy, tensor(tok), { vocabSize: V });
+      const b = ops.embeddingBackward(dy.to('cuda'), tensor(BigInt64Array.from(tok, BigInt)).to('cuda'), { vocabSize: V });
+      assert.deepEqual(b.toArray(), a.toArray(), `${dtype}`);
+      const init = tensor(Float32Array.from(randomArray(V * D, rng(33))), [V, D]);
+      const acc = ops.embeddingBackward(dy, tensor(tok), { out: init.clone(), accumulate: true });
+      const accG = ops.embeddingBackward(dy.to('cuda'), tensor(tok).to('cuda'), { out: init.to('cuda'), accumulate: true });
+      assert.deepEqual(accG.toArray(), acc.toArray(), `${dtype} accumulate`);
+    }
+    const out = tensor(Float32Array.from(randomArray(V * D, rng(34))), [V, D]).to('cuda');
+    const before = out.toArray();
+    const bad = Int32Array.from(tok);
+    bad[5] = V;
+    expectError(() => ops.embeddingBackward(tensor(new Float32Array(N * D), [N, D]).to('cuda'), tensor(bad).to('cuda'), { out }), 'ERR_RANGE', new RegExp(`token ${V} at index 5`));
+    assert.deepEqual(out.toArray(), before);
+  });
 });

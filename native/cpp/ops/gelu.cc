@@ -1,6 +1,11 @@
 // CPU GELU and its gradient (ops/gelu.h): blocks of elements over the thread pool, each block a
 // cloned loop (core/cpu_isa.h) of the shared float32 math; no reduction, so any thread count and
 // ISA gives the same bits.
+// NB: no-trapping-math lets GCC if-convert the selects of exp_approx and gelu.h (their arms are
+// computed unconditionally anyway); under the default -ftrapping-math the x86-64-v3 (AVX2) clones
+// stayed scalar. It changes no result: rounding, contraction (-ffp-contract=off) and operation
+// order are untouched, and test/cpu_variants.test.ts compares the clones' bits.
+#pragma GCC optimize("no-trapping-math")
 #include <algorithm>
 
 #include "../core/dispatch.h"

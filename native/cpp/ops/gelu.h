@@ -66,8 +66,12 @@ MMPREF_HD float gelu_cdf(float x) {
   h = fmaf(h, v, 3.324665129e-02f);
   h = fmaf(h, v, -2.660995424e-01f);
   h = fmaf(h, v, -1.862437367e+00f);
-  const float ec = t < 6.0f ? exp_approx(fmaf(-tc, tc, h)) : 0.0f;
-  const float tail = u > 0.0f ? fmaf(-0.5f, ec, 1.0f) : 0.5f * ec;
+  // NB: every arm is computed before it is selected (GCC if-converts selects of computed values,
+  // but does not speculate a floating-point arm under -ftrapping-math: the AVX2 clone stayed scalar)
+  const float e0 = exp_approx(fmaf(-tc, tc, h));
+  const float ec = t < 6.0f ? e0 : 0.0f;
+  const float upper = fmaf(-0.5f, ec, 1.0f), lower = 0.5f * ec;
+  const float tail = u > 0.0f ? upper : lower;
   const float r = t < 0.921875f ? near0 : tail;
   return x != x ? x : r;
 }
@@ -97,7 +101,8 @@ MMPREF_HD float gelu_tanh_grad(float x) {
   const float xc = x < -30.0f ? -30.0f : (x > 30.0f ? 30.0f : x);
   const float e = exp_approx(-gelu_tanh_2z(xc));
   const float s = 1.0f / (1.0f + e);
-  const float ss = e < kInf ? e * s * s : 0.0f;
+  const float ess = e * s * s;
+  const float ss = e < kInf ? ess : 0.0f;
   const float dz = fmaf(0.2140644488178024f, xc * xc, 1.59576912160573071f);
   return x != x ? x : fmaf(xc * ss, dz, s);
 }

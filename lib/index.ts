@@ -47,6 +47,7 @@ export {
 export type { Seed, StreamOptions } from './op_args';
 // every option / result type of the namespaces, also at the top level: import type { DpoLossType } from 'mmpref'
 export type { AddOptions, ElementwiseOptions, LinearOptions, LogSumExpOptions, PermuteOptions, RmsNormOptions, RotaryOptions } from './api/ops';
+export type { LinearBackwardOptions, LinearBackwardResult } from './api/ops';
 export type {
   DpoLossInputs,
   DpoLossOptions,

@@ -50,6 +50,7 @@ export type { AddOptions, ElementwiseOptions, LinearOptions, LogSumExpOptions, P
 export type { RmsNormBackwardOptions, RmsNormGrads, RotaryBackwardOptions, SwigluBackwardOptions, SwigluGrads } from './api/ops';
 export type { EmbeddingBackwardOptions, GeluApproximation, GeluOptions } from './api/ops';
 export type { CrossEntropyNoneResult, CrossEntropyOptions, CrossEntropyResult } from './api/ops';
+export type { LinearBackwardOptions, LinearBackwardResult } from './api/ops';
 export type {
   DpoLossInputs,
   DpoLossOptions,

@@ -26,6 +26,9 @@
 // each packs its MC x KC block of A into MR-high micro-panels and runs the MR x NR register
 // micro-kernel. Sizes per ISA in gemm_kernels.h. M <= 8 (decode): A is packed once and each
 // item packs one B micro-panel at a time into L1 (B read once); same micro-kernel, same bits.
+// M <= 4 with the NT layout (linear decode) at AVX2 and above, except bfloat16 at AVX512-BF16:
+// a GEMV that reads W in place and transposes 8x8 blocks in registers straight into the FMAs
+// (no packed copy), with the same FMA chain per element, so again the same bits.
 //
 // CUDA: gemm_cuda, same contract and float32 accumulation (see native/cuda/gemm_tc.cuh).
 //

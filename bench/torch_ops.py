@@ -345,6 +345,18 @@ def linear_backward(s, dev):  # eager autograd of F.linear: dx, dW, db (torch's 
 
 OPS["linear_backward"] = linear_backward
 
+def sdpa_backward(s, dev):
+    """The backward of F.scaled_dot_product_attention alone: autograd.grad of the retained graph
+    (forward once, outside the timing), dq/dk/dv in the inputs' dtype."""
+    q, k, v = (rnd((s["B"], h, t, s["d"]), s["dtype"], dev).requires_grad_()
+               for h, t in ((s["Hq"], s["Tq"]), (s["Hkv"], s["T"]), (s["Hkv"], s["T"])))
+    out = F.scaled_dot_product_attention(q, k, v, is_causal=bool(s["causal"]), enable_gqa=True)
+    g = torch.randn_like(out)
+    return lambda: torch.autograd.grad(out, (q, k, v), g, retain_graph=True)
+
+
+OPS["sdpa_backward"] = sdpa_backward
+
 def time_ms(fn, dev, flush):
     sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
 

@@ -81,11 +81,11 @@ function finiteDiff(a: AttentionRefArgs, dOut: Float64Array, which: 'q' | 'k' | 
 
 const keepFrom = (m: Uint8Array, L: number) => (b: number, j: number) => m[b * L + j] !== 0;
 
-// Small odd shapes that leave tails in every blocking: CPU key blocks of 32, row groups of 4, head
+// Small odd shapes that leave tails in every blocking: CPU key blocks of 64, row groups of 4, head
 // dims padded to 32 and lane chunks of 16; CUDA key tiles of 32.
 const cases: [string, Case, Opts][] = [
   ['odd sizes, GQA 2, not causal', { B: 2, Hq: 4, Hkv: 2, Tq: 5, T: 37, d: 19 }, {}],
-  ['causal prefill, GQA 3, two key blocks + tail', { B: 1, Hq: 6, Hkv: 2, Tq: 45, T: 45, d: 33 }, { causal: true }],
+  ['causal prefill, GQA 3, two key blocks + tail', { B: 1, Hq: 6, Hkv: 2, Tq: 70, T: 70, d: 33 }, { causal: true }],
   ['MQA, odd head count', { B: 2, Hq: 5, Hkv: 1, Tq: 9, T: 23, d: 17 }, { causal: true }],
   ['MHA, custom scale, chunked-prefill offset', { B: 1, Hq: 3, Hkv: 3, Tq: 7, T: 20, d: 8 }, { causal: true, queryOffset: 10, scale: 0.37 }],
   ['negative queryOffset: first rows see nothing', { B: 1, Hq: 2, Hkv: 1, Tq: 8, T: 5, d: 16 }, { causal: true, queryOffset: -3 }],

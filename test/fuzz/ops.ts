@@ -633,4 +633,26 @@ export const OPS: OpSpec[] = [
     },
     call: pick2(ops.linearCrossEntropy as (...a: unknown[]) => unknown, ops.linearCrossEntropyAsync as (...a: unknown[]) => Promise<unknown>),
   },
+  {
+    // args [dOut, q, k, v, out, lse, options]; out/lse are any tensors of the right shape (the op
+    // reads them as the forward's result)
+    name: 'attention.maskedBackward',
+    hasAsync: true,
+    build(r, s) {
+      const B = r.int(1, 2), Hkv = r.int(1, 2), Hq = Hkv * r.int(1, 2), Tq = z(r, 1, 4, s), T = z(r, 1, 6, s), d = r.int(1, 8);
+      const dt = fdt(r);
+      const opts: Record<string, unknown> = { causal: r.bool() };
+      const slots: Slot[] = [0, 1, 2, 3, 4, 5].map((i) => ({ path: [i], role: 'in' as const }));
+      if (r.bool()) opts.keyMask = bt(r, [B, T]), slots.push({ path: [6, 'keyMask'], role: 'in' });
+      if (r.bool()) opts.imageSpans = Array.from({ length: B }, () => [[0, r.int(0, T)]]), opts.maskRatio = 0.5;
+      const qs = [B, Hq, Tq, d];
+      return {
+        args: [ft(r, qs, dt), ft(r, qs, dt), ft(r, [B, Hkv, T, d], dt), ft(r, [B, Hkv, T, d], dt), ft(r, qs, dt), ft(r, [B, Hq, Tq]), opts],
+        slots,
+        opts: [6],
+        optKeys: ['scale', 'causal', 'queryOffset', 'kvLength', 'keyMask', 'imageSpans', 'maskRatio', 'seed', 'offset'],
+      };
+    },
+    call: pick2(attention.maskedBackward as (...a: unknown[]) => unknown, attention.maskedBackwardAsync as (...a: unknown[]) => Promise<unknown>),
+  },
 ];

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { attention, empty, tensor, type FloatDType, type Tensor } from '../../lib';
 import { assertClose, expectError, expectRejection, randomArray, rng } from '../helpers';
-import type { AttentionRefArgs } from '../reference/attention_masked';
+import { attentionBackwardBound, attentionBackwardRef, attentionBound, type AttentionRefArgs } from '../reference/attention_masked';
 import { assertAttnClose } from './attn_tol';
 import { scaled, skip } from './gpu';
 
@@ -150,5 +150,107 @@ describe('attention.masked CUDA vs CPU', { skip }, () => {
     gk.dispose();
     expectError(() => attention.masked(gq, gk, k.to('cuda')), 'ERR_DETACHED');
     await expectRejection(attention.maskedAsync(gq, k, k), 'ERR_DEVICE');
+  });
+});
+
+// ---- backward ---------------------------------------------------------------------------------
+// CUDA and CPU gradients are each checked against the float64 reference within the derived bound of
+// attentionBackwardBound (test/reference/attention_masked.ts), from the same forward out/lse (the
+// CPU's), so |gpu - cpu| <= twice that bound; and with identical bits on repeated and async calls.
+
+const ROUND: Record<FloatDType, [number, number]> = { float32: [0, 0], float16: [2 ** -11, 2 ** -25], bfloat16: [2 ** -8, 2 ** -134] };
+
+function withinBound(got: ArrayLike<number>, ref: ArrayLike<number>, bound: ArrayLike<number>, name: string): void {
+  let worst = 0;
+  let at = -1;
+  for (let i = 0; i < ref.length; i++) {
+    const err = Math.abs(got[i]! - ref[i]!);
+    const r = err === 0 ? 0 : bound[i]! > 0 ? err / bound[i]! : Infinity;
+    if (!(r <= worst)) (worst = Number.isNaN(r) ? Infinity : r), (at = i);
+  }
+  assert.ok(worst <= 1, `${name}: ${worst.toFixed(2)}x the derived bound at ${at}: got ${got[at]} ref ${ref[at]} bound ${bound[at]}`);
+}
+
+type BwdCase = Pick<AttentionRefArgs, 'B' | 'Hq' | 'Hkv' | 'Tq' | 'T' | 'd'> & {
+  name: string;
+  opts?: { causal?: boolean; queryOffset?: number; kvLength?: number; scale?: number };
+  mask?: (b: number, j: number) => boolean;
+  spans?: [number, number][][];
+};
+
+const bwdCases: BwdCase[] = [
+  { name: 'causal GQA, key tile tail', B: 1, Hq: 2 * scaled(2), Hkv: scaled(2), Tq: 45, T: 45, d: 33, opts: { causal: true } },
+  { name: 'not causal, MQA, odd d', B: 2, Hq: 3, Hkv: 1, Tq: 7, T: 37, d: 19 },
+  { name: 'd = 256 (large shared memory)', B: 1, Hq: 2, Hkv: 1, Tq: 5, T: 40, d: 256, opts: { causal: true } },
+  { name: 'offset, kvLength < T, custom scale', B: 1, Hq: 2, Hkv: 2, Tq: 6, T: 40, d: 16, opts: { causal: true, queryOffset: 28, kvLength: 35, scale: 0.3 } },
+  { name: 'negative queryOffset (empty rows)', B: 1, Hq: 2, Hkv: 1, Tq: 9, T: 5, d: 32, opts: { causal: true, queryOffset: -4 } },
+  { name: 'keyMask with a fully masked batch row', B: 2, Hq: 4, Hkv: 2, Tq: 10, T: 50, d: 24, opts: { causal: true }, mask: (b, j) => b === 0 && j % 3 !== 1 },
+];
+
+describe('attention.maskedBackward CUDA vs CPU', { skip }, () => {
+  for (const dtype of ['float32', 'float16', 'bfloat16'] as const)
+    for (const c of bwdCases)
+      it(`${dtype}: ${c.name}`, () => {
+        const [q, k, v, g] = [
+          rand([c.B, c.Hq, c.Tq, c.d], dtype, c.T + c.d),
+          rand([c.B, c.Hkv, c.T, c.d], dtype, c.T + 1),
+          rand([c.B, c.Hkv, c.T, c.d], dtype, c.T + 2),
+          rand([c.B, c.Hq, c.Tq, c.d], dtype, c.T + 3),
+        ];
+        const keyMask = c.mask
+          ? tensor(Uint8Array.from({ length: c.B * c.T }, (_, x) => (c.mask!(Math.floor(x / c.T), x % c.T) ? 1 : 0)), [c.B, c.T], { dtype: 'bool' })
+          : undefined;
+        const opts = { ...c.opts, keyMask };
+        const { out, lse } = attention.masked(q, k, v, { ...opts, returnLse: true });
+        const cpu = attention.maskedBackward(g, q, k, v, out, lse, opts);
+        const dev = [g, q, k, v, out, lse].map((t) => t.to('cuda'));
+        const gopts = { ...opts, keyMask: keyMask?.to('cuda') };
+        const gpu = attention.maskedBackward(dev[0]!, dev[1]!, dev[2]!, dev[3]!, dev[4]!, dev[5]!, gopts);
+        assert.equal(gpu.dq.device, 'cuda');
+        const held = (t: Tensor) => Float64Array.from(t.toFloat32Array());
+        const a = { q: held(q), k: held(k), v: held(v), B: c.B, Hq: c.Hq, Hkv: c.Hkv, Tq: c.Tq, T: c.T, d: c.d, ...c.opts, keep: c.mask };
+        const e = attentionBackwardRef(a, held(g));
+        const [unit, tiny] = ROUND[dtype];
+        const bound = attentionBackwardBound(a, held(g), attentionBound(a, unit, tiny), unit, tiny);
+        for (const n of ['dq', 'dk', 'dv'] as const) {
+          withinBound(cpu[n].toFloat32Array(), e[n], bound[n], `cpu ${n} ${c.name}`);
+          withinBound(gpu[n].toFloat32Array(), e[n], bound[n], `gpu ${n} ${c.name}`);
+        }
+        // repeated launches give the same bits
+        const again = attention.maskedBackward(dev[0]!, dev[1]!, dev[2]!, dev[3]!, dev[4]!, dev[5]!, gopts);
+        for (const n of ['dq', 'dk', 'dv'] as const)
+          assert.deepEqual(Array.from(again[n].to('cpu').data as Uint16Array), Array.from(gpu[n].to('cpu').data as Uint16Array));
+        for (const t of [...dev, gpu.dq, gpu.dk, gpu.dv, again.dq, again.dk, again.dv]) t.dispose();
+      });
+
+  it('image spans draw the same keys on the GPU; async equals sync bit for bit', async () => {
+    const [B, Hq, Hkv, Tq, T, d] = [2, 4, 2, 12, 40, 32];
+    const spans: [number, number][][] = [[[3, 20]], [[0, 8], [30, 6]]];
+    const q = rand([B, Hq, Tq, d], 'bfloat16', 51), k = rand([B, Hkv, T, d], 'bfloat16', 52);
+    const v = rand([B, Hkv, T, d], 'bfloat16', 53), g = rand([B, Hq, Tq, d], 'bfloat16', 54);
+    const opts = { causal: true, imageSpans: spans, maskRatio: 0.5, seed: 9 };
+    const { out, lse } = attention.masked(q, k, v, { ...opts, returnLse: true });
+    const cpu = attention.maskedBackward(g, q, k, v, out, lse, opts);
+    const dev = [g, q, k, v, out, lse].map((t) => t.to('cuda'));
+    const a = attention.maskedBackward(dev[0]!, dev[1]!, dev[2]!, dev[3]!, dev[4]!, dev[5]!, opts);
+    const b = await attention.maskedBackwardAsync(dev[0]!, dev[1]!, dev[2]!, dev[3]!, dev[4]!, dev[5]!, opts);
+    const drawn = attention.imageKeyMask(spans, { maskRatio: 0.5, seed: 9, length: T }).data as Uint8Array;
+    const held = (t: Tensor) => Float64Array.from(t.toFloat32Array());
+    const ra = { q: held(q), k: held(k), v: held(v), B, Hq, Hkv, Tq, T, d, causal: true, keep: (bb: number, j: number) => drawn[bb * T + j] !== 0 };
+    const e = attentionBackwardRef(ra, held(g));
+    const bound = attentionBackwardBound(ra, held(g), attentionBound(ra, 2 ** -8, 2 ** -134), 2 ** -8, 2 ** -134);
+    for (const n of ['dq', 'dk', 'dv'] as const) {
+      withinBound(a[n].toFloat32Array(), e[n], bound[n], `gpu ${n}`);
+      withinBound(cpu[n].toFloat32Array(), e[n], bound[n], `cpu ${n}`);
+      assert.deepEqual(Array.from(b[n].to('cpu').data as Uint16Array), Array.from(a[n].to('cpu').data as Uint16Array));
+    }
+  });
+
+  it('device mismatch is a typed error', () => {
+    const q = rand([1, 2, 3, 16], 'float32', 12);
+    const k = rand([1, 1, 5, 16], 'float32', 13);
+    const { out, lse } = attention.masked(q, k, k, { returnLse: true });
+    expectError(() => attention.maskedBackward(q.to('cuda'), q, k, k, out, lse), 'ERR_DEVICE', /same device/);
+    expectError(() => attention.maskedBackward(q.to('cuda'), q.to('cuda'), k.to('cuda'), k.to('cuda'), out.to('cuda'), lse), 'ERR_DEVICE', /same device/);
   });
 });

@@ -5,10 +5,11 @@
 //   0. float32 copies of the scaled queries (qs = scale q, as the forward scores them) and of dO,
 //      D_r = <dO_r, O_r>, the row's lse and last visible key; a dQ accumulator per row;
 //   then for every key block of kKeyBlock keys (blocks whose keys are all masked are skipped):
-//   1. K and V block as float32 (padded to kCols columns), dK/dV block accumulators zeroed,
-//   2. per row (four at a time): s_j = <qs_r, k_j>, P_rj = exp(s_j - lse_r) (0 if not kept),
-//      dP_rj = <dO_r, v_j>, dS_rj = P_rj (dP_rj - D_r); dQ_r += sum_j dS_rj k_j,
-//   3. dV_j += sum_rr P_rj dO_r and dK_j += sum_rr dS_rj qs_r over the four rows,
+//   1. K and V block as float32 (padded to kCols columns, masked keys zeroed) and transposed,
+//      dK/dV block accumulators zeroed,
+//   2. four rows at a time: S = qs K^T and dP = dO V^T (lanes over keys), P = exp(S - lse) (0 if
+//      not kept or not visible), dS = P (dP - D); dQ += dS K (lanes over columns),
+//   3. dV += P^T dO and dK += dS^T qs over the four rows,
 //   4. the block's dK/dV stored in the dtype (dK = scale dS^T q = dS^T qs);
 //   5. dQ_r = scale * accumulator, stored.
 // No [Tq, Tk] matrix exists: P and dS live for one row and one key block. Every sum runs in an
@@ -31,7 +32,9 @@ namespace {
 
 constexpr int kLanes = 16;
 constexpr int kCols = 32;      // head dims are padded to this
-constexpr int kKeyBlock = 32;  // keys per block: K, V, dK, dV as float32 (4 x 16 KiB at d = 128)
+// Keys per block: K, V (rows and transposed), dK, dV as float32, 6 x 32 KiB at d = 128 (L2);
+// measured under load: 64 about as fast as 32 at d = 64/128, 16 slower.
+constexpr int kKeyBlock = 64;
 constexpr int kRowGroup = 4;   // rows whose dK/dV updates share one pass over the block
 
 inline int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
@@ -53,120 +56,122 @@ MMPREF_BWD_INLINE float hsum16(const float (&a)[kLanes]) {
   return (c[0] + c[2]) + (c[1] + c[3]);
 }
 
-// out[j] = <x, blk_j> for the n rows of a block (stride DP), four at a time.
-template <int DP>
-MMPREF_BWD_INLINE void block_dots(const float* x, const float* blk, int n, float* out) {
-  int j = 0;
-  for (; j + 4 <= n; j += 4) {
-    const float* k0 = blk + j * DP;
-    const float* k1 = k0 + DP;
-    const float* k2 = k1 + DP;
-    const float* k3 = k2 + DP;
-    float a0[kLanes] = {0}, a1[kLanes] = {0}, a2[kLanes] = {0}, a3[kLanes] = {0};
-    for (int t = 0; t < DP; t += kLanes)
-      for (int l = 0; l < kLanes; ++l) {
-        const float y = x[t + l];
-        a0[l] = fmaf(y, k0[t + l], a0[l]);
-        a1[l] = fmaf(y, k1[t + l], a1[l]);
-        a2[l] = fmaf(y, k2[t + l], a2[l]);
-        a3[l] = fmaf(y, k3[t + l], a3[l]);
-      }
-    out[j] = hsum16(a0);
-    out[j + 1] = hsum16(a1);
-    out[j + 2] = hsum16(a2);
-    out[j + 3] = hsum16(a3);
-  }
-  for (; j < n; ++j) {
-    const float* k = blk + j * DP;
-    float a[kLanes] = {0};
-    for (int t = 0; t < DP; t += kLanes)
-      for (int l = 0; l < kLanes; ++l) a[l] = fmaf(x[t + l], k[t + l], a[l]);
-    out[j] = hsum16(a);
-  }
-}
-
 struct RowInfo {
   float lse, D;
   int64_t last;  // last visible key (-1: absent or empty row)
 };
 
-// Steps 2 and 3 for one key block [j0, j0 + n) and every row of the item. `keep`: the block's
-// key mask (nullptr: all kept). dkb/dvb: the block's accumulators (n x DP), dq: rows x DP.
+// Steps 2 and 3 for one key block [j0, j0 + n) and every row of the item, four rows at a time
+// (rows padded to a multiple of four with zero rows whose last key is -1). kb/vb: the block as
+// rows (n x DP, masked keys zeroed), kt/vt: the same transposed (DP x kKeyBlock, missing keys
+// zero), keep: the block's key mask (nullptr: all kept). dkb/dvb: the block's accumulators
+// (n x DP), dq: rows x DP. Each product is a small matrix product with lanes over keys (S, dP) or
+// over columns (dQ, dK, dV), so no horizontal sums are needed.
 template <int DP>
 MMPREF_CPU_CLONES void backward_block(const float* qs, const float* dof, const RowInfo* info, int64_t rows,
-                                      int64_t j0, int n, const float* kb, const float* vb, const uint8_t* keep,
-                                      float* dq, float* dkb, float* dvb) {
-  float p[kRowGroup][kKeyBlock], ds[kRowGroup][kKeyBlock];
+                                      int64_t j0, int n, const float* kb, const float* vb, const float* kt,
+                                      const float* vt, const uint8_t* keep, float* dq, float* dkb, float* dvb) {
+  constexpr int KB = kKeyBlock;
+  int kept[KB];
+  for (int j = 0; j < KB; ++j) kept[j] = j < n && (!keep || keep[j]);
   for (int64_t r0 = 0; r0 < rows; r0 += kRowGroup) {
-    const int nr = int(std::min<int64_t>(kRowGroup, rows - r0));
     bool any = false;
-    for (int rr = 0; rr < kRowGroup; ++rr) {
-      for (int j = 0; j < kKeyBlock; ++j) p[rr][j] = ds[rr][j] = 0.0f;
-      if (rr >= nr) continue;
-      const int64_t r = r0 + rr;
-      const RowInfo& ri = info[r];
-      if (ri.last < j0) continue;  // absent/empty row, or every key of the block is in its future
-      any = true;
-      const int m = int(std::min<int64_t>(n, ri.last - j0 + 1));
-      float s[kKeyBlock], dp[kKeyBlock];
-      // 2. scores, probabilities, dP and dS of the row's visible keys
-      block_dots<DP>(qs + r * DP, kb, m, s);
-      block_dots<DP>(dof + r * DP, vb, m, dp);
-      for (int j = 0; j < m; ++j) {
-        const float pj = (keep && !keep[j]) ? 0.0f : attn_bwd_prob(s[j], ri.lse);
-        p[rr][j] = pj;
-        // NB: a key with P = 0 (masked) gives dS = 0 even when its value row holds NaN/inf
-        ds[rr][j] = pj == 0.0f ? 0.0f : pj * (dp[j] - ri.D);
-      }
-      // dQ_r += sum_j dS_rj k_j (keys ascending; masked keys add exactly 0 * k_j and are skipped)
-      float* acc = dq + r * DP;
-      for (int t = 0; t < DP; t += kLanes) {
-        float a[kLanes];
-        for (int l = 0; l < kLanes; ++l) a[l] = acc[t + l];
-        for (int j = 0; j < m; ++j) {
-          if (p[rr][j] == 0.0f) continue;
-          const float w = ds[rr][j];
-          const float* k = kb + j * DP + t;
-          for (int l = 0; l < kLanes; ++l) a[l] = fmaf(w, k[l], a[l]);
+    for (int rr = 0; rr < kRowGroup; ++rr) any |= info[r0 + rr].last >= j0;
+    if (!any) continue;  // every row of the group is empty or sees only earlier keys
+    const float* q0 = qs + r0 * DP;
+    const float* g0 = dof + r0 * DP;
+    // 2a. S = qs K^T and dP = dO V^T for the four rows, lanes over keys
+    float s[kRowGroup][KB], dp[kRowGroup][KB];
+    for (int h = 0; h < KB; h += kLanes) {
+      float a[kRowGroup][kLanes] = {};
+      for (int t = 0; t < DP; ++t) {
+        const float* kr = kt + t * KB + h;
+        for (int rr = 0; rr < kRowGroup; ++rr) {
+          const float x = q0[rr * DP + t];
+          for (int l = 0; l < kLanes; ++l) a[rr][l] = fmaf(x, kr[l], a[rr][l]);
         }
-        for (int l = 0; l < kLanes; ++l) acc[t + l] = a[l];
+      }
+      for (int rr = 0; rr < kRowGroup; ++rr)
+        for (int l = 0; l < kLanes; ++l) s[rr][h + l] = a[rr][l];
+    }
+    for (int h = 0; h < KB; h += kLanes) {
+      float a[kRowGroup][kLanes] = {};
+      for (int t = 0; t < DP; ++t) {
+        const float* vr = vt + t * KB + h;
+        for (int rr = 0; rr < kRowGroup; ++rr) {
+          const float x = g0[rr * DP + t];
+          for (int l = 0; l < kLanes; ++l) a[rr][l] = fmaf(x, vr[l], a[rr][l]);
+        }
+      }
+      for (int rr = 0; rr < kRowGroup; ++rr)
+        for (int l = 0; l < kLanes; ++l) dp[rr][h + l] = a[rr][l];
+    }
+    // 2b. P = exp(s - lse) on the row's visible kept keys, dS = P (dP - D)
+    float p[kRowGroup][KB], ds[kRowGroup][KB];
+    for (int rr = 0; rr < kRowGroup; ++rr) {
+      const RowInfo& ri = info[r0 + rr];
+      // visible keys: j <= lim (clamped to int so the select loop below vectorises)
+      const int lim = int(std::min<int64_t>(std::max<int64_t>(ri.last - j0, -1), KB));
+      float e[KB];
+      for (int j = 0; j < KB; ++j) e[j] = attn_bwd_prob(s[rr][j], ri.lse);
+      for (int j = 0; j < KB; ++j) {
+        const float pj = (kept[j] != 0) & (j <= lim) ? e[j] : 0.0f;
+        p[rr][j] = pj;
+        // NB: P = 0 gives dS = 0 exactly (masked keys' rows are zeroed: no NaN/inf can enter)
+        ds[rr][j] = pj == 0.0f ? 0.0f : pj * (dp[rr][j] - ri.D);
       }
     }
-    if (!any) continue;
-    // 3. dV_j += sum_rr P_rj dO_rr, dK_j += sum_rr dS_rj qs_rr (rows ascending, one rounding each)
-    const float* d0 = dof + r0 * DP;
-    const float* q0 = qs + r0 * DP;
+    // 2c. dQ += dS K (keys ascending), lanes over columns
     for (int t = 0; t < DP; t += kLanes) {
-      float o[kRowGroup][kLanes], x[kRowGroup][kLanes];
+      float acc[kRowGroup][kLanes];
       for (int rr = 0; rr < kRowGroup; ++rr)
-        for (int l = 0; l < kLanes; ++l) {
-          o[rr][l] = rr < nr ? d0[rr * DP + t + l] : 0.0f;
-          x[rr][l] = rr < nr ? q0[rr * DP + t + l] : 0.0f;
+        for (int l = 0; l < kLanes; ++l) acc[rr][l] = dq[(r0 + rr) * DP + t + l];
+      for (int j = 0; j < n; ++j) {
+        const float* kr = kb + j * DP + t;
+        for (int rr = 0; rr < kRowGroup; ++rr) {
+          const float w = ds[rr][j];
+          for (int l = 0; l < kLanes; ++l) acc[rr][l] = fmaf(w, kr[l], acc[rr][l]);
         }
+      }
+      for (int rr = 0; rr < kRowGroup; ++rr)
+        for (int l = 0; l < kLanes; ++l) dq[(r0 + rr) * DP + t + l] = acc[rr][l];
+    }
+    // 3. dV_j += sum_rr P_rj dO_rr, then dK_j += sum_rr dS_rj qs_rr (rows ascending)
+    for (int t = 0; t < DP; t += kLanes) {
+      float o[kRowGroup][kLanes];
+      for (int rr = 0; rr < kRowGroup; ++rr)
+        for (int l = 0; l < kLanes; ++l) o[rr][l] = g0[rr * DP + t + l];
       for (int j = 0; j < n; ++j) {
         float* dv = dvb + j * DP + t;
-        float* dk = dkb + j * DP + t;
-        float av[kLanes], ak[kLanes];
-        for (int l = 0; l < kLanes; ++l) {
-          av[l] = dv[l];
-          ak[l] = dk[l];
-        }
+        float av[kLanes];
+        for (int l = 0; l < kLanes; ++l) av[l] = dv[l];
         for (int rr = 0; rr < kRowGroup; ++rr) {
-          const float w = p[rr][j], g = ds[rr][j];
+          const float w = p[rr][j];
           for (int l = 0; l < kLanes; ++l) av[l] = fmaf(w, o[rr][l], av[l]);
-          for (int l = 0; l < kLanes; ++l) ak[l] = fmaf(g, x[rr][l], ak[l]);
         }
-        for (int l = 0; l < kLanes; ++l) {
-          dv[l] = av[l];
-          dk[l] = ak[l];
+        for (int l = 0; l < kLanes; ++l) dv[l] = av[l];
+      }
+    }
+    for (int t = 0; t < DP; t += kLanes) {
+      float x[kRowGroup][kLanes];
+      for (int rr = 0; rr < kRowGroup; ++rr)
+        for (int l = 0; l < kLanes; ++l) x[rr][l] = q0[rr * DP + t + l];
+      for (int j = 0; j < n; ++j) {
+        float* dk = dkb + j * DP + t;
+        float ak[kLanes];
+        for (int l = 0; l < kLanes; ++l) ak[l] = dk[l];
+        for (int rr = 0; rr < kRowGroup; ++rr) {
+          const float w = ds[rr][j];
+          for (int l = 0; l < kLanes; ++l) ak[l] = fmaf(w, x[rr][l], ak[l]);
         }
+        for (int l = 0; l < kLanes; ++l) dk[l] = ak[l];
       }
     }
   }
 }
 
 using BackwardBlockFn = void (*)(const float*, const float*, const RowInfo*, int64_t, int64_t, int, const float*,
-                                 const float*, const uint8_t*, float*, float*, float*);
+                                 const float*, const float*, const float*, const uint8_t*, float*, float*, float*);
 
 BackwardBlockFn backward_block_for(int64_t dp) {
   switch (dp / kCols) {
@@ -192,12 +197,14 @@ float row_delta(const float* dof, const T* o, int64_t d, int64_t dp) {
   return hsum16(a);
 }
 
+// Per-thread buffers; rows padded to a multiple of kRowGroup (the padding rows stay zero, last -1).
 struct Scratch {
-  std::vector<float> qs, dof, dq, kb, vb, dkb, dvb;
+  std::vector<float> qs, dof, dq, kb, vb, kt, vt, dkb, dvb;
   std::vector<RowInfo> info;
   Scratch(int64_t rows, int64_t dp)
-      : qs(size_t(rows * dp)), dof(size_t(rows * dp)), dq(size_t(rows * dp)), kb(size_t(kKeyBlock * dp)),
-        vb(size_t(kKeyBlock * dp)), dkb(size_t(kKeyBlock * dp)), dvb(size_t(kKeyBlock * dp)), info(size_t(rows)) {}
+      : qs(size_t(round_up(rows, kRowGroup) * dp)), dof(qs.size()), dq(qs.size()), kb(size_t(kKeyBlock * dp)),
+        vb(kb.size()), kt(kb.size()), vt(kb.size()), dkb(kb.size()), dvb(kb.size()),
+        info(size_t(round_up(rows, kRowGroup)), RowInfo{0.0f, 0.0f, -1}) {}
 };
 
 template <class T>
@@ -242,14 +249,27 @@ void run_item(const AttentionMaskedBackwardArgs& a, int64_t b, int64_t hk, int64
       std::fill(dvbase + j0 * d, dvbase + (j0 + n) * d, zero);
       continue;
     }
-    // 1. the block as float32; accumulators zeroed
+    // 1. the block as float32 rows (masked keys zeroed: never read into a product) and transposed
     load_rows_f32(kbase + j0 * d, nk, d, dp, 1.0f, s.kb.data());
     load_rows_f32(vbase + j0 * d, nk, d, dp, 1.0f, s.vb.data());
+    if (mask)
+      for (int j = 0; j < nk; ++j)
+        if (!mask[j0 + j]) {
+          std::fill(s.kb.data() + j * dp, s.kb.data() + (j + 1) * dp, 0.0f);
+          std::fill(s.vb.data() + j * dp, s.vb.data() + (j + 1) * dp, 0.0f);
+        }
+    std::fill(s.kt.begin(), s.kt.end(), 0.0f);
+    std::fill(s.vt.begin(), s.vt.end(), 0.0f);
+    for (int j = 0; j < nk; ++j)
+      for (int64_t t = 0; t < dp; ++t) {
+        s.kt[size_t(t * kKeyBlock + j)] = s.kb[size_t(j * dp + t)];
+        s.vt[size_t(t * kKeyBlock + j)] = s.vb[size_t(j * dp + t)];
+      }
     std::fill(s.dkb.begin(), s.dkb.end(), 0.0f);
     std::fill(s.dvb.begin(), s.dvb.end(), 0.0f);
     // 2. + 3.
-    block(s.qs.data(), s.dof.data(), s.info.data(), rows, j0, nk, s.kb.data(), s.vb.data(),
-          mask ? mask + j0 : nullptr, s.dq.data(), s.dkb.data(), s.dvb.data());
+    block(s.qs.data(), s.dof.data(), s.info.data(), round_up(rows, kRowGroup), j0, nk, s.kb.data(), s.vb.data(),
+          s.kt.data(), s.vt.data(), mask ? mask + j0 : nullptr, s.dq.data(), s.dkb.data(), s.dvb.data());
     // 4. store (keys past nk of this block are unseen: zeros)
     for (int j = 0; j < n; ++j)
       for (int64_t t = 0; t < d; ++t) {

@@ -7,6 +7,8 @@
  * false, LoRA): fused 2 GEMMs, unfused 2 (no dLmHead). Extra memory is MEASURED by the harness
  * (peak RSS growth during one call, outputs included: the note gives the outputs' bytes and the
  * unfused logits + gradient bytes). Every position after a 16-token prompt is scored.
+ * Full sizes take minutes per call on a small CPU (4 GEMMs of 2 N V H flops each): the large
+ * cases run once (plus the harness's two memory-probe calls).
  */
 import { dpo, empty, ops, tensor, type FloatDType, type Tensor } from '../lib';
 import { native } from '../lib/native';
@@ -20,7 +22,11 @@ const GB = 1e9;
 
 export function run(ctx: BenchContext): void {
   if (ctx.device === 'cuda') return; // CPU comparison only (the unfused GEMMs below are the CPU core)
-  const cases: Case[] = ctx.quick
+  // MMPREF_BENCH_LINEAR_CASE="B,T,H,V,dtype" runs that one case instead (sizes between quick and full)
+  const one = process.env.MMPREF_BENCH_LINEAR_CASE?.split(',');
+  const cases: Case[] = one
+    ? [[Number(one[0]), Number(one[1]), Number(one[2]), Number(one[3]), (one[4] ?? 'float32') as FloatDType]]
+    : ctx.quick
     ? [[4, 256, 512, 32000, 'float32'], [4, 256, 512, 32000, 'bfloat16']]
     : [
         [8, 1024, 2048, 32000, 'float32'],

@@ -146,7 +146,9 @@ export function linearCall(
 
 /** @internal */
 export function runLinear(c: LinearCall, async: false): void;
+/** @internal */
 export function runLinear(c: LinearCall, async: true): Promise<void>;
+/** @internal */
 export function runLinear(c: LinearCall, async: boolean): void | Promise<void> {
   const r = c.rows;
   const args = {

@@ -29,7 +29,7 @@ declare module '../native' {
 
 /** How the token rows are chunked (shared by linearLogps, linearCrossEntropy and linearStep). */
 export interface LinearChunkOptions {
-  /** Bytes for one chunk's logits (float32 chunk x V, plus chunk x V in the inputs' dtype for float16/bfloat16 gradients): chunk rows = max(1, floor(memoryBudget / bytes per row)). A number >= 1; default 268435456 (256 MiB). */
+  /** Bytes for one chunk's logits (float32 chunk x V, plus chunk x V in the inputs' dtype for float16/bfloat16 gradients): chunk rows = max(1, floor(memoryBudget / bytes per row)). A number >= 1; default 134217728 (128 MiB: at V = 128256, 261 float32 rows or 174 half rows with a gradient). */
   memoryBudget?: number;
   /** Rows per chunk, an integer >= 1 (overrides memoryBudget). Only dLmHead depends on it (its sum over rows is split at chunk boundaries). */
   chunkSize?: number;
@@ -37,7 +37,7 @@ export interface LinearChunkOptions {
 
 export interface LinearLogpsOptions extends SequenceLogpsOptions, LinearChunkOptions {}
 
-export const DEFAULT_MEMORY_BUDGET = 256 * 1024 * 1024;
+export const DEFAULT_MEMORY_BUDGET = 128 * 1024 * 1024;
 const FLOATS = FLOAT_DTYPES;
 const LABELS = ['int32', 'int64'] as const;
 /** @internal */
@@ -146,7 +146,9 @@ export function linearCall(
 
 /** @internal */
 export function runLinear(c: LinearCall, async: false): void;
+/** @internal */
 export function runLinear(c: LinearCall, async: true): Promise<void>;
+/** @internal */
 export function runLinear(c: LinearCall, async: boolean): void | Promise<void> {
   const r = c.rows;
   const args = {

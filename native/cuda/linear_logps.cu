@@ -70,8 +70,12 @@ Status run(const LinearLogpsArgs& a) {
   MMPREF_RETURN_IF_ERROR(logps_c.alloc_n<float>(C, op));
   MMPREF_RETURN_IF_ERROR(counts_c.alloc_n<int32_t>(C, op));
   const T* X = static_cast<const T*>(a.hidden);
-  for (int64_t r0 = 0; r0 < N; r0 += C) {
-    const int64_t n = std::min(C, N - r0);
+  // rows that score nothing: lse 0 (as sequenceLogps), dHidden 0 (+0 bits in every float dtype)
+  if (a.lse && N) MMPREF_RETURN_IF_ERROR(cuda::status_from(cudaMemsetAsync(a.lse, 0, size_t(N) * 4, st), op));
+  if (a.d_hidden && N * H)
+    MMPREF_RETURN_IF_ERROR(cuda::status_from(
+        cudaMemsetAsync(a.d_hidden, 0, size_t(N * H) * size_t(dtype_size(a.d_hidden_dtype)), st), op));
+  for (const auto& [r0, n] : linear_logps_chunks(plan, C)) {
     // 1. Z_c = X_c W^T
     GemmArgs g1;
     g1.a = X + r0 * H, g1.b = a.head, g1.c = z.get<float>();

@@ -3,6 +3,7 @@
 #include "linear_logps.h"
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 
 #include "../core/dispatch.h"
@@ -68,6 +69,22 @@ void linear_logps_finish(const LogpsRows& m, const LinearLogpsPlan& p, const flo
   }
 }
 
+std::vector<std::pair<int64_t, int64_t>> linear_logps_chunks(const LinearLogpsPlan& p, int64_t chunk) {
+  std::vector<std::pair<int64_t, int64_t>> out;
+  const int64_t rows = int64_t(p.target.size());
+  for (int64_t r = 0; r < rows;) {
+    if (p.target[size_t(r)] < 0) {
+      ++r;
+      continue;
+    }
+    int64_t e = r;
+    while (e < rows && e - r < chunk && p.target[size_t(e)] >= 0) ++e;
+    out.emplace_back(r, e - r);
+    r = e;
+  }
+  return out;
+}
+
 LogpsRows linear_logps_chunk_map(const LogpsRows& m, const int64_t* labels, const int32_t* iota, int64_t r0,
                                  int64_t n) {
   LogpsRows c;
@@ -111,8 +128,10 @@ Status run(const LinearLogpsArgs& a) {
   const int64_t ldh = std::max<int64_t>(H, 1), ldv = std::max<int64_t>(V, 1);  // gemm: ld >= 1
   const T* X = static_cast<const T*>(a.hidden);
   const T* W = static_cast<const T*>(a.head);
-  for (int64_t r0 = 0; r0 < N; r0 += C) {
-    const int64_t n = std::min(C, N - r0);
+  // rows that score nothing: lse 0 (as sequenceLogps), dHidden 0 (+0 bits in every float dtype)
+  if (a.lse) std::fill(a.lse, a.lse + N, 0.0f);
+  if (a.d_hidden) std::memset(a.d_hidden, 0, size_t(N * H) * size_t(dtype_size(a.d_hidden_dtype)));
+  for (const auto& [r0, n] : linear_logps_chunks(plan, C)) {
     // 1. Z_c = X_c W^T
     GemmArgs g1;
     g1.a = X + r0 * H;

@@ -24,6 +24,7 @@
 #pragma once
 
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 #include "../core/dtype.h"
@@ -75,6 +76,10 @@ struct LinearLogpsPlan {
   std::vector<float> row_grad;  // per row: the gradient of its lp (with grad_logps)
 };
 
+// The chunks [r0, r0 + n): runs of consecutive scored rows cut into pieces of at most `chunk` rows.
+// Rows that score nothing (prompt, padding, image tokens) are never multiplied: their lse and
+// dHidden are 0, and they add nothing to dLmHead.
+std::vector<std::pair<int64_t, int64_t>> linear_logps_chunks(const LinearLogpsPlan& p, int64_t chunk);
 // Checks cu_seqlens and the labels (ERR_RANGE as sequenceLogps) and fills the plan.
 Status linear_logps_plan(const char* op, const LogpsRows& m, const float* grad_logps, bool token_mean,
                          LinearLogpsPlan* p);

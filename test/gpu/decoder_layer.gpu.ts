@@ -113,6 +113,8 @@ describe('decoder layer backward ops CUDA vs CPU', { skip }, () => {
       assert.deepEqual(Array.from(uc.toFloat32Array()), Array.from(r.dUp.toFloat32Array()));
     });
   }
+});
+
 // embeddingBackward: the same bits as the CPU (one thread per element, rows in index order), with a
 // heavy token (a third of the rows), int32 and int64 tokens, accumulate, and a bad token.
 describe('embeddingBackward CUDA vs CPU', { skip }, () => {

@@ -69,6 +69,27 @@ describe('train steps', () => {
     expect(Array.from(grads.get(name)!.toFloat32Array())).not.toEqual(Array.from(once.get(name)!));
   });
 
+  for (const tie of [false, true])
+    it(`the fused head (default) and the materialised logits give the same loss and gradients${tie ? ' (tied embeddings)' : ''}`, () => {
+      const m = models.LlamaModel.random({ ...CFG, tieWordEmbeddings: tie }, { seed: 6, initStd: 0.3 });
+      const refs = { refChosen: tensor(Float32Array.from([-9, -8.5, -10, -9.5]), [4]), refRejected: tensor(Float32Array.from([-9.2, -8, -11, -9]), [4]) };
+      const a = train.dpoStep(m, { tokens, labels, ...refs }, { beta: 0.3, grads: new Map() });
+      const b = train.dpoStep(m, { tokens, labels, ...refs }, { beta: 0.3, grads: new Map(), fusedHead: false });
+      const s1 = train.sftStep(m, { tokens, labels }, { grads: new Map() });
+      const s2 = train.sftStep(m, { tokens, labels }, { grads: new Map(), fusedHead: false });
+      // same float32 arithmetic in another order (chunked GEMMs, per-row sums): a few ulps of the terms
+      expect(Math.abs(a.loss - b.loss)).toBeLessThan(1e-5 * (1 + Math.abs(b.loss)));
+      expect(Math.abs(s1.loss - s2.loss)).toBeLessThan(1e-5 * (1 + Math.abs(s2.loss)));
+      for (const [x, y] of [[a.grads!, b.grads!], [s1.grads!, s2.grads!]] as const) {
+        expect([...x.keys()].sort()).toEqual([...y.keys()].sort());
+        for (const [n, g] of x) {
+          const p = g.toFloat32Array(), q = y.get(n)!.toFloat32Array();
+          const scale = q.reduce((mx, v) => Math.max(mx, Math.abs(v)), 0);
+          for (let i = 0; i < p.length; i++) if (Math.abs(p[i]! - q[i]!) > 1e-4 * scale + 1e-7) throw new Error(`${n}[${i}]: fused ${p[i]} vs unfused ${q[i]} (max |g| ${scale})`);
+        }
+      }
+    });
+
   it('bad use is typed', () => {
     const m = models.LlamaModel.random(CFG, { seed: 5 });
     expectError(() => train.dpoStep(m, { tokens, labels }), 'ERR_ARGUMENT'); // no adapters, no refs

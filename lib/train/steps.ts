@@ -4,7 +4,11 @@
  *   no second copy of the weights, no activations kept), the policy forward of the concatenated
  *   chosen + rejected rows (NoiseBoost on the chosen rows' visual tokens when asked), dpo.step
  *   (any loss type), the backward and, unless accumulating, the optimizer update.
- * - sftStep: the same with the token-mean cross-entropy (ops.crossEntropy, fused gradient).
+ * - sftStep: the same with the token-mean cross-entropy.
+ * By default the head is fused (`fusedHead: true`): the forward stops at the final hidden states and
+ * dpo.linearStep / ops.linearCrossEntropy compute the loss, dHidden and dLmHead in chunks, so no
+ * [rows, T, V] logits are ever held (issue 16). `fusedHead: false` materialises the logits and uses
+ * dpo.step / ops.crossEntropy (the two agree within float32 rounding; test/train_steps.test.ts).
  * Gradient accumulation: pass `grads` (a Map the steps add into) and no optimizer, then call
  * optimizer.update(grads) yourself after the last micro-batch.
  */
@@ -13,6 +17,8 @@ import type { FloatDType } from '../dtype';
 import type { LlamaModel } from '../models/llama';
 import { trainableNames, type TrainBatch, type TrainNoiseOptions } from '../models/train';
 import { crossEntropy } from '../ops/cross_entropy';
+import { linearCrossEntropy, linearLogps } from '../ops/linear_logps';
+import { linearStep } from '../ops/linear_step';
 import type { DpoLossOptions } from '../ops/dpo_loss';
 import { step as dpoLossStep } from '../ops/dpo_step';
 import { sequenceLogps } from '../ops/sequence_logps';
@@ -47,6 +53,10 @@ interface CommonStepOptions {
   grads?: Map<string, Tensor<'float32'>>;
   /** Names to compute gradients for (default: the optimizer's parameters, else trainableNames(model)). */
   params?: Iterable<string>;
+  /** Compute the head's loss from the hidden states in chunks, never holding the logits (default true). */
+  fusedHead?: boolean;
+  /** Extra memory of the fused head's logits chunk in bytes (default 128 MiB). */
+  memoryBudget?: number;
 }
 
 export type DpoStepOptions = DpoLossOptions & CommonStepOptions;
@@ -75,16 +85,29 @@ export interface DpoStepMetrics extends StepMetrics {
 }
 
 const LOSS_KEYS = ['beta', 'type', 'labelSmoothing', 'referenceFree', 'gamma', 'tau', 'average', 'weights'] as const;
-const COMMON_KEYS = ['ignoreIndex', 'shift', 'noise', 'checkpoint', 'optimizer', 'grads', 'params'] as const;
+const COMMON_KEYS = ['ignoreIndex', 'shift', 'noise', 'checkpoint', 'optimizer', 'grads', 'params', 'fusedHead', 'memoryBudget'] as const;
 
 const mean = (t: Tensor) => {
   const a = t.toFloat32Array();
   return a.reduce((s, v) => s + v, 0) / Math.max(1, a.length);
 };
 
-function finish(model: LlamaModel, saved: Parameters<LlamaModel['backward']>[0], dLogits: Tensor, o: CommonStepOptions): { gradNorm: number; grads?: Map<string, Tensor<'float32'>> } {
+/** The gradient names of this step and the name of the head's weight. */
+function gradPlan(model: LlamaModel, o: CommonStepOptions): { params: string[]; head: string; headWanted: boolean } {
   const params = o.params ? [...o.params] : o.optimizer ? [...o.optimizer.params.keys()] : trainableNames(model);
-  const { grads } = model.backward(saved, { dLogits }, { params, ...(o.grads ? { grads: o.grads } : {}) });
+  const head = model.parameters().find(([, t]) => t === model.lmHead)![0];
+  return { params, head, headWanted: params.includes(head) };
+}
+
+function finish(
+  model: LlamaModel,
+  saved: Parameters<LlamaModel['backward']>[0],
+  grad: { dLogits: Tensor } | { dHidden: Tensor },
+  o: CommonStepOptions,
+  grads: Map<string, Tensor<'float32'>>,
+): { gradNorm: number; grads?: Map<string, Tensor<'float32'>> } {
+  const { params } = gradPlan(model, o);
+  model.backward(saved, grad as { dLogits: Tensor }, { params, grads });
   let gradNorm = NaN;
   if (o.optimizer) gradNorm = o.optimizer.update(grads).gradNorm;
   if (o.grads) return { gradNorm, grads };
@@ -102,17 +125,17 @@ function rowsOf(op: string, model: LlamaModel, b: StepBatch): number {
 }
 
 /** Reference log-probs of every row: the model with its adapters off, no activations kept. */
-function referenceLogps(op: string, model: LlamaModel, batch: StepBatch, rowOpts: { ignoreIndex?: number; shift: boolean; average?: boolean }): Tensor<'float32'> {
+function referenceLogps(op: string, model: LlamaModel, batch: StepBatch, rowOpts: { ignoreIndex?: number; shift: boolean; average?: boolean }, fused: boolean, memoryBudget?: number): Tensor<'float32'> {
   if (!model._activeLora)
     fail('ERR_ARGUMENT', op, 'expected refChosen and refRejected, or LoRA adapters on the model (its base weights are the reference), or referenceFree: true');
   model.setAdaptersEnabled(false);
   try {
     const { labels: _l, refChosen: _c, refRejected: _r, ...inputs } = batch as DpoStepBatch;
-    const { logits, hidden, saved } = model.forwardTrain(inputs, { checkpoint: true });
+    const { logits, hidden, saved } = model.forwardTrain(inputs, { checkpoint: true, logits: fused ? 'none' : 'all' });
     saved.dispose();
+    const r = fused ? linearLogps(hidden, model.lmHead, batch.labels, { ...rowOpts, ...(memoryBudget ? { memoryBudget } : {}) }) : sequenceLogps(logits!, batch.labels, rowOpts);
     hidden.dispose();
-    const r = sequenceLogps(logits!, batch.labels, rowOpts);
-    logits!.dispose();
+    logits?.dispose();
     r.counts.dispose();
     return r.logps;
   } finally {
@@ -129,6 +152,7 @@ export function dpoStep(model: LlamaModel, batch: DpoStepBatch, options: DpoStep
   if (rows % 2 || rows < 2) fail('ERR_SHAPE', op, `expected an even number of rows (chosen, then rejected) but received ${rows}`);
   const B = rows / 2;
   const shift = boolOpt(op, 'shift', o.shift, true);
+  const fused = boolOpt(op, 'fusedHead', o.fusedHead, true);
   const ignoreIndex = o.ignoreIndex === undefined ? -100 : numberOpt(op, 'ignoreIndex', o.ignoreIndex, -100, { integer: true });
   const loss: DpoLossOptions = {};
   for (const k of LOSS_KEYS) if (o[k] !== undefined) (loss as Record<string, unknown>)[k] = o[k];
@@ -142,7 +166,7 @@ export function dpoStep(model: LlamaModel, batch: DpoStepBatch, options: DpoStep
     refC = tensorArg(op, 'refChosen', b.refChosen, ['float32'], 1) as Tensor<'float32'>;
     refR = tensorArg(op, 'refRejected', b.refRejected, ['float32'], 1) as Tensor<'float32'>;
   } else {
-    const all = referenceLogps(op, model, b, { ignoreIndex, shift, average });
+    const all = referenceLogps(op, model, b, { ignoreIndex, shift, average }, fused, o.memoryBudget);
     const a = all.toFloat32Array();
     refC = tensor(a.slice(0, B), [B]);
     refR = tensor(a.slice(B), [B]);
@@ -150,12 +174,28 @@ export function dpoStep(model: LlamaModel, batch: DpoStepBatch, options: DpoStep
   }
   const noise = o.noise === undefined ? undefined : { rows: Array.from({ length: rows }, (_, i) => (i < B ? 1 : 0)), ...o.noise };
   const { labels, refChosen: _c, refRejected: _r, ...inputs } = b;
-  const { logits, hidden, saved } = model.forwardTrain(inputs, { ...(noise ? { noise } : {}), ...(o.checkpoint !== undefined ? { checkpoint: o.checkpoint } : {}) });
-  hidden.dispose();
-  const r = dpoLossStep({ logits: logits!, labels, refChosen: refC, refRejected: refR }, { ...loss, ignoreIndex, shift, inPlace: true });
+  const fwd = { ...(noise ? { noise } : {}), ...(o.checkpoint !== undefined ? { checkpoint: o.checkpoint } : {}) };
+  const grads = o.grads ?? new Map<string, Tensor<'float32'>>();
+  let r: ReturnType<typeof dpoLossStep> | ReturnType<typeof linearStep>;
+  let f: { gradNorm: number; grads?: Map<string, Tensor<'float32'>> };
+  if (fused) {
+    const { hidden, saved } = model.forwardTrain(inputs, { ...fwd, logits: 'none' });
+    const { head, headWanted } = gradPlan(model, o);
+    const prev = grads.get(head);
+    r = linearStep({ hidden, lmHead: model.lmHead, labels, refChosen: refC, refRejected: refR },
+      { ...loss, ignoreIndex, shift, lmHeadGrad: headWanted, ...(headWanted && prev ? { dLmHead: prev } : {}), ...(o.memoryBudget ? { memoryBudget: o.memoryBudget } : {}) });
+    hidden.dispose();
+    if (headWanted && !prev) grads.set(head, r.dLmHead!);
+    f = finish(model, saved, { dHidden: r.dHidden }, o, grads);
+    r.dHidden.dispose();
+  } else {
+    const { logits, hidden, saved } = model.forwardTrain(inputs, fwd);
+    hidden.dispose();
+    r = dpoLossStep({ logits: logits!, labels, refChosen: refC, refRejected: refR }, { ...loss, ignoreIndex, shift, inPlace: true });
+    f = finish(model, saved, { dLogits: r.gradLogits as Tensor<FloatDType> }, o, grads);
+    logits!.dispose();
+  }
   const counts = r.counts.toArray() as number[];
-  const f = finish(model, saved, r.gradLogits as Tensor<FloatDType>, o);
-  logits!.dispose();
   const metrics: DpoStepMetrics = {
     loss: r.loss,
     tokens: counts.reduce((s, v) => s + v, 0),
@@ -179,11 +219,26 @@ export function sftStep(model: LlamaModel, batch: StepBatch, options: SftStepOpt
   const b = checkOptions(op, batch, ['tokens', 'inputsEmbeds', 'attentionMask', 'positions', 'visualFeatures', 'imageStarts', 'labels']);
   rowsOf(op, model, b);
   const shift = boolOpt(op, 'shift', o.shift, true);
+  const fused = boolOpt(op, 'fusedHead', o.fusedHead, true);
   const { labels, ...inputs } = b;
-  const { logits, hidden, saved } = model.forwardTrain(inputs, { ...(o.noise ? { noise: o.noise } : {}), ...(o.checkpoint !== undefined ? { checkpoint: o.checkpoint } : {}) });
+  const fwd = { ...(o.noise ? { noise: o.noise } : {}), ...(o.checkpoint !== undefined ? { checkpoint: o.checkpoint } : {}) };
+  const grads = o.grads ?? new Map<string, Tensor<'float32'>>();
+  const ignore = o.ignoreIndex !== undefined ? { ignoreIndex: o.ignoreIndex } : {};
+  if (fused) {
+    const { hidden, saved } = model.forwardTrain(inputs, { ...fwd, logits: 'none' });
+    const { head, headWanted } = gradPlan(model, o);
+    const prev = grads.get(head);
+    const ce = linearCrossEntropy(hidden, model.lmHead, labels, { ...ignore, shift, lmHeadGrad: headWanted, ...(headWanted && prev ? { dLmHead: prev } : {}), ...(o.memoryBudget ? { memoryBudget: o.memoryBudget } : {}) });
+    hidden.dispose();
+    if (headWanted && !prev) grads.set(head, ce.dLmHead!);
+    const f = finish(model, saved, { dHidden: ce.dHidden }, o, grads);
+    ce.dHidden.dispose();
+    return { loss: ce.loss, tokens: ce.count, gradNorm: f.gradNorm, ...(f.grads ? { grads: f.grads } : {}) };
+  }
+  const { logits, hidden, saved } = model.forwardTrain(inputs, fwd);
   hidden.dispose();
-  const ce = crossEntropy(logits!, labels, { ...(o.ignoreIndex !== undefined ? { ignoreIndex: o.ignoreIndex } : {}), shift, grad: true, inPlace: true });
-  const f = finish(model, saved, logits!, o);
+  const ce = crossEntropy(logits!, labels, { ...ignore, shift, grad: true, inPlace: true });
+  const f = finish(model, saved, { dLogits: logits! }, o, grads);
   logits!.dispose();
   return { loss: ce.loss, tokens: ce.count, gradNorm: f.gradNorm, ...(f.grads ? { grads: f.grads } : {}) };
 }

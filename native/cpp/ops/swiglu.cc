@@ -1,3 +1,9 @@
+// NB: no-trapping-math lets GCC if-convert the selects of exp_approx (core/math.h), whose arms are
+// computed unconditionally anyway; under the default -ftrapping-math the x86-64-v3 (AVX2) clones of
+// swiglu and swigluBackward stayed scalar (as gelu.cc found). It changes no result: rounding,
+// contraction (-ffp-contract=off) and operation order are untouched; test/cpu_variants.test.ts
+// compares the clones' bits.
+#pragma GCC optimize("no-trapping-math")
 #include <algorithm>
 #include <cstring>
 #include <string>

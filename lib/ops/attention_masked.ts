@@ -66,9 +66,9 @@ export const MAX_HEAD_DIM = 256;
 
 interface Prepared {
   q: Tensor;
-  /** the forward's output (the backward leaves q here, unused) */
   k: Tensor;
   v: Tensor;
+  /** the forward's output (prepareInputs leaves q here; the backward never uses it) */
   out: Tensor;
   lse: Tensor<'float32'> | null;
   mask: Tensor | null;

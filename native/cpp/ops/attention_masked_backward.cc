@@ -189,11 +189,12 @@ BackwardBlockFn backward_block_for(int64_t dp) {
 // D_r = <dO_r, O_r> in float32, one fixed lane tree (dO already float32 in dof).
 template <class T>
 float row_delta(const float* dof, const T* o, int64_t d, int64_t dp) {
-  std::vector<float> of(size_t(dp), 0.0f);
-  for (int64_t t = 0; t < d; ++t) of[size_t(t)] = to_float(o[t]);
+  float of[kAttnMaxHeadDim];
+  for (int64_t t = 0; t < d; ++t) of[t] = to_float(o[t]);
+  for (int64_t t = d; t < dp; ++t) of[t] = 0.0f;
   float a[kLanes] = {0};
   for (int64_t t = 0; t < dp; t += kLanes)
-    for (int l = 0; l < kLanes; ++l) a[l] = fmaf(dof[t + l], of[size_t(t + l)], a[l]);
+    for (int l = 0; l < kLanes; ++l) a[l] = fmaf(dof[t + l], of[t + l], a[l]);
   return hsum16(a);
 }
 

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { ops, tensor, type DType, type FloatDType, type Tensor } from '../../lib';
 import { assertBitEqual, assertClose, expectError, randomArray, rng } from '../helpers';
-import { scaled, skip } from './gpu';
+import { cpu, logitsData as data, scaled, skip } from './gpu';
 
 const DTYPES: FloatDType[] = ['float32', 'float16', 'bfloat16'];
 // CUDA (exp2f, 256-thread tree merges) vs the CPU kernel (polynomial exp2, lane sums): each row's
@@ -17,14 +17,6 @@ const GRAD: Record<FloatDType, { rtol: number; atol: number }> = {
   bfloat16: { rtol: 2 ** -7, atol: 1e-6 },
 };
 
-const cpu = <D extends DType>(t: Tensor<D>): Tensor<D> => t.to('cpu');
-
-function data(B: number, T: number, V: number, dtype: FloatDType, seed: number, ignored = 0.2) {
-  const r = rng(seed);
-  const logits = tensor(Float32Array.from(randomArray(B * T * V, r, 4)), [B, T, V], { dtype });
-  const labels = tensor(Int32Array.from({ length: B * T }, () => (r() < ignored ? -100 : Math.floor(r() * V))), [B, T]);
-  return { logits, labels, r };
-}
 
 describe('ops.crossEntropy CUDA vs CPU', { skip }, () => {
   const shapes: [number, number, number][] = [[1, 1, 1], [3, 47, 31], [2, 5, 5003], [scaled(4), 16, 32000], [2, scaled(3), 128256], [scaled(8), 64, 4097]];

@@ -53,21 +53,23 @@ Status check(const char* op, const TensorView& q, const TensorView& k, const Ten
   return Status::Ok();
 }
 
-Status prepare(const Call& c, AttentionMaskedJob* job) {
-  const TensorView &q = c.t(A::q), &k = c.t(A::k), &v = c.t(A::v), &out = c.t(A::out);
-  const double scale = c.number(A::scale);
+// The checks and fields the forward and the backward share (X: the generated argument indices of
+// the op called; G: its Args struct, which names these fields alike).
+template <class X, class G>
+Status prepare_common(const Call& c, const char* op, const TensorView* lse, G& g) {
+  const TensorView &q = c.t(X::q), &k = c.t(X::k), &v = c.t(X::v), &out = c.t(X::out);
+  const double scale = c.number(X::scale);
   if (!std::isfinite(scale) || !std::isfinite(float(scale)))
     return c.error(Code::kRange, "expected a finite scale (as float32) but received " + std::to_string(scale));
-  const int64_t kv_len = c.integer(A::kvLength);
+  const int64_t kv_len = c.integer(X::kvLength);
   MMPREF_RETURN_IF_ERROR(c.one_device());
-  MMPREF_RETURN_IF_ERROR(check(kOp, q, k, v, out, c.opt(A::lse), c.opt(A::keyMask), kv_len));
-  AttentionMaskedArgs& g = job->args;
+  MMPREF_RETURN_IF_ERROR(check(op, q, k, v, out, lse, c.opt(X::keyMask), kv_len));
   g.q = q.data;
   g.k = k.data;
   g.v = v.data;
   g.out = out.data;
-  g.lse = c.has(A::lse) ? c.t(A::lse).ptr<float>() : nullptr;
-  g.key_mask = c.has(A::keyMask) ? c.t(A::keyMask).ptr<uint8_t>() : nullptr;
+  g.lse = lse ? lse->ptr<float>() : nullptr;
+  g.key_mask = c.has(X::keyMask) ? c.t(X::keyMask).template ptr<uint8_t>() : nullptr;
   g.dtype = q.dtype;
   g.batch = q.shape[0];
   g.q_heads = q.shape[1];
@@ -76,13 +78,15 @@ Status prepare(const Call& c, AttentionMaskedJob* job) {
   g.kv_heads = k.shape[1];
   g.kv_buf_len = k.shape[2];
   g.kv_len = kv_len;
-  g.mask_len = c.has(A::keyMask) ? c.t(A::keyMask).shape[1] : 0;
+  g.mask_len = c.has(X::keyMask) ? c.t(X::keyMask).shape[1] : 0;
   g.scale = float(scale);
-  g.causal = c.boolean(A::causal);
-  g.query_offset = c.integer(A::queryOffset);
+  g.causal = c.boolean(X::causal);
+  g.query_offset = c.integer(X::queryOffset);
   g.device = q.device;
   return Status::Ok();
 }
+
+Status prepare(const Call& c, AttentionMaskedJob* job) { return prepare_common<A>(c, kOp, c.opt(A::lse), job->args); }
 
 using AttentionMaskedBackwardJob =
     LaunchJob<AttentionMaskedBackwardArgs, attention_masked_backward_cpu, MMPREF_CUDA(attention_masked_backward_cuda)>;
@@ -91,41 +95,16 @@ using AttentionMaskedBackwardJob =
 // dk/dv like k, all in q's dtype.
 Status prepare_backward(const Call& c, AttentionMaskedBackwardJob* job) {
   using B = args::attention_masked_backward;
-  const TensorView &q = c.t(B::q), &k = c.t(B::k), &v = c.t(B::v), &out = c.t(B::out);
-  const double scale = c.number(B::scale);
-  if (!std::isfinite(scale) || !std::isfinite(float(scale)))
-    return c.error(Code::kRange, "expected a finite scale (as float32) but received " + std::to_string(scale));
-  const int64_t kv_len = c.integer(B::kvLength);
-  MMPREF_RETURN_IF_ERROR(c.one_device());
-  MMPREF_RETURN_IF_ERROR(check("attention.maskedBackward", q, k, v, out, &c.t(B::lse), c.opt(B::keyMask), kv_len));
+  MMPREF_RETURN_IF_ERROR(prepare_common<B>(c, "attention.maskedBackward", &c.t(B::lse), job->args));
   MMPREF_RETURN_IF_ERROR(c.same_shape(B::dOut, B::q, true));
   MMPREF_RETURN_IF_ERROR(c.same_shape(B::dq, B::q, true));
   MMPREF_RETURN_IF_ERROR(c.same_shape(B::dk, B::k, true));
   MMPREF_RETURN_IF_ERROR(c.same_shape(B::dv, B::k, true));
   AttentionMaskedBackwardArgs& g = job->args;
   g.d_out = c.t(B::dOut).data;
-  g.q = q.data;
-  g.k = k.data;
-  g.v = v.data;
-  g.out = out.data;
-  g.lse = c.t(B::lse).ptr<float>();
   g.dq = c.t(B::dq).data;
   g.dk = c.t(B::dk).data;
   g.dv = c.t(B::dv).data;
-  g.key_mask = c.has(B::keyMask) ? c.t(B::keyMask).ptr<uint8_t>() : nullptr;
-  g.dtype = q.dtype;
-  g.batch = q.shape[0];
-  g.q_heads = q.shape[1];
-  g.q_len = q.shape[2];
-  g.head_dim = q.shape[3];
-  g.kv_heads = k.shape[1];
-  g.kv_buf_len = k.shape[2];
-  g.kv_len = kv_len;
-  g.mask_len = c.has(B::keyMask) ? c.t(B::keyMask).shape[1] : 0;
-  g.scale = float(scale);
-  g.causal = c.boolean(B::causal);
-  g.query_offset = c.integer(B::queryOffset);
-  g.device = q.device;
   return Status::Ok();
 }
 

@@ -10,36 +10,25 @@
 #include "../core/half.h"
 #include "../core/thread_pool.h"
 #include "gemm.h"
+#include "logits_row_cpu.h"
 
 namespace mmpref {
 
 Status linear_logps_plan(const char* op, const LogpsRows& m, const float* grad_logps, bool token_mean,
                          LinearLogpsPlan* p) {
-  if (m.cu_seqlens) MMPREF_RETURN_IF_ERROR(check_cu_seqlens(op, m.cu_seqlens, m.seqs, m.rows));
-  p->target.assign(size_t(m.rows), -1);
-  p->count.assign(size_t(m.seqs), 0);
+  Plan base;  // the labels' checks and targets, as sequenceLogps makes them (logits_row_cpu.h)
+  MMPREF_RETURN_IF_ERROR(make_plan(op, m, &base));
+  p->target = std::move(base.target);
+  p->count = std::move(base.count);
   p->iota.resize(size_t(m.rows) + 1);
   for (int64_t r = 0; r <= m.rows; ++r) p->iota[size_t(r)] = int32_t(r);
   int64_t total = 0;
-  for (int64_t b = 0; b < m.seqs; ++b) {
-    const int64_t s0 = m.cu_seqlens ? int64_t(m.cu_seqlens[b]) : b * m.seq_len;
-    const int64_t s1 = m.cu_seqlens ? int64_t(m.cu_seqlens[b + 1]) : s0 + m.seq_len;
-    for (int64_t r = s0; r < s1; ++r) {
-      const int64_t li = label_index(r, s1, m.shift);
-      if (li < 0) continue;
-      const int64_t y = load_label(m.labels, m.label_dtype, li);
-      if (y == m.ignore_index) continue;
-      if (y < 0 || y >= m.vocab) return label_range_error(op, m, li, y);
-      p->target[size_t(r)] = y;
-      ++p->count[size_t(b)];
-    }
-    total += p->count[size_t(b)];
-  }
+  for (const int32_t n : p->count) total += n;
   p->row_grad.assign(grad_logps ? size_t(m.rows) : 0, 0.0f);
   if (!grad_logps) return Status::Ok();
   for (int64_t b = 0; b < m.seqs; ++b) {
-    const int64_t s0 = m.cu_seqlens ? int64_t(m.cu_seqlens[b]) : b * m.seq_len;
-    const int64_t s1 = m.cu_seqlens ? int64_t(m.cu_seqlens[b + 1]) : s0 + m.seq_len;
+    int64_t s0, s1;
+    seq_bounds(m, b, &s0, &s1);
     // NB: the divisor in double, rounded once to float (logpsBackward rounds g / n the same way
     // inside its scale)
     const int64_t n = token_mean ? total : (m.average ? int64_t(p->count[size_t(b)]) : 1);

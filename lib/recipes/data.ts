@@ -103,8 +103,12 @@ export function parseRecord(text: string, line: number, file: string, options: J
 
 /** A JSONL file as a re-iterable async source of records; each iteration streams the file again. */
 export class JsonlDataset implements AsyncIterable<PreferenceRecord> {
-  /** Bad lines skipped so far (onBadRecord: 'skip'), over every iteration. */
-  skipped = 0;
+  /** Distinct bad lines skipped so far (onBadRecord: 'skip'), over every iteration. */
+  get skipped(): number {
+    return this.skippedLines.size;
+  }
+  /** The line numbers skipped. */
+  readonly skippedLines = new Set<number>();
   /** The last skipped line's error. */
   lastError?: MmprefError;
   constructor(
@@ -127,7 +131,7 @@ export class JsonlDataset implements AsyncIterable<PreferenceRecord> {
           yield parseRecord(text, line, this.file, this.options);
         } catch (e) {
           if (this.options.onBadRecord !== 'skip' || !(e instanceof MmprefError)) throw e;
-          this.skipped++;
+          this.skippedLines.add(line);
           this.lastError = e;
         }
       }

@@ -5,3 +5,4 @@ export { readJsonl, parseRecord, JsonlDataset, BAD_RECORD_MODES, type BadRecordM
 export { sftBatch, dpoBatch } from '../recipes/batch';
 export { latestCheckpoint, type TrainerState } from '../recipes/state';
 export { lineChartSvg, type Series } from '../plot/svg';
+export { bdhs, bdhsRejected, answerEmbedding, type BdhsGenerateOptions, type BdhsGenerateResult, type BdhsOptions } from '../recipes/bdhs';

@@ -3,11 +3,13 @@
 import { backend } from './backend';
 import { MmprefError } from './errors';
 import { trainCommand, TRAIN_USAGE, UsageError } from './cli_train';
+import { generateCommand, GENERATE_USAGE } from './cli_generate';
 
 const USAGE = `usage: mmpref <command> [options]
 
   info [--json]        print the native backend report (CPU, CUDA, why not)
   train <recipe> ...   train LoRA adapters with a recipe (mmpref train --help)
+  generate --recipe bdhs ...   write rejected answers as JSONL (mmpref generate --help)
 
 exit codes: 0 ok, 1 error, 2 usage, 130 interrupted`;
 
@@ -21,16 +23,16 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  if (cmd === 'train') {
+  if (cmd === 'train' || cmd === 'generate') {
     try {
-      return await trainCommand(rest);
+      return await (cmd === 'train' ? trainCommand(rest) : generateCommand(rest));
     } catch (e) {
       if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-        console.error(`mmpref train: ${(e as Error).message}\n\n${TRAIN_USAGE}`);
+        console.error(`mmpref ${cmd}: ${(e as Error).message}\n\n${cmd === 'train' ? TRAIN_USAGE : GENERATE_USAGE}`);
         return 2;
       }
       if (e instanceof MmprefError) {
-        console.error(`mmpref train: ${e.message}`);
+        console.error(`mmpref ${cmd}: ${e.message}`);
         return 1;
       }
       throw e;

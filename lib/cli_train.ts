@@ -8,6 +8,7 @@ import { MmprefError } from './errors';
 import { LlamaModel } from './models/llama';
 import { readJsonl } from './recipes/data';
 import { noiseBoost } from './recipes/noiseboost';
+import { bdhs } from './recipes/bdhs';
 import type { StepEvent } from './recipes/runner';
 
 export const TRAIN_USAGE = `usage: mmpref train <noiseboost|bpo|bdhs|deem> --model DIR --data FILE --out DIR [options]
@@ -26,6 +27,7 @@ export const TRAIN_USAGE = `usage: mmpref train <noiseboost|bpo|bdhs|deem> --mod
   --beta X            DPO beta (default 0.1)
   --lora-rank N       LoRA rank (default 8; alpha = 2 x rank)
   --on-bad-record skip|fatal   bad JSONL lines (default fatal)
+  --max-tries N       bdhs: generation tries per record (default 5)
   -h, --help          this help
 
 exit codes: 0 done, 1 error, 2 usage, 130 interrupted (checkpoint saved)`;
@@ -54,7 +56,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       model: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' },
       steps: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' }, 'save-every': { type: 'string' },
       resume: { type: 'boolean' }, seed: { type: 'string' }, stage: { type: 'string' }, sigma: { type: 'string' }, beta: { type: 'string' },
-      'lora-rank': { type: 'string' }, 'on-bad-record': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'lora-rank': { type: 'string' }, 'on-bad-record': { type: 'string' }, 'max-tries': { type: 'string' }, help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
@@ -63,8 +65,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
   }
   const recipe = positionals[0];
   if (!recipe || !(RECIPES as readonly string[]).includes(recipe)) throw new UsageError(`expected a recipe (${RECIPES.join(', ')}) but received ${recipe === undefined ? 'none' : `'${recipe}'`}`);
-  if (recipe !== 'noiseboost') {
-    console.error(`mmpref train ${recipe}: not implemented in this version (available: noiseboost)`);
+  if (recipe !== 'noiseboost' && recipe !== 'bdhs') {
+    console.error(`mmpref train ${recipe}: not implemented in this version (available: noiseboost, bdhs)`);
     return 1;
   }
   for (const k of ['model', 'data', 'out'] as const) if (!values[k]) throw new UsageError(`expected --${k} but received none`);
@@ -92,7 +94,11 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const onSigint = () => ac.abort();
   process.once('SIGINT', onSigint);
   const tty = process.stderr.isTTY;
-  const run = noiseBoost(model, data, { ...opts, signal: ac.signal });
+  const { stage, noise, ...common } = opts;
+  const run =
+    recipe === 'bdhs'
+      ? bdhs(model, data, { ...common, signal: ac.signal, generate: { maxTries: num('max-tries', values['max-tries'], 5, true), seed: opts.seed } })
+      : noiseBoost(model, data, { ...common, stage, noise, signal: ac.signal });
   run.on('step', (e) => process.stderr.write(tty ? `\r${progress(e)}\x1b[K` : `${progress(e)}\n`));
   run.on('checkpoint', (e) => process.stderr.write(`${tty ? '\n' : ''}checkpoint ${e.dir}\n`));
   try {

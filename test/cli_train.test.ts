@@ -94,5 +94,29 @@ describe('mmpref train', () => {
     expect(skip.code).toBe(0);
     expect(skip.stderr).toMatch(/skipped 1 bad record\(s\)/);
     expect((await cli(['train', 'bpo', '--model', model])).code).toBe(1);
+    expect((await cli(['generate', '--recipe', 'bpo'])).code).toBe(1);
+    expect((await cli(['generate', '--recipe', 'vcd'])).code).toBe(2);
+    const g = await cli(['generate', '--help']);
+    expect(g.code).toBe(0);
+    expect(g.stdout).toMatch(/^usage: mmpref generate/);
+  });
+});
+
+describe('mmpref generate / train bdhs', () => {
+  it('generate --recipe bdhs writes each record with a rejected answer; train bdhs trains', async () => {
+    const { d, model, out } = setup();
+    const sft = path.join(d, 'sft.jsonl');
+    fs.writeFileSync(sft, [[1, 2, 3], [4, 5, 6]].map((p, i) => JSON.stringify({ id: i, prompt: p, chosen: [p[2]! + 1, p[2]! + 2] })).join('\n') + '\n');
+    const file = path.join(d, 'rejected.jsonl');
+    const r = await cli(['generate', '--recipe', 'bdhs', '--model', model, '--data', sft, '--out', file, '--max-tries', '2']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/wrote 2 record\(s\)/);
+    const recs = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(recs.map((x) => x.id)).toEqual([0, 1]); // the original fields are kept
+    for (const x of recs) expect(x.rejected).toHaveLength(2);
+    const t = await cli(['train', 'bdhs', '--model', model, '--data', sft, '--out', out, '--steps', '3', '--batch-size', '2', '--max-tries', '2']);
+    expect(t.code).toBe(0);
+    expect(t.stderr).toMatch(/step 3\/3/);
+    expect(fs.existsSync(path.join(out, 'checkpoint-000003', 'adapter_model.safetensors'))).toBe(true);
   });
 });

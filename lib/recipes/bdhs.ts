@@ -52,8 +52,8 @@ export interface BdhsGenerateResult {
   skipped: number;
 }
 
-/** Prompt embeddings [1, Nv + P, D] with the projected image features spliced in (float32 models). */
-function promptInputs(model: LlamaModel, r: PreferenceRecord, imageToken: number): { tokens?: number[][]; inputEmbeds?: Tensor; spans?: [number, number][][] } {
+/** @internal Prompt embeddings [1, Nv + P, D] with the projected image features spliced in (float32 models); BDHS and BPO. */
+export function promptInputs(model: LlamaModel, r: PreferenceRecord, imageToken: number): { tokens?: number[][]; inputEmbeds?: Tensor; spans?: [number, number][][] } {
   const nv = r.image ? r.image.shape[0] : 0;
   const row = [...new Array<number>(nv).fill(imageToken), ...r.prompt];
   if (!r.image) return { tokens: [row] };

@@ -9,7 +9,7 @@ const USAGE = `usage: mmpref <command> [options]
 
   info [--json]        print the native backend report (CPU, CUDA, why not)
   train <recipe> ...   train LoRA adapters with a recipe (mmpref train --help)
-  generate --recipe bdhs ...   write rejected answers as JSONL (mmpref generate --help)
+  generate --recipe bdhs|bpo ...   write rejected answers as JSONL (mmpref generate --help)
 
 exit codes: 0 ok, 1 error, 2 usage, 130 interrupted`;
 

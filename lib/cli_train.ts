@@ -9,6 +9,7 @@ import { LlamaModel } from './models/llama';
 import { readJsonl } from './recipes/data';
 import { noiseBoost } from './recipes/noiseboost';
 import { bdhs } from './recipes/bdhs';
+import { bpo } from './recipes/bpo';
 import type { StepEvent } from './recipes/runner';
 
 export const TRAIN_USAGE = `usage: mmpref train <noiseboost|bpo|bdhs|deem> --model DIR --data FILE --out DIR [options]
@@ -25,7 +26,7 @@ export const TRAIN_USAGE = `usage: mmpref train <noiseboost|bpo|bdhs|deem> --mod
   --stage sft|dpo     noiseboost stage (default dpo)
   --sigma X           noiseboost noise scale (default 0.5)
   --beta X            DPO beta (default 0.1)
-  --lora-rank N       LoRA rank (default 8; alpha = 2 x rank)
+  --lora-rank N       LoRA rank (default 8, alpha = 2 x rank; bpo: 32, alpha 256)
   --on-bad-record skip|fatal   bad JSONL lines (default fatal)
   --max-tries N       bdhs: generation tries per record (default 5)
   -h, --help          this help
@@ -65,15 +66,15 @@ export async function trainCommand(argv: string[]): Promise<number> {
   }
   const recipe = positionals[0];
   if (!recipe || !(RECIPES as readonly string[]).includes(recipe)) throw new UsageError(`expected a recipe (${RECIPES.join(', ')}) but received ${recipe === undefined ? 'none' : `'${recipe}'`}`);
-  if (recipe !== 'noiseboost' && recipe !== 'bdhs') {
-    console.error(`mmpref train ${recipe}: not implemented in this version (available: noiseboost, bdhs)`);
+  if (recipe === 'deem') {
+    console.error(`mmpref train deem: not implemented in this version (available: noiseboost, bdhs, bpo)`);
     return 1;
   }
   for (const k of ['model', 'data', 'out'] as const) if (!values[k]) throw new UsageError(`expected --${k} but received none`);
   if (values.stage !== undefined && values.stage !== 'sft' && values.stage !== 'dpo') throw new UsageError(`expected --stage sft or dpo but received '${values.stage}'`);
   const obr = values['on-bad-record'];
   if (obr !== undefined && obr !== 'skip' && obr !== 'fatal') throw new UsageError(`expected --on-bad-record skip or fatal but received '${obr}'`);
-  const rank = num('lora-rank', values['lora-rank'], 8, true);
+  const rank = num('lora-rank', values['lora-rank'], recipe === 'bpo' ? 32 : 8, true);
   const saveEvery = values['save-every'] === undefined ? undefined : num('save-every', values['save-every'], 0, true);
   const opts = {
     steps: num('steps', values.steps, 100, true),
@@ -83,7 +84,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     stage: (values.stage ?? 'dpo') as 'sft' | 'dpo',
     noise: { sigma: num('sigma', values.sigma, 0.5, false) },
     dpo: { beta: num('beta', values.beta, 0.1, false) },
-    lora: { rank, alpha: 2 * rank },
+    lora: { rank, alpha: recipe === 'bpo' && values['lora-rank'] === undefined ? 256 : 2 * rank },
     out: values.out!,
     resume: !!values.resume,
     ...(saveEvery !== undefined ? { saveEvery } : {}),
@@ -96,7 +97,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const tty = process.stderr.isTTY;
   const { stage, noise, ...common } = opts;
   const run =
-    recipe === 'bdhs'
+    recipe === 'bpo'
+      ? bpo(model, data, { ...common, signal: ac.signal, generate: { seed: opts.seed } })
+      : recipe === 'bdhs'
       ? bdhs(model, data, { ...common, signal: ac.signal, generate: { maxTries: num('max-tries', values['max-tries'], 5, true), seed: opts.seed } })
       : noiseBoost(model, data, { ...common, stage, noise, signal: ac.signal });
   run.on('step', (e) => process.stderr.write(tty ? `\r${progress(e)}\x1b[K` : `${progress(e)}\n`));

@@ -67,7 +67,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const recipe = positionals[0];
   if (!recipe || !(RECIPES as readonly string[]).includes(recipe)) throw new UsageError(`expected a recipe (${RECIPES.join(', ')}) but received ${recipe === undefined ? 'none' : `'${recipe}'`}`);
   if (recipe === 'deem') {
-    console.error(`mmpref train deem: not implemented in this version (available: noiseboost, bdhs, bpo)`);
+    console.error(`mmpref train deem: not available from the CLI (DEEM needs your denoiser: use recipes.deemStep; available here: noiseboost, bdhs, bpo)`);
     return 1;
   }
   for (const k of ['model', 'data', 'out'] as const) if (!values[k]) throw new UsageError(`expected --${k} but received none`);

@@ -7,3 +7,4 @@ export { latestCheckpoint, type TrainerState } from '../recipes/state';
 export { lineChartSvg, type Series } from '../plot/svg';
 export { bdhs, bdhsRejected, answerEmbedding, type BdhsGenerateOptions, type BdhsGenerateResult, type BdhsOptions } from '../recipes/bdhs';
 export { bpo, bpoRejected, BPO_DEFAULTS, type BpoGenerateOptions, type BpoOptions } from '../recipes/bpo';
+export { deemStep, type DeemStepOptions, type DeemStepResult } from '../recipes/deem';

@@ -47,4 +47,17 @@ describe('recipes.bdhs', () => {
     expect(r.history[11]!.loss).toBeLessThan(r.history[0]!.loss * 0.8);
     expect(r.history[11]!.rewardAccuracy).toBeGreaterThan(r.history[0]!.rewardAccuracy);
   });
+
+  it('online BDHS regenerates with the current policy every onlineEvery steps', async () => {
+    const refreshes: number[] = [];
+    const embed = (ans: readonly number[], r: PreferenceRecord) => {
+      if (ans === r.chosen && r.line === 1) refreshes.push(1);
+      return ans === r.chosen ? [1, 0] : [0, 1];
+    };
+    const run = recipes.bdhs(model(), records, { steps: 5, batchSize: 4, lr: 0.02, dpo: { beta: 0.5 }, lora: { rank: 4, alpha: 8, seed: 2 }, onlineEvery: 2, generate: { embed } });
+    const r = await run.result;
+    expect(r.history.map((e) => e.step)).toEqual([1, 2, 3, 4, 5]);
+    expect(refreshes).toHaveLength(3); // before steps 1, 3 and 5
+    expect(r.history[4]!.loss).toBeLessThan(r.history[0]!.loss);
+  });
 });

@@ -130,13 +130,20 @@ export async function bdhsRejected(model: LlamaModel, data: RecordSource, option
   return out;
 }
 
-export interface BdhsOptions extends Omit<TrainOptions, 'kind' | 'noise'> {
+export interface BdhsOptions extends Omit<TrainOptions, 'kind' | 'noise' | 'refresh'> {
   generate?: BdhsGenerateOptions;
+  /** Online BDHS: regenerate the rejected answers with the current policy every N steps (default: offline, once). */
+  onlineEvery?: number;
 }
 
-/** Offline BDHS: bdhsRejected, then DPO on (chosen, generated rejected). */
+/** BDHS: bdhsRejected, then DPO on (chosen, generated rejected); online with onlineEvery. */
 export function bdhs(model: LlamaModel, data: RecordSource, options: BdhsOptions): TrainingRun {
-  const { generate: g, ...train } = options;
+  const { generate: g, onlineEvery, ...train } = options;
+  if (onlineEvery !== undefined) {
+    const every = numberOpt('recipes.bdhs', 'onlineEvery', onlineEvery, 1, { integer: true, min: 1 });
+    const source = async (m: LlamaModel, step: number) => (await bdhsRejected(m, data, { ...g, seed: (g?.seed ?? 0) + 7919 * step })).records;
+    return trainRecipe(model, [], { ...train, kind: 'dpo', refresh: { every, source } });
+  }
   return new TrainingRun(async (run) => {
     const { records } = await bdhsRejected(model, data, g);
     if (!records.length) fail('ERR_ARGUMENT', 'recipes.bdhs', 'expected at least one record with a generated rejected answer but received none');

@@ -56,6 +56,11 @@ export interface TrainOptions {
   resume?: boolean;
   /** Token id placed at the image positions (replaced by the visual tokens; default 0). */
   imageToken?: number;
+  /**
+   * Online data (online BDHS): every `every` steps (and at the start) the source is replaced by
+   * `source(model, step)`, read from its beginning. A resumed run regenerates at the resume step.
+   */
+  refresh?: { every: number; source: (model: LlamaModel, step: number) => Promise<RecordSource> | RecordSource };
 }
 
 export interface StepEvent {
@@ -102,7 +107,7 @@ export class TrainingRun extends (EventEmitter as new () => TypedEmitter<TrainEv
   }
 }
 
-const KEYS = ['kind', 'steps', 'batchSize', 'lr', 'optimizer', 'dpo', 'noise', 'lora', 'out', 'saveEvery', 'seed', 'signal', 'resume', 'imageToken'] as const;
+const KEYS = ['kind', 'steps', 'batchSize', 'lr', 'optimizer', 'dpo', 'noise', 'lora', 'out', 'saveEvery', 'seed', 'signal', 'resume', 'imageToken', 'refresh'] as const;
 
 /** Cycles over the source (re-iterating it each epoch), skipping the first `skip` records. */
 async function* cycle(op: string, source: RecordSource, skip: number): AsyncGenerator<PreferenceRecord> {
@@ -166,7 +171,10 @@ async function body(run: TrainingRun, model: LlamaModel, source: RecordSource, o
     last = dir;
     run.emit('checkpoint', { step: state.step, dir });
   };
-  const it = cycle(op, source, state.position);
+  let it = cycle(op, source, o.refresh ? 0 : state.position);
+  if (o.refresh && (typeof o.refresh.source !== 'function' || !Number.isInteger(o.refresh.every) || o.refresh.every < 1))
+    fail('ERR_ARGUMENT', op, `expected refresh { every: an integer >= 1, source: a function } but received every ${o.refresh.every}`);
+  let refreshed = -1;
   const t0 = Date.now();
   const startStep = state.step;
   let tokens = 0;
@@ -175,6 +183,11 @@ async function body(run: TrainingRun, model: LlamaModel, source: RecordSource, o
       if (o.signal?.aborted) {
         save();
         return { stopped: 'aborted', step: state.step, ...(last ? { checkpoint: last } : {}), history };
+      }
+      if (o.refresh && (refreshed < 0 || state.step % o.refresh.every === 0) && refreshed !== state.step) {
+        await it.return(undefined);
+        it = cycle(op, await o.refresh.source(model, state.step), 0);
+        refreshed = state.step;
       }
       const recs: PreferenceRecord[] = [];
       while (recs.length < o.batchSize) recs.push((await it.next()).value as PreferenceRecord);

@@ -1,20 +1,50 @@
 #!/usr/bin/env node
-/** `mmpref info [--json]`: the backend report. */
+/** `mmpref info [--json]`: the backend report; `mmpref train <recipe> ...` (lib/cli_train.ts). */
 import { backend } from './backend';
+import { MmprefError } from './errors';
+import { trainCommand, TRAIN_USAGE, UsageError } from './cli_train';
+import { generateCommand, GENERATE_USAGE } from './cli_generate';
+
+const USAGE = `usage: mmpref <command> [options]
+
+  info [--json]        print the native backend report (CPU, CUDA, why not)
+  train <recipe> ...   train LoRA adapters with a recipe (mmpref train --help)
+  generate --recipe bdhs|bpo ...   write rejected answers as JSONL (mmpref generate --help)
+
+exit codes: 0 ok, 1 error, 2 usage, 130 interrupted`;
 
 function gib(bytes: number): string {
   return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
 }
 
-function main(argv: string[]): number {
+async function main(argv: string[]): Promise<number> {
   const [cmd = 'info', ...rest] = argv;
   if (cmd === '--help' || cmd === '-h' || cmd === 'help') {
-    console.log('usage: mmpref info [--json]   print the native backend report (CPU, CUDA, why not)');
+    console.log(USAGE);
     return 0;
   }
+  if (cmd === 'train' || cmd === 'generate') {
+    try {
+      return await (cmd === 'train' ? trainCommand(rest) : generateCommand(rest));
+    } catch (e) {
+      if (e instanceof UsageError || (e as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+        console.error(`mmpref ${cmd}: ${(e as Error).message}\n\n${cmd === 'train' ? TRAIN_USAGE : GENERATE_USAGE}`);
+        return 2;
+      }
+      if (e instanceof MmprefError) {
+        console.error(`mmpref ${cmd}: ${e.message}`);
+        return 1;
+      }
+      throw e;
+    }
+  }
   if (cmd !== 'info') {
-    console.error(`mmpref: unknown command '${cmd}' (try: mmpref info [--json])`);
+    console.error(`mmpref: unknown command '${cmd}'\n\n${USAGE}`);
     return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    console.log('usage: mmpref info [--json]   print the native backend report (CPU, CUDA, why not)');
+    return 0;
   }
   const r = backend();
   if (rest.includes('--json')) {
@@ -36,4 +66,12 @@ function main(argv: string[]): number {
   return 0;
 }
 
-process.exitCode = main(process.argv.slice(2));
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: Error) => {
+    console.error(e.stack ?? String(e));
+    process.exitCode = 1;
+  },
+);

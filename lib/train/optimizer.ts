@@ -95,6 +95,12 @@ export class AdamW {
     return { gradNorm, step };
   }
 
+  /** @internal Sets the step counter (resuming from a checkpoint: lib/recipes/state.ts). */
+  _setStep(step: number): void {
+    if (!Number.isInteger(step) || step < 0) fail('ERR_ARGUMENT', 'train.AdamW', `expected a non-negative integer step but received ${step}`);
+    this.steps = step;
+  }
+
   /** Frees the moments and master weights. */
   dispose(): void {
     for (const t of [...this.state.m, ...this.state.v, ...(this.state.master ?? [])]) t.dispose();

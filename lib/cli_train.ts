@@ -1,0 +1,120 @@
+/**
+ * `mmpref train <recipe>`: trains LoRA adapters on a Hugging Face checkpoint with a recipe, one
+ * progress line on stderr, metrics.jsonl + metrics.svg + checkpoints under --out, Ctrl-C saves a
+ * checkpoint and exits 130.
+ */
+import { parseArgs } from 'node:util';
+import { MmprefError } from './errors';
+import { LlamaModel } from './models/llama';
+import { readJsonl } from './recipes/data';
+import { noiseBoost } from './recipes/noiseboost';
+import { bdhs } from './recipes/bdhs';
+import { bpo } from './recipes/bpo';
+import type { StepEvent } from './recipes/runner';
+
+export const TRAIN_USAGE = `usage: mmpref train <noiseboost|bpo|bdhs|deem> --model DIR --data FILE --out DIR [options]
+
+  --model DIR         Hugging Face checkpoint (config.json + model.safetensors)
+  --data FILE         JSONL records (docs/recipes.md)
+  --out DIR           checkpoints, metrics.jsonl and metrics.svg go here
+  --steps N           optimizer steps (default 100)
+  --batch-size N      records per step (default 4)
+  --lr X              AdamW learning rate (default 1e-4)
+  --save-every N      checkpoint every N steps (default: at the end and on Ctrl-C)
+  --resume            continue from the newest checkpoint in --out
+  --seed N            noise and LoRA init seed (default 0)
+  --stage sft|dpo     noiseboost stage (default dpo)
+  --sigma X           noiseboost noise scale (default 0.5)
+  --beta X            DPO beta (default 0.1)
+  --lora-rank N       LoRA rank (default 8, alpha = 2 x rank; bpo: 32, alpha 256)
+  --on-bad-record skip|fatal   bad JSONL lines (default fatal)
+  --max-tries N       bdhs: generation tries per record (default 5)
+  -h, --help          this help
+
+exit codes: 0 done, 1 error, 2 usage, 130 interrupted (checkpoint saved)`;
+
+const RECIPES = ['noiseboost', 'bpo', 'bdhs', 'deem'] as const;
+
+function num(name: string, v: string | undefined, dflt: number, integer: boolean): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) throw new UsageError(`expected --${name} as ${integer ? 'an integer' : 'a number'} but received '${v}'`);
+  return n;
+}
+
+export class UsageError extends Error {}
+
+function progress(e: StepEvent): string {
+  const f = (v: number, d: number) => (Number.isFinite(v) ? v.toFixed(d) : '-');
+  return `step ${e.step}/${e.totalSteps}  loss ${f(e.loss, 4)}  acc ${f(e.rewardAccuracy, 2)}  margin ${f(e.margin, 4)}  ${f(e.tokensPerSecond, 0)} tok/s  eta ${f(e.etaSeconds, 0)}s`;
+}
+
+export async function trainCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      model: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' },
+      steps: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' }, 'save-every': { type: 'string' },
+      resume: { type: 'boolean' }, seed: { type: 'string' }, stage: { type: 'string' }, sigma: { type: 'string' }, beta: { type: 'string' },
+      'lora-rank': { type: 'string' }, 'on-bad-record': { type: 'string' }, 'max-tries': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    console.log(TRAIN_USAGE);
+    return 0;
+  }
+  const recipe = positionals[0];
+  if (!recipe || !(RECIPES as readonly string[]).includes(recipe)) throw new UsageError(`expected a recipe (${RECIPES.join(', ')}) but received ${recipe === undefined ? 'none' : `'${recipe}'`}`);
+  if (recipe === 'deem') {
+    console.error(`mmpref train deem: not available from the CLI (DEEM needs your denoiser: use recipes.deemStep; available here: noiseboost, bdhs, bpo)`);
+    return 1;
+  }
+  for (const k of ['model', 'data', 'out'] as const) if (!values[k]) throw new UsageError(`expected --${k} but received none`);
+  if (values.stage !== undefined && values.stage !== 'sft' && values.stage !== 'dpo') throw new UsageError(`expected --stage sft or dpo but received '${values.stage}'`);
+  const obr = values['on-bad-record'];
+  if (obr !== undefined && obr !== 'skip' && obr !== 'fatal') throw new UsageError(`expected --on-bad-record skip or fatal but received '${obr}'`);
+  const rank = num('lora-rank', values['lora-rank'], recipe === 'bpo' ? 32 : 8, true);
+  const saveEvery = values['save-every'] === undefined ? undefined : num('save-every', values['save-every'], 0, true);
+  const opts = {
+    steps: num('steps', values.steps, 100, true),
+    batchSize: num('batch-size', values['batch-size'], 4, true),
+    lr: num('lr', values.lr, 1e-4, false),
+    seed: num('seed', values.seed, 0, true),
+    stage: (values.stage ?? 'dpo') as 'sft' | 'dpo',
+    noise: { sigma: num('sigma', values.sigma, 0.5, false) },
+    dpo: { beta: num('beta', values.beta, 0.1, false) },
+    lora: { rank, alpha: recipe === 'bpo' && values['lora-rank'] === undefined ? 256 : 2 * rank },
+    out: values.out!,
+    resume: !!values.resume,
+    ...(saveEvery !== undefined ? { saveEvery } : {}),
+  };
+  const data = readJsonl(values.data!, { onBadRecord: (obr ?? 'fatal') as 'skip' | 'fatal' });
+  const model = LlamaModel.load(values.model!);
+  const ac = new AbortController();
+  const onSigint = () => ac.abort();
+  process.once('SIGINT', onSigint);
+  const tty = process.stderr.isTTY;
+  const { stage, noise, ...common } = opts;
+  const run =
+    recipe === 'bpo'
+      ? bpo(model, data, { ...common, signal: ac.signal, generate: { seed: opts.seed } })
+      : recipe === 'bdhs'
+      ? bdhs(model, data, { ...common, signal: ac.signal, generate: { maxTries: num('max-tries', values['max-tries'], 5, true), seed: opts.seed } })
+      : noiseBoost(model, data, { ...common, stage, noise, signal: ac.signal });
+  run.on('step', (e) => process.stderr.write(tty ? `\r${progress(e)}\x1b[K` : `${progress(e)}\n`));
+  run.on('checkpoint', (e) => process.stderr.write(`${tty ? '\n' : ''}checkpoint ${e.dir}\n`));
+  try {
+    const r = await run.result;
+    if (data.skipped) process.stderr.write(`skipped ${data.skipped} bad record(s); last: ${data.lastError?.message}\n`);
+    if (r.stopped === 'aborted') {
+      process.stderr.write(`interrupted at step ${r.step}; resume with --resume\n`);
+      return 130;
+    }
+    process.stderr.write(`done: ${r.step} steps, adapters in ${r.checkpoint}\n`);
+    return 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+  }
+}
+

@@ -1,0 +1,81 @@
+/**
+ * Training checkpoints: <out>/checkpoint-<step>/ holds the PEFT adapters (model.saveAdapters),
+ * optimizer.safetensors (AdamW moments m/<name>, v/<name> and master/<name> weights, float32) and
+ * trainer_state.json (step, data position, seed, lr, totals). Resuming restores all of them, so a
+ * resumed run continues bit-exactly (test/recipes_runner.test.ts).
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { fail } from '../errors';
+import { loadSafetensors, saveSafetensors } from '../io/safetensors';
+import type { LlamaModel } from '../models/llama';
+import type { Tensor } from '../tensor';
+import type { AdamW } from '../train/optimizer';
+
+export interface TrainerState {
+  /** Optimizer steps taken. */
+  step: number;
+  /** Records consumed from the data source (across epochs). */
+  position: number;
+  seed: number;
+  lr: number;
+  totalSteps: number;
+  kind: 'sft' | 'dpo';
+}
+
+export const checkpointDir = (out: string, step: number): string => path.join(out, `checkpoint-${String(step).padStart(6, '0')}`);
+
+/** The newest checkpoint-* directory under out (undefined when none). */
+export function latestCheckpoint(out: string): string | undefined {
+  if (!fs.existsSync(out)) return undefined;
+  const dirs = fs.readdirSync(out).filter((d) => /^checkpoint-\d+$/.test(d) && fs.existsSync(path.join(out, d, 'trainer_state.json'))).sort();
+  return dirs.length ? path.join(out, dirs[dirs.length - 1]!) : undefined;
+}
+
+function optimizerTensors(opt: AdamW): [string, Tensor][] {
+  const names = [...opt.params.keys()];
+  const out: [string, Tensor][] = [];
+  names.forEach((n, i) => {
+    out.push([`m/${n}`, opt.state.m[i]!], [`v/${n}`, opt.state.v[i]!]);
+    if (opt.state.master) out.push([`master/${n}`, opt.state.master[i]!]);
+  });
+  return out;
+}
+
+export function saveCheckpoint(dir: string, model: LlamaModel, opt: AdamW, state: TrainerState): void {
+  fs.mkdirSync(dir, { recursive: true });
+  model.saveAdapters(dir);
+  saveSafetensors(path.join(dir, 'optimizer.safetensors'), optimizerTensors(opt));
+  fs.writeFileSync(path.join(dir, 'trainer_state.json'), JSON.stringify(state, null, 2) + '\n');
+}
+
+export function readTrainerState(dir: string): TrainerState {
+  const file = path.join(dir, 'trainer_state.json');
+  let s: TrainerState;
+  try {
+    s = JSON.parse(fs.readFileSync(file, 'utf8')) as TrainerState;
+  } catch (e) {
+    fail('ERR_FORMAT', 'recipes.resume', `expected a JSON trainer state but could not read ${file} (${(e as Error).message})`);
+  }
+  for (const k of ['step', 'position', 'seed', 'lr'] as const)
+    if (typeof s[k] !== 'number') fail('ERR_FORMAT', 'recipes.resume', `expected a number '${k}' in ${file} but received ${JSON.stringify(s[k])}`);
+  return s;
+}
+
+/** Copies the saved moments (and master weights) into the optimizer and sets its step count. */
+export function restoreOptimizer(dir: string, opt: AdamW, step: number): void {
+  const op = 'recipes.resume';
+  const file = path.join(dir, 'optimizer.safetensors');
+  const saved = loadSafetensors(file);
+  try {
+    for (const [name, dst] of optimizerTensors(opt)) {
+      const src = saved.get(name);
+      if (!src || src.numel !== dst.numel || src.dtype !== dst.dtype) fail('ERR_FORMAT', op, `expected '${name}' (${dst.dtype}, ${dst.numel} values) in ${file} but received ${src ? `${src.dtype}, ${src.numel} values` : 'none'}`);
+      if (dst.device !== 'cpu') fail('ERR_DEVICE', op, 'expected the optimizer state on the CPU (resuming CUDA state is not implemented yet)');
+      (dst.data as Float32Array).set(src.data as Float32Array);
+    }
+  } finally {
+    for (const t of saved.values()) t.dispose();
+  }
+  opt._setStep(step);
+}

@@ -1,0 +1,129 @@
+/**
+ * `mmpref train noiseboost` end to end (node dist/lib/cli.js, built by `npm test`'s tsc): a tiny
+ * Hugging Face checkpoint and JSONL data made here, checkpoints + metrics.jsonl + metrics.svg,
+ * resume, SIGINT saving a checkpoint (exit 130), --help, usage and data errors with exit codes.
+ */
+import { execFile, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { models } from '../lib';
+
+const CLI = path.join(__dirname, '..', 'dist', 'lib', 'cli.js');
+const CFG = { vocabSize: 17, hiddenSize: 16, intermediateSize: 24, numLayers: 2, numHeads: 4, numKvHeads: 2, ropeTheta: 100 };
+
+function setup(): { d: string; model: string; data: string; out: string } {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'mmpref-cli-'));
+  const model = path.join(d, 'model');
+  models.LlamaModel.random(CFG, { seed: 1, initStd: 0.3 }).save(model);
+  const lines = [[1, 2, 3], [4, 5, 6], [7, 8, 9], [10, 11, 12]].map((p, i) => JSON.stringify({ prompt: p, chosen: [(p[2]! + 1) % 17, (p[2]! + 2) % 17], rejected: [(i * 5 + 2) % 17, (i * 3 + 1) % 17] }));
+  const data = path.join(d, 'data.jsonl');
+  fs.writeFileSync(data, lines.join('\n') + '\n');
+  return { d, model, data, out: path.join(d, 'out') };
+}
+
+async function cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await promisify(execFile)(process.execPath, [CLI, ...args]);
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const x = e as { code: number; stdout: string; stderr: string };
+    return { code: x.code, stdout: x.stdout, stderr: x.stderr };
+  }
+}
+
+describe('mmpref train', () => {
+  it('noiseboost: trains, writes checkpoints, metrics.jsonl, metrics.svg; --resume continues', async () => {
+    const { model, data, out } = setup();
+    const base = ['train', 'noiseboost', '--model', model, '--data', data, '--out', out, '--batch-size', '4', '--lr', '0.02', '--beta', '0.5', '--lora-rank', '4'];
+    const r = await cli([...base, '--steps', '6', '--save-every', '3']);
+    expect(r.stderr).toMatch(/step 6\/6 {2}loss \d\.\d{4} {2}acc 1\.00/);
+    expect(r.code).toBe(0);
+    expect(fs.readdirSync(out).sort()).toEqual(['checkpoint-000003', 'checkpoint-000006', 'metrics.jsonl', 'metrics.svg']);
+    const m = fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(m.map((e) => e.step)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(m[5].loss).toBeLessThan(m[0].loss);
+    expect(fs.readFileSync(path.join(out, 'metrics.svg'), 'utf8')).toMatch(/^<svg[^]*margin/);
+    const again = await cli([...base, '--steps', '8', '--resume']);
+    expect(again.code).toBe(0);
+    expect(again.stderr).not.toMatch(/step 6\/8/);
+    expect(again.stderr).toMatch(/step 7\/8[^]*step 8\/8/);
+    expect(fs.existsSync(path.join(out, 'checkpoint-000008', 'adapter_model.safetensors'))).toBe(true);
+  });
+
+  it('SIGINT saves a checkpoint and exits 130', async () => {
+    const { model, data, out } = setup();
+    const child = spawn(process.execPath, [CLI, 'train', 'noiseboost', '--model', model, '--data', data, '--out', out, '--steps', '100000', '--lora-rank', '2']);
+    let err = '';
+    let sent = false;
+    const code = await new Promise<number | null>((resolve) => {
+      child.stderr.on('data', (b: Buffer) => {
+        err += b.toString();
+        if (!sent && /step 2\//.test(err)) sent = child.kill('SIGINT'); // once: a second Ctrl-C is not caught
+      });
+      child.on('exit', (c) => resolve(c));
+    });
+    expect(err).toMatch(/interrupted at step \d+; resume with --resume/);
+    expect(code).toBe(130);
+    const ck = fs.readdirSync(out).filter((f) => f.startsWith('checkpoint-'));
+    expect(ck).toHaveLength(1);
+    expect(fs.existsSync(path.join(out, ck[0]!, 'optimizer.safetensors'))).toBe(true);
+  });
+
+  it('--help, usage errors (2), data errors with the line (1), recipes not yet available (1)', async () => {
+    const { model, d, out } = setup();
+    for (const args of [['--help'], ['train', '--help'], ['info', '--help']]) {
+      const r = await cli(args);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(/^usage: mmpref/);
+    }
+    expect((await cli(['train', 'noiseboost', '--model', model])).stderr).toMatch(/expected --data but received none/);
+    expect((await cli(['train', 'noiseboost', '--model', model])).code).toBe(2);
+    expect((await cli(['train', 'ppo'])).code).toBe(2);
+    expect((await cli(['train', 'noiseboost', '--steps', 'x', '--model', model, '--data', 'f', '--out', out])).code).toBe(2);
+    expect((await cli(['train', 'noiseboost', '--bogus'])).code).toBe(2);
+    expect((await cli(['nope'])).code).toBe(2);
+    const bad = path.join(d, 'bad.jsonl');
+    fs.writeFileSync(bad, JSON.stringify({ prompt: [1], chosen: [2], rejected: [3] }) + '\n{"prompt": [1]}\n');
+    const r = await cli(['train', 'noiseboost', '--model', model, '--data', bad, '--out', out, '--steps', '2', '--batch-size', '1']);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/bad\.jsonl:2: expected 'chosen'/);
+    const skip = await cli(['train', 'noiseboost', '--model', model, '--data', bad, '--out', out, '--steps', '2', '--batch-size', '1', '--on-bad-record', 'skip']);
+    expect(skip.code).toBe(0);
+    expect(skip.stderr).toMatch(/skipped 1 bad record\(s\)/);
+    expect((await cli(['train', 'deem', '--model', model])).code).toBe(1);
+    expect((await cli(['generate', '--recipe', 'vcd'])).code).toBe(2);
+    const g = await cli(['generate', '--help']);
+    expect(g.code).toBe(0);
+    expect(g.stdout).toMatch(/^usage: mmpref generate/);
+  });
+});
+
+describe('mmpref generate / train bdhs', () => {
+  it('generate --recipe bdhs|bpo writes each record with a rejected answer; train bdhs|bpo trains', async () => {
+    const { d, model, out } = setup();
+    const sft = path.join(d, 'sft.jsonl');
+    fs.writeFileSync(sft, [[1, 2, 3], [4, 5, 6]].map((p, i) => JSON.stringify({ id: i, prompt: p, chosen: [p[2]! + 1, p[2]! + 2] })).join('\n') + '\n');
+    const file = path.join(d, 'rejected.jsonl');
+    const r = await cli(['generate', '--recipe', 'bdhs', '--model', model, '--data', sft, '--out', file, '--max-tries', '2']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/wrote 2 record\(s\)/);
+    const recs = fs.readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(recs.map((x) => x.id)).toEqual([0, 1]); // the original fields are kept
+    for (const x of recs) expect(x.rejected).toHaveLength(2);
+    const t = await cli(['train', 'bdhs', '--model', model, '--data', sft, '--out', out, '--steps', '3', '--batch-size', '2', '--max-tries', '2']);
+    expect(t.code).toBe(0);
+    expect(t.stderr).toMatch(/step 3\/3/);
+    expect(fs.existsSync(path.join(out, 'checkpoint-000003', 'adapter_model.safetensors'))).toBe(true);
+    const bfile = path.join(d, 'bpo.jsonl');
+    const b = await cli(['generate', '--recipe', 'bpo', '--model', model, '--data', sft, '--out', bfile]);
+    expect(b.code).toBe(0);
+    expect(fs.readFileSync(bfile, 'utf8').trim().split('\n').map((l) => JSON.parse(l).rejected.length)).toEqual([2, 2]);
+    const out2 = path.join(d, 'out-bpo');
+    const tb = await cli(['train', 'bpo', '--model', model, '--data', sft, '--out', out2, '--steps', '2', '--batch-size', '2']);
+    expect(tb.code).toBe(0);
+    expect(JSON.parse(fs.readFileSync(path.join(out2, 'checkpoint-000002', 'adapter_config.json'), 'utf8'))).toMatchObject({ r: 32, lora_alpha: 256 });
+  });
+});

@@ -273,6 +273,10 @@ def cross_entropy(s, dev):
         loss = F.cross_entropy(xg.float(), lab, ignore_index=-100)
         loss.backward()
         return loss, xg.grad
+
+    return f
+
+
 def adamw(s, dev):
     # torch.optim.AdamW on the same tensor list; bf16 + master: AdamW on float32 master copies, then
     # the bf16 params copied from them (what a mixed-precision trainer does), one step per call
@@ -357,6 +361,36 @@ def sdpa_backward(s, dev):
 
 OPS["sdpa_backward"] = sdpa_backward
 
+
+def train_step(s, dev):  # transformers LlamaForCausalLM (+ PEFT LoRA r16 on all projections), AdamW, float32 eager
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    cfg = LlamaConfig(vocab_size=s["vocabSize"], hidden_size=s["hiddenSize"], intermediate_size=s["intermediateSize"],
+                      num_hidden_layers=s["numLayers"], num_attention_heads=s["numHeads"], num_key_value_heads=s["numKvHeads"],
+                      rope_theta=s["ropeTheta"], rms_norm_eps=s["rmsNormEps"], max_position_embeddings=max(2048, s["T"]))
+    model = LlamaForCausalLM(cfg).to(dev)
+    if s["mode"] == "lora":
+        from peft import LoraConfig, get_peft_model
+        model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, target_modules=[
+            "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]))
+    model.train()
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
+    ids = (torch.arange(s["B"] * s["T"], device=dev) * 7919 + 13) % s["vocabSize"]
+    ids = ids.reshape(s["B"], s["T"])
+
+    def f():
+        out = model(input_ids=ids, labels=ids)
+        out.loss.backward()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    return f
+
+
+OPS["train_step"] = train_step
+
+
+
 def time_ms(fn, dev, flush):
     sync = torch.cuda.synchronize if dev == "cuda" else (lambda: None)
 
@@ -400,31 +434,3 @@ def main():
 
 if __name__ == "__main__":
     main()
-
-
-def train_step(s, dev):  # transformers LlamaForCausalLM (+ PEFT LoRA r16 on all projections), AdamW, float32 eager
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    cfg = LlamaConfig(vocab_size=s["vocabSize"], hidden_size=s["hiddenSize"], intermediate_size=s["intermediateSize"],
-                      num_hidden_layers=s["numLayers"], num_attention_heads=s["numHeads"], num_key_value_heads=s["numKvHeads"],
-                      rope_theta=s["ropeTheta"], rms_norm_eps=s["rmsNormEps"], max_position_embeddings=max(2048, s["T"]))
-    model = LlamaForCausalLM(cfg).to(dev)
-    if s["mode"] == "lora":
-        from peft import LoraConfig, get_peft_model
-        model = get_peft_model(model, LoraConfig(r=16, lora_alpha=32, lora_dropout=0.0, target_modules=[
-            "q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]))
-    model.train()
-    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-5)
-    ids = (torch.arange(s["B"] * s["T"], device=dev) * 7919 + 13) % s["vocabSize"]
-    ids = ids.reshape(s["B"], s["T"])
-
-    def f():
-        out = model(input_ids=ids, labels=ids)
-        out.loss.backward()
-        opt.step()
-        opt.zero_grad(set_to_none=True)
-
-    return f
-
-
-OPS["train_step"] = train_step

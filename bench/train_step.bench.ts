@@ -38,7 +38,7 @@ export function run(ctx: BenchContext): void {
         bytes: 0,
         flops,
         ceiling: 'fma-f32',
-        note: `${Math.round(N / (ms / 1e3))} tokens/s; activations kept ${(actPerToken / 1024).toFixed(1)} KiB/token (logits and their gradient not included)`,
+        note: `${Math.round(N / (ms / 1e3))} tokens/s; activations kept ${(actPerToken / 1024).toFixed(1)} KiB/token (the fused head holds no logits)`,
         ...(dtype === 'float32' ? { torch: { op: 'train_step', B, T, mode, ...cfg } } : {}),
       });
       opt.dispose();

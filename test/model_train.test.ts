@@ -295,8 +295,8 @@ describe('training forward + backward (lib/models/train.ts)', () => {
       checkGrad('linear_1.bias', grads.get('model.multi_modal_projector.linear_1.bias')!.toFloat32Array(), fd(P.b1));
       checkGrad('linear_2.weight', grads.get('model.multi_modal_projector.linear_2.weight')!.toFloat32Array(), fd(P.w2));
       checkGrad('linear_2.bias', grads.get('model.multi_modal_projector.linear_2.bias')!.toFloat32Array(), fd(P.b2));
-      checkGrad('embed_tokens', grads.get('model.embed_tokens.weight')!.toFloat32Array(), fd(w.embed));
-      checkGrad('q_proj', grads.get('model.layers.0.self_attn.q_proj.weight')!.toFloat32Array(), fd(w.layers[0]!.wq));
+      checkGrad('embed_tokens', grads.get('model.language_model.embed_tokens.weight')!.toFloat32Array(), fd(w.embed));
+      checkGrad('q_proj', grads.get('model.language_model.layers.0.self_attn.q_proj.weight')!.toFloat32Array(), fd(w.layers[0]!.wq));
     });
 
   it('bad use is typed', () => {
@@ -308,5 +308,26 @@ describe('training forward + backward (lib/models/train.ts)', () => {
     expectError(() => backward(m, saved, { dLogits: tensor(R, [B, T, 13]) }), 'ERR_DETACHED');
     expectError(() => forwardTrain(m, {}), 'ERR_ARGUMENT');
     expectError(() => backward(makeModel(), forwardTrain(m, batch()).saved, { dLogits: tensor(R, [B, T, 13]) }), 'ERR_ARGUMENT');
+  });
+});
+
+describe('a random model with a projector is a LLaVA model', () => {
+  it('saves and loads back bit-identically (LlavaForConditionalGeneration config, model.language_model. names)', () => {
+    const fs = require('node:fs') as typeof import('node:fs');
+    const os = require('node:os') as typeof import('node:os');
+    const path = require('node:path') as typeof import('node:path');
+    const m = models.LlamaModel.random(TINY, { seed: 2, visionHiddenSize: 3 });
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmpref-llava-'));
+    try {
+      m.save(dir);
+      expect(JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')).architectures).toEqual(['LlavaForConditionalGeneration']);
+      const back = models.LlamaModel.load(dir);
+      const a = m.parameters(), b = back.parameters();
+      expect(b.map(([n]) => n)).toEqual(a.map(([n]) => n));
+      expect(a.map(([n]) => n)).toContain('model.multi_modal_projector.linear_1.weight');
+      for (let i = 0; i < a.length; i++) expect(Array.from(b[i]![1].toFloat32Array()), a[i]![0]).toEqual(Array.from(a[i]![1].toFloat32Array()));
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

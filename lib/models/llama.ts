@@ -232,8 +232,17 @@ export class LlamaModel {
       if (c.qkvBias) Object.assign(L, { bq: make([H * d], 'normal'), bk: make([Hkv * d], 'normal'), bv: make([Hkv * d], 'normal') });
       if (c.oBias) L.bo = make([D], 'normal');
     }
-    const projector = Dv ? { w1: make([D, Dv], 'normal'), b1: make([D], 'normal'), w2: make([D, D], 'normal'), b2: make([D], 'normal') } : undefined;
-    return new LlamaModel(c, dtype, device, { embed, layers, finalNorm, lmHead, ...(projector ? { projector } : {}) });
+    if (!Dv) return new LlamaModel(c, dtype, device, { embed, layers, finalNorm, lmHead });
+    // with a projector the model is a LLaVA one: Hugging Face names under model.language_model., and
+    // save() writes a LlavaForConditionalGeneration config (without a vision tower's weights)
+    const projector = { w1: make([D, Dv], 'normal'), b1: make([D], 'normal'), w2: make([D, D], 'normal'), b2: make([D], 'normal') };
+    const llava = {
+      architectures: ['LlavaForConditionalGeneration'], model_type: 'llava', projector_hidden_act: 'gelu', multimodal_projector_bias: true,
+      vision_feature_layer: -2, vision_feature_select_strategy: 'default', image_token_index: c.vocabSize - 1,
+      vision_config: { model_type: 'clip_vision_model', hidden_size: Dv },
+    };
+    const hf: HfMeta = { modelType: c.qkvBias && !c.oBias ? 'qwen2' : 'llama', projectorBias: true, maxPositionEmbeddings: 4096, llava };
+    return new LlamaModel(c, dtype, device, { embed, layers, finalNorm, lmHead, projector }, hf);
   }
 
   /**

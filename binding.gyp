@@ -4,7 +4,7 @@
       "target_name": "mmpref",
       "sources": ["<!@(node scripts/gyp-sources.js)"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "MMPREF_VERSION=\"<!(node -p \"require('./package.json').version\")\""],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS", "MMPREF_VERSION=\"<!(node -p \"require('./package.json').version\")\""],
       "cflags!": ["-fno-exceptions", "-O2"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-O2"],
       "cflags_cc": ["-std=c++17", "-O3", "-ffp-contract=off", "-fno-math-errno"],

@@ -294,10 +294,11 @@ function allocDevice(device: number, bytes: number, op: string): DeviceStore {
 }
 
 /** ERR_DETACHED when a host store no longer holds `numel` elements (its ArrayBuffer was transferred or shrunk). */
-function hostStoreLive(s: AnyStorage, numel: number, op: string): void {
+function hostStoreLive(s: AnyStorage, numel: number, op: string, name = 'the tensor'): void {
   if (s.length === numel) return;
-  if (isDetached(s.buffer)) fail('ERR_DETACHED', op, `expected the tensor's ArrayBuffer to be attached but received a detached (transferred) one`);
-  fail('ERR_SHAPE', op, `expected the tensor's storage to hold ${numel} elements (its shape) but received ${s.length}`);
+  const whose = name === 'the tensor' ? "the tensor's" : `${name}'s`;
+  if (isDetached(s.buffer)) fail('ERR_DETACHED', op, `expected ${whose} ArrayBuffer to be attached but received a detached (transferred) one`);
+  fail('ERR_SHAPE', op, `expected ${whose} storage to hold ${numel} elements (its shape) but received ${s.length}`);
 }
 
 /** True when an ArrayBuffer has been detached (transferred); SharedArrayBuffers never are. */
@@ -402,6 +403,8 @@ export function asTensor(v: unknown, name: string, op: string): Tensor {
     const s: unknown = v.shape;
     if (!Array.isArray(s) || !s.every((d) => Number.isSafeInteger(d) && d >= 0))
       fail('ERR_SHAPE', op, `expected ${name} with a shape of non-negative integers but received shape ${describe(s)}`);
+    // and a host store that holds exactly that many elements: TS code sizes arrays from shapes
+    if (v._store !== undefined && v._device < 0) hostStoreLive(v._store as AnyStorage, numelOf(s as number[]), op, name);
     return v;
   }
   if (isOrtLike(v)) return fromOrt(v);

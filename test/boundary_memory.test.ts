@@ -134,6 +134,36 @@ describe('boundary: buffers going away under an op', () => {
       console.log('survived');`, { timeoutMs: 60000 });
     expect(r.clean, ending(r)).toBe(true);
   });
+
+  // was a defect (fuzz seed 20261207 case 6716, attention.maskedBackwardAsync): a promise continuation calls the
+  // binding while the worker is being terminated; building the MmprefError (a JS call) and napi_throw then fail and
+  // node-addon-api threw a C++ Napi::Error out of the callback: "terminate called after throwing an instance of
+  // 'Napi::Error'". This loop aborted within the first few workers before the fix.
+  it('terminating a worker whose continuations keep calling ops (sync errors, Async queueing) does not abort', async () => {
+    const r = await runSnippet(`
+      const { Worker } = require('node:worker_threads');
+      for (let i = 0; i < 150; i++) {
+        const w = new Worker(\`const m = require(${JSON.stringify(DIST_LIB)});
+          const { parentPort } = require('node:worker_threads');
+          const x = m.tensor(new Float32Array(64), [8, 8]), g = m.tensor(new Float32Array(8).fill(1), [8]);
+          const bad = m.tensor(new Float32Array(3), [3]);
+          parentPort.postMessage('started');
+          (async () => {
+            for (;;) {
+              const ps = [];
+              for (let k = 0; k < 4; k++)
+                ps.push(m.ops.rmsNormAsync(x, g).then(() => { try { m.ops.rmsNorm(x, bad); } catch {} return m.ops.rmsNormAsync(x, g); }));
+              await Promise.all(ps);
+            }
+          })();\`, { eval: true });
+        w.on('error', () => {});
+        await new Promise((r) => w.once('message', r));
+        await new Promise((r) => setTimeout(r, i % 5));
+        await w.terminate();
+      }
+      console.log('survived');`, { timeoutMs: 120000 });
+    expect(r.clean, ending(r)).toBe(true);
+  });
 });
 
 describe('boundary: sizes are checked before anything is allocated', () => {

@@ -93,6 +93,11 @@ describe('noise.schedule', () => {
       const snr = g.snr[t]!;
       expect(wv[t]).toBeCloseTo(Math.min(snr, 5) / (snr + 1), 12);
     }
+    // gamma and prediction are checked (fuzz seed 20261207 found a Symbol gamma giving a TypeError)
+    expectError(() => noise.minSnrWeights(g, Symbol('s') as never), 'ERR_ARGUMENT', /expected a number for gamma but received/);
+    expectError(() => noise.minSnrWeights(g, 0), 'ERR_RANGE', /expected gamma a number > 0 but received 0/);
+    expectError(() => noise.minSnrWeights(g, 5, 'x0' as never), 'ERR_ARGUMENT', /expected prediction to be one of 'epsilon', 'v-prediction'/);
+    expect(Array.from(noise.minSnrWeights(noise.schedule([0, 0.5, 1]), Infinity))).toEqual([0, 1, 1]);
     expectError(() => noise.schedule('sigmoid' as never), 'ERR_ARGUMENT', /expected schedule to be one of 'vcd-sigmoid', 'linear', 'scaled-linear', 'cosine'/);
     expectError(() => noise.schedule('linear', 0), 'ERR_RANGE', /steps/);
     expectError(() => noise.schedule('linear', 2.5), 'ERR_RANGE', /steps/);

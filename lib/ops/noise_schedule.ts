@@ -13,7 +13,7 @@
  */
 import { fail } from '../errors';
 import { describe } from '../tensor';
-import { checkOptions, numberArg, numberOpt } from '../validate';
+import { checkOptions, enumOpt, numberArg, numberOpt } from '../validate';
 
 export const SCHEDULES = ['vcd-sigmoid', 'linear', 'scaled-linear', 'cosine'] as const;
 export type ScheduleName = (typeof SCHEDULES)[number];
@@ -139,6 +139,9 @@ function isSchedule(v: unknown): v is NoiseSchedule {
 export function minSnrWeights(s: NoiseSchedule, gamma: number, prediction: 'epsilon' | 'v-prediction' = 'epsilon'): Float64Array {
   if (typeof s !== 'object' || s === null || !Number.isSafeInteger(s.steps) || s.steps < 0 || !(s.snr instanceof Float64Array) || s.snr.length < s.steps)
     fail('ERR_ARGUMENT', 'noise.minSnrWeights', `expected a schedule from noise.schedule() but received ${describe(s)}`);
+  // gamma = Infinity gives the unweighted loss (all ones for epsilon targets)
+  numberArg('noise.minSnrWeights', 'gamma', gamma, { gt: 0, allowInfinity: true });
+  enumOpt('noise.minSnrWeights', 'prediction', prediction, ['epsilon', 'v-prediction'], 'epsilon');
   const w = new Float64Array(s.steps);
   for (let t = 0; t < s.steps; t++) {
     const snr = s.snr[t]!;

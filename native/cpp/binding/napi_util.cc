@@ -38,9 +38,20 @@ static EnvData* env_data(Napi::Env env) { return env.GetInstanceData<EnvData>();
 Napi::Error make_error(Napi::Env env, const Status& st) {
   EnvData* d = env_data(env);
   if (d && !d->error_ctor.IsEmpty()) {
-    Napi::Value e = d->error_ctor.New({Napi::String::New(env, st.message),
-                                       Napi::String::New(env, code_name(st.code))});
-    return Napi::Error(env, e);
+    // Calling the constructor runs JS, which a worker being terminated cannot do: then a plain
+    // Error (it will not reach JS either; NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS drops it).
+    try {
+      Napi::Value e = d->error_ctor.New({Napi::String::New(env, st.message),
+                                         Napi::String::New(env, code_name(st.code))});
+      return Napi::Error(env, e);
+    } catch (const Napi::Error&) {
+      bool pending = false;
+      napi_is_exception_pending(env, &pending);
+      if (pending) {
+        napi_value ignored;
+        napi_get_and_clear_last_exception(env, &ignored);
+      }
+    }
   }
   Napi::Error e = Napi::Error::New(env, st.message);
   e.Set("code", Napi::String::New(env, code_name(st.code)));

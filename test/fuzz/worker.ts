@@ -1,4 +1,9 @@
-/** race-terminate helper: starts `calls` Async calls of one op, says so, and waits (the parent terminates it). */
+/**
+ * race-terminate helper: starts `calls` Async calls of one op, says so, and keeps calling: each
+ * settled call starts the next one from its continuation, with a sync call of bad arguments in
+ * between, so the parent's terminate() lands while JS calls into the binding (a build that threw
+ * a C++ exception there aborted the process: fuzz seed 20261207 case 6716).
+ */
 import { parentPort, workerData } from 'node:worker_threads';
 import { OPS } from './ops';
 import { makeRng } from './rng';
@@ -6,13 +11,28 @@ import { makeRng } from './rng';
 const { op, seed, calls } = workerData as { op: string; seed: number; calls: number };
 const spec = OPS.find((o) => o.name === op)!;
 const r = makeRng(seed);
-const pending: Promise<unknown>[] = [];
-for (let k = 0; k < calls; k++) {
+const ROUNDS = 50;
+
+function start(): Promise<unknown> {
   try {
-    pending.push(Promise.resolve(spec.call(spec.build(r, 24).args, true)).catch(() => undefined));
+    return Promise.resolve(spec.call(spec.build(r, 24).args, true)).catch(() => undefined);
   } catch {
-    /* a sync validation error: nothing in flight */
+    return Promise.resolve(); // a sync validation error: nothing in flight
   }
 }
+
+async function chain(): Promise<void> {
+  for (let k = 0; k < ROUNDS; k++) {
+    await start();
+    try {
+      spec.call([], false); // always a typed error: builds an MmprefError from native code
+    } catch {
+      /* expected */
+    }
+  }
+}
+
+const pending: Promise<unknown>[] = [];
+for (let k = 0; k < calls; k++) pending.push(chain());
 parentPort!.postMessage('started');
 void Promise.all(pending).then(() => parentPort!.postMessage('done'));

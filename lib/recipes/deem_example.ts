@@ -47,6 +47,9 @@ export interface TinyDeem extends DeemModule {
   readonly params: ReadonlyMap<string, Tensor<'float32'>>;
   /** d loss / d weight of the last backward, by name (empty after step). */
   readonly grads: ReadonlyMap<string, Tensor<'float32'>>;
+  denoiser(xt: Tensor, t: Int32Array, batch: DeemBatch): Tensor<'float32'>;
+  backward(gradEpsPred: Tensor, batch: DeemBatch): void;
+  step(lr: number, step: number): void;
   save(dir: string): void;
   load(dir: string): void;
   /** Frees the weights, moments, gradients and saved activations. */
@@ -114,7 +117,7 @@ export function createTinyDeem(options: TinyDeemOptions = {}): TinyDeem {
     get grads() {
       return grads;
     },
-    denoiser(xt: Tensor, t: Int32Array, batch: DeemBatch): Tensor {
+    denoiser(xt: Tensor, t: Int32Array, batch: DeemBatch): Tensor<'float32'> {
       const x0 = batch.x0;
       if (!params.size) init(x0.shape[x0.ndim - 1]!);
       if (x0.ndim !== 3 || x0.shape[2] !== dim()) fail('ERR_SHAPE', 'tinyDeem.denoiser', `expected x0 of shape [B, Nv, ${dim()}] but received [${x0.shape.join(', ')}]`);

@@ -199,5 +199,11 @@ export function createTinyDeem(options: TinyDeemOptions = {}): TinyDeem {
   };
 }
 
-/** The factory `mmpref train deem --denoiser` looks for: createDeem({ seed }) -> a DeemModule. */
-export const createDeem = createTinyDeem;
+/**
+ * The factory `mmpref train deem --denoiser` calls: createDeem({ seed, model }) -> a DeemModule;
+ * here the tiny module with its default sizes (it loads no model: --model is an error).
+ */
+export function createDeem(options: { seed?: number; model?: string } = {}): TinyDeem {
+  if (options.model !== undefined) fail('ERR_ARGUMENT', 'deem_example.createDeem', `expected no --model (the tiny DEEM module is made from the seed) but received '${options.model}'`);
+  return createTinyDeem({ seed: options.seed ?? 0 });
+}

@@ -167,6 +167,7 @@ describe('recipes.deem', () => {
     await recipes.deem(mod, records, { steps: 2, batchSize: 2, lr: 0.5 }).result;
     expect(calls).toEqual(['denoiser 2x4x8 t2', 'backward 2x4x8', 'step 0.5 1', 'denoiser 2x4x8 t2', 'backward 2x4x8', 'step 0.5 2']);
     expectError(() => recipes.deem({ denoiser: () => 1 } as never, records, { steps: 1 }), 'ERR_ARGUMENT', /expected a module with functions denoiser, backward, step but received none for backward, step/);
+    expectError(() => recipes.deem(null as never, records, { steps: 1 }), 'ERR_ARGUMENT', /but received null/);
     expectError(() => recipes.deem(mod, records, { steps: 1, out: tmp() }), 'ERR_ARGUMENT', /functions denoiser, backward, step, save .*none for save/);
     expectError(() => recipes.deem(mod, records, { steps: 0 }), 'ERR_RANGE');
     expectError(() => recipes.deem(mod, records, { steps: 1, saveEvery: 2 }), 'ERR_ARGUMENT', /expected out/);

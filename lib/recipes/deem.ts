@@ -231,7 +231,7 @@ export function deem(module: DeemModule, source: RecordSource, options: DeemOpti
   const m = module as unknown as Record<string, unknown>;
   const missing = ['denoiser', 'backward', 'step', ...(o.out ? ['save'] : []), ...(o.resume ? ['load'] : [])].filter((k) => typeof m?.[k] !== 'function');
   if (!module || typeof module !== 'object' || missing.length)
-    fail('ERR_ARGUMENT', OP, `expected a module with functions denoiser, backward, step${o.out ? ', save' : ''}${o.resume ? ', load' : ''} but received ${module && typeof module === 'object' ? `none for ${missing.join(', ')}` : typeof module}`);
+    fail('ERR_ARGUMENT', OP, `expected a module with functions denoiser, backward, step${o.out ? ', save' : ''}${o.resume ? ', load' : ''} but received ${module && typeof module === 'object' ? `none for ${missing.join(', ')}` : module === null ? 'null' : typeof module}`);
   if (source === null || typeof source !== 'object' || !(Symbol.iterator in source || Symbol.asyncIterator in source))
     fail('ERR_ARGUMENT', OP, `expected records as an iterable or async iterable but received ${source === null ? 'null' : typeof source}`);
   const steps = numberOpt(OP, 'steps', o.steps, 1, { integer: true, min: 1 });

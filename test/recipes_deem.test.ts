@@ -154,6 +154,11 @@ describe('recipes.deem', () => {
       expect(fs.readFileSync(path.join(cut, 'checkpoint-000007', f)).equals(fs.readFileSync(path.join(full, 'checkpoint-000007', f)))).toBe(true);
     const steps = (d: string) => fs.readFileSync(path.join(d, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).step);
     expect(steps(cut)).toEqual([1, 2, 3, 4, 5, 6, 7]);
+    const early = new AbortController();
+    early.abort();
+    const none = tmp();
+    expect(await recipes.deem(tiny(), records, { ...opts, out: none, signal: early.signal }).result).toMatchObject({ stopped: 'aborted', step: 0, history: [] });
+    expect(fs.readdirSync(none)).toEqual(['metrics.jsonl']); // no step, nothing to save (the tiny module has no weights yet)
     a.dispose();
   });
 

@@ -140,7 +140,7 @@ export interface DeemOptions {
   out?: string;
   /** Checkpoint every N steps (default: at the end and on abort; needs out). */
   saveEvery?: number;
-  /** Stops between steps, after saving a checkpoint. */
+  /** Stops between steps, after saving a checkpoint (when a step was taken). */
   signal?: AbortSignal;
   /** Continue from the newest checkpoint under out (module.load, then the same steps as an uninterrupted run). */
   resume?: boolean;
@@ -286,7 +286,7 @@ async function deemBody(run: DeemRun, module: DeemModule, source: RecordSource, 
   try {
     while (state.step < o.steps) {
       if (o.signal?.aborted) {
-        await save();
+        if (state.step > startStep) await save(); // nothing new to save before the first step
         return { stopped: 'aborted', step: state.step, ...(last ? { checkpoint: last } : {}), history };
       }
       const records: PreferenceRecord[] = [];

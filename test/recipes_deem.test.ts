@@ -177,6 +177,7 @@ describe('recipes.deem', () => {
     expectError(() => recipes.deem(mod, records, { steps: 0 }), 'ERR_RANGE');
     expectError(() => recipes.deem(mod, records, { steps: 1, saveEvery: 2 }), 'ERR_ARGUMENT', /expected out/);
     expectError(() => recipes.deem(mod, records, { steps: 1, resume: true } as never), 'ERR_ARGUMENT');
+    expectError(() => recipes.deem(mod, records, { steps: 1, schedule: 'nope' as never }), 'ERR_ARGUMENT', /schedule/);
     expectError(() => recipes.deem(mod, records, { steps: 1, bogus: 1 } as never), 'ERR_ARGUMENT', /unknown option 'bogus'/);
     expectError(() => recipes.deem(mod, 5 as never, { steps: 1 }), 'ERR_ARGUMENT', /expected records as an iterable/);
     const noImage = [{ ...records[0]!, image: undefined, line: 9 }];

@@ -20,7 +20,7 @@ import path from 'node:path';
 import type TypedEmitter from 'typed-emitter';
 import { diffuse } from '../ops/diffuse';
 import { predictionLoss } from '../ops/prediction_loss';
-import type { ScheduleSpec } from '../ops/noise_schedule';
+import { resolveSchedule, type ScheduleSpec } from '../ops/noise_schedule';
 import { fail } from '../errors';
 import { lineChartSvg } from '../plot/svg';
 import { tensor, type Tensor, type TensorLike } from '../tensor';
@@ -245,7 +245,9 @@ export function deem(module: DeemModule, source: RecordSource, options: DeemOpti
   if (saveEvery && !o.out) fail('ERR_ARGUMENT', OP, 'expected out (a directory) with saveEvery but received none');
   if (o.resume && !o.out) fail('ERR_ARGUMENT', OP, 'expected out (a directory) with resume but received none');
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal)) fail('ERR_ARGUMENT', OP, `expected signal as an AbortSignal but received ${typeof o.signal}`);
-  const r = { ...o, steps, batchSize, lr, seed, diffusionSteps, saveEvery, schedule: o.schedule ?? ('scaled-linear' as const) };
+  const schedule = o.schedule ?? ('scaled-linear' as const);
+  resolveSchedule(OP, schedule, diffusionSteps); // a bad schedule fails here, not at the first step
+  const r = { ...o, steps, batchSize, lr, seed, diffusionSteps, saveEvery, schedule };
   return new DeemRun((run) => deemBody(run, module, source, r));
 }
 

@@ -11,8 +11,10 @@ import { noiseBoost } from './recipes/noiseboost';
 import { bdhs } from './recipes/bdhs';
 import { bpo } from './recipes/bpo';
 import type { StepEvent } from './recipes/runner';
+import { deemCommand } from './cli_deem';
 
 export const TRAIN_USAGE = `usage: mmpref train <noiseboost|bpo|bdhs|deem> --model DIR --data FILE --out DIR [options]
+       mmpref train deem --denoiser FILE --data FILE --out DIR [--steps --batch-size --lr --seed --resume --save-every]
 
   --model DIR         Hugging Face checkpoint (config.json + model.safetensors)
   --data FILE         JSONL records (docs/recipes.md)
@@ -29,13 +31,16 @@ export const TRAIN_USAGE = `usage: mmpref train <noiseboost|bpo|bdhs|deem> --mod
   --lora-rank N       LoRA rank (default 8, alpha = 2 x rank; bpo: 32, alpha 256)
   --on-bad-record skip|fatal   bad JSONL lines (default fatal)
   --max-tries N       bdhs: generation tries per record (default 5)
+  --denoiser FILE     deem (needs --data, --out; no --model needed): a JavaScript module exporting
+                      createDeem({ seed, model }) that returns your DEEM module (docs/recipes.md);
+                      a tiny one: node_modules/mmpref/dist/lib/recipes/deem_example.js
   -h, --help          this help
 
 exit codes: 0 done, 1 error, 2 usage, 130 interrupted (checkpoint saved)`;
 
 const RECIPES = ['noiseboost', 'bpo', 'bdhs', 'deem'] as const;
 
-function num(name: string, v: string | undefined, dflt: number, integer: boolean): number {
+export function num(name: string, v: string | undefined, dflt: number, integer: boolean): number {
   if (v === undefined) return dflt;
   const n = Number(v);
   if (!Number.isFinite(n) || (integer && !Number.isInteger(n))) throw new UsageError(`expected --${name} as ${integer ? 'an integer' : 'a number'} but received '${v}'`);
@@ -58,6 +63,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       steps: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' }, 'save-every': { type: 'string' },
       resume: { type: 'boolean' }, seed: { type: 'string' }, stage: { type: 'string' }, sigma: { type: 'string' }, beta: { type: 'string' },
       'lora-rank': { type: 'string' }, 'on-bad-record': { type: 'string' }, 'max-tries': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      denoiser: { type: 'string' },
     },
   });
   if (values.help) {
@@ -66,10 +72,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
   }
   const recipe = positionals[0];
   if (!recipe || !(RECIPES as readonly string[]).includes(recipe)) throw new UsageError(`expected a recipe (${RECIPES.join(', ')}) but received ${recipe === undefined ? 'none' : `'${recipe}'`}`);
-  if (recipe === 'deem') {
-    console.error(`mmpref train deem: not available from the CLI (DEEM needs your denoiser: use recipes.deemStep; available here: noiseboost, bdhs, bpo)`);
-    return 1;
-  }
+  if (recipe === 'deem') return deemCommand(values);
+  if (values.denoiser !== undefined) throw new UsageError(`expected --denoiser only with deem but received it with ${recipe}`);
   for (const k of ['model', 'data', 'out'] as const) if (!values[k]) throw new UsageError(`expected --${k} but received none`);
   if (values.stage !== undefined && values.stage !== 'sft' && values.stage !== 'dpo') throw new UsageError(`expected --stage sft or dpo but received '${values.stage}'`);
   const obr = values['on-bad-record'];

@@ -72,7 +72,7 @@ describe('mmpref train', () => {
     expect(fs.existsSync(path.join(out, ck[0]!, 'optimizer.safetensors'))).toBe(true);
   });
 
-  it('--help, usage errors (2), data errors with the line (1), recipes not yet available (1)', async () => {
+  it('--help, usage errors (2), data errors with the line (1), deem without --denoiser (2)', async () => {
     const { model, d, out } = setup();
     for (const args of [['--help'], ['train', '--help'], ['info', '--help']]) {
       const r = await cli(args);
@@ -93,7 +93,9 @@ describe('mmpref train', () => {
     const skip = await cli(['train', 'noiseboost', '--model', model, '--data', bad, '--out', out, '--steps', '2', '--batch-size', '1', '--on-bad-record', 'skip']);
     expect(skip.code).toBe(0);
     expect(skip.stderr).toMatch(/skipped 1 bad record\(s\)/);
-    expect((await cli(['train', 'deem', '--model', model])).code).toBe(1);
+    const deemNo = await cli(['train', 'deem', '--model', model]);
+    expect(deemNo.code).toBe(2);
+    expect(deemNo.stderr).toMatch(/expected --denoiser MODULE\.js/);
     expect((await cli(['generate', '--recipe', 'vcd'])).code).toBe(2);
     const g = await cli(['generate', '--help']);
     expect(g.code).toBe(0);
@@ -125,5 +127,85 @@ describe('mmpref generate / train bdhs', () => {
     const tb = await cli(['train', 'bpo', '--model', model, '--data', sft, '--out', out2, '--steps', '2', '--batch-size', '2']);
     expect(tb.code).toBe(0);
     expect(JSON.parse(fs.readFileSync(path.join(out2, 'checkpoint-000002', 'adapter_config.json'), 'utf8'))).toMatchObject({ r: 32, lora_alpha: 256 });
+  });
+});
+
+describe('mmpref train deem', () => {
+  const TINY = path.join(__dirname, '..', 'dist', 'lib', 'recipes', 'deem_example.js');
+  const NV = 4, DV = 8;
+  function deemData(): { d: string; data: string; out: string } {
+    const d = fs.mkdtempSync(path.join(os.tmpdir(), 'mmpref-cli-deem-'));
+    const data = path.join(d, 'deem.jsonl');
+    // structured image features inline: 4 sinusoid patterns (records i and i + 4 share one)
+    const rows = (i: number) => Array.from({ length: NV }, (_, r) => Array.from({ length: DV }, (_, j) => Math.sin(((i % 4) + 1) * j * 0.7 + r)));
+    fs.writeFileSync(data, Array.from({ length: 8 }, (_, i) => JSON.stringify({ prompt: [1], chosen: [2], image: rows(i) })).join('\n') + '\n');
+    return { d, data, out: path.join(d, 'out') };
+  }
+
+  it('trains the shipped tiny denoiser: metrics, plot, checkpoints, the loss falls; --resume continues', async () => {
+    const { data, out } = deemData();
+    const base = ['train', 'deem', '--denoiser', TINY, '--data', data, '--out', out, '--lr', '0.01', '--seed', '2'];
+    const r = await cli([...base, '--steps', '30', '--save-every', '15']);
+    expect(r.stderr).toMatch(/step 30\/30 {2}loss \d\.\d{4} {2}[\d.]+ samples\/s/);
+    expect(r.code).toBe(0);
+    expect(fs.readdirSync(out).sort()).toEqual(['checkpoint-000015', 'checkpoint-000030', 'metrics.jsonl', 'metrics.svg']);
+    expect(fs.readdirSync(path.join(out, 'checkpoint-000030')).sort()).toEqual(['deem_model.safetensors', 'deem_optimizer.safetensors', 'trainer_state.json']);
+    const m = fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(m.map((e) => e.step)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    const mean = (a: { loss: number }[]) => a.reduce((s, e) => s + e.loss, 0) / a.length;
+    expect(mean(m.slice(-5))).toBeLessThan(mean(m.slice(0, 5)) * 0.6);
+    expect(fs.readFileSync(path.join(out, 'metrics.svg'), 'utf8')).toMatch(/^<svg[^]*noise-prediction loss/);
+    const again = await cli([...base, '--steps', '32', '--resume']);
+    expect(again.code).toBe(0);
+    expect(again.stderr).not.toMatch(/step 30\/32/);
+    expect(again.stderr).toMatch(/step 31\/32[^]*step 32\/32/);
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'checkpoint-000032', 'trainer_state.json'), 'utf8'))).toMatchObject({ step: 32, position: 128, kind: 'deem' });
+  });
+
+  it('loads a user module file; SIGINT saves a checkpoint (130); bad --denoiser and flags', async () => {
+    const { d, data, out } = deemData();
+    // a user module: a denoiser that predicts zeros, made with mmpref's tensor only
+    const user = path.join(d, 'zero-denoiser.js');
+    fs.writeFileSync(user, `const fs = require('node:fs'); const path = require('node:path');
+const { tensor } = require(${JSON.stringify(path.join(__dirname, '..', 'dist', 'lib'))});
+exports.createDeem = (o) => ({
+  denoiser: (xt) => tensor(new Float32Array(xt.numel), xt.shape),
+  backward: () => {},
+  step: () => {},
+  save: (dir) => fs.writeFileSync(path.join(dir, 'user.json'), JSON.stringify(o)),
+  load: () => {},
+});\n`);
+    const r = await cli(['train', 'deem', '--denoiser', user, '--data', data, '--out', out, '--steps', '2', '--seed', '7', '--batch-size', '2']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/step 2\/2 {2}loss 0\.\d{4}/); // zero prediction: the loss is the noise's mean square
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'checkpoint-000002', 'user.json'), 'utf8'))).toEqual({ seed: 7 });
+    const out2 = path.join(d, 'out-sigint');
+    const child = spawn(process.execPath, [CLI, 'train', 'deem', '--denoiser', TINY, '--data', data, '--out', out2, '--steps', '10000000']);
+    let err = '';
+    let sent = false;
+    const code = await new Promise<number | null>((resolve) => {
+      child.stderr.on('data', (b: Buffer) => {
+        err += b.toString();
+        if (!sent && /step 2\//.test(err)) sent = child.kill('SIGINT');
+      });
+      child.on('exit', (c) => resolve(c));
+    });
+    expect(err).toMatch(/interrupted at step \d+; resume with --resume/);
+    expect(code).toBe(130);
+    expect(fs.readdirSync(out2).filter((f) => f.startsWith('checkpoint-'))).toHaveLength(1);
+    const noFactory = path.join(d, 'empty.js');
+    fs.writeFileSync(noFactory, 'exports.other = 1;\n');
+    const bad = await cli(['train', 'deem', '--denoiser', noFactory, '--data', data, '--out', out]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/expected .*empty\.js to export createDeem\(options\)/);
+    const missing = await cli(['train', 'deem', '--denoiser', path.join(d, 'nope.js'), '--data', data, '--out', out]);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/could not load .*nope\.js/);
+    expect((await cli(['train', 'deem', '--denoiser', TINY, '--data', data, '--out', out, '--model', d])).stderr).toMatch(/expected no --model/);
+    expect((await cli(['train', 'deem', '--denoiser', TINY, '--data', data])).code).toBe(2);
+    expect((await cli(['train', 'deem', '--denoiser', TINY, '--data', data, '--out', out, '--stage', 'sft'])).code).toBe(2);
+    expect((await cli(['train', 'noiseboost', '--denoiser', TINY, '--model', d, '--data', data, '--out', out])).code).toBe(2);
+    const help = await cli(['train', '--help']);
+    expect(help.stdout).toMatch(/mmpref train deem --denoiser FILE --data FILE --out DIR/);
   });
 });

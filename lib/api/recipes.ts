@@ -1,4 +1,4 @@
-/** Namespace `recipes`: training recipes (NoiseBoost), their common runner and the JSONL data reader. */
+/** Namespace `recipes`: training recipes (NoiseBoost, BDHS, BPO, DEEM), their common runner and the JSONL data reader. */
 export { trainRecipe as train, TrainingRun, TRAIN_KINDS, type RecordSource, type StepEvent, type TrainEvents, type TrainKind, type TrainOptions, type TrainResult } from '../recipes/runner';
 export { noiseBoost, NOISEBOOST_DEFAULTS, NOISEBOOST_STAGES, type NoiseBoostOptions, type NoiseBoostStage } from '../recipes/noiseboost';
 export { readJsonl, parseRecord, JsonlDataset, BAD_RECORD_MODES, type BadRecordMode, type JsonlOptions, type PreferenceRecord } from '../recipes/data';
@@ -7,4 +7,5 @@ export { latestCheckpoint, type TrainerState } from '../recipes/state';
 export { lineChartSvg, type Series } from '../plot/svg';
 export { bdhs, bdhsRejected, answerEmbedding, type BdhsGenerateOptions, type BdhsGenerateResult, type BdhsOptions } from '../recipes/bdhs';
 export { bpo, bpoRejected, BPO_DEFAULTS, type BpoGenerateOptions, type BpoOptions } from '../recipes/bpo';
-export { deemStep, type DeemStepOptions, type DeemStepResult } from '../recipes/deem';
+export { deem, deemStep, deemBatch, DeemRun, type DeemBatch, type DeemEvents, type DeemModule, type DeemOptions, type DeemResult, type DeemStepEvent, type DeemStepOptions, type DeemStepResult } from '../recipes/deem';
+export { createTinyDeem, type TinyDeem, type TinyDeemOptions } from '../recipes/deem_example';

@@ -9,6 +9,7 @@ import { LlamaModel } from './models/llama';
 import { bdhsRejected } from './recipes/bdhs';
 import { bpoDataset, BPO_GENERATORS, type BpoGenerator } from './recipes/bpo';
 import { readJsonl } from './recipes/data';
+import { loadTokenizer } from './recipes/tokenizer';
 import { UsageError } from './cli_train';
 
 export const GENERATE_USAGE = `usage: mmpref generate --recipe bdhs|bpo --model DIR --data FILE --out FILE [options]
@@ -23,7 +24,10 @@ export const GENERATE_USAGE = `usage: mmpref generate --recipe bdhs|bpo --model 
   --generators LIST   bpo: weakening,injection or one of them (default weakening)
   --error-injection   bpo: same as --generators weakening,injection
   --injection-prompt FILE   bpo injection: JSON {"before": [ids], "after": [ids]}, the few-shot
-                      prompt's token ids around the chosen answer (mmpref has no tokenizer)
+                      prompt's token ids around the chosen answer (default with --tokenizer:
+                      recipes.ERROR_INJECTION_TEMPLATE tokenized)
+  --tokenizer DIR     tokenizer.json directory, for promptText/chosenText fields and the default
+                      injection prompt (needs the optional package @huggingface/transformers; untested)
   --filter-size N     bpo: drop records with a completion longer than N tokens (default 350)
   --max-new-tokens N  new tokens per answer (default: bdhs/weakening the chosen length, injection 1024)
   --seed N            sampling and mask seed (default 0)
@@ -39,7 +43,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
       recipe: { type: 'string' }, model: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' },
       'max-tries': { type: 'string' }, seed: { type: 'string' }, 'on-bad-record': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       'sentence-end': { type: 'string' }, generators: { type: 'string' }, 'error-injection': { type: 'boolean' },
-      'injection-prompt': { type: 'string' }, 'filter-size': { type: 'string' }, 'max-new-tokens': { type: 'string' },
+      'injection-prompt': { type: 'string' }, tokenizer: { type: 'string' }, 'filter-size': { type: 'string' }, 'max-new-tokens': { type: 'string' },
     },
   });
   if (values.help) {
@@ -68,9 +72,10 @@ export async function generateCommand(argv: string[]): Promise<number> {
     generators = g as BpoGenerator[];
   }
   let template: { before: number[]; after: number[] } | undefined;
-  if (generators.includes('injection')) {
+  const tok = values.tokenizer === undefined ? undefined : await loadTokenizer(values.tokenizer);
+  if (generators.includes('injection') && !(tok && values['injection-prompt'] === undefined)) {
     const f = values['injection-prompt'];
-    if (!f) throw new UsageError('expected --injection-prompt FILE (JSON {"before": [ids], "after": [ids]}) with error injection but received none');
+    if (!f) throw new UsageError('expected --injection-prompt FILE (JSON {"before": [ids], "after": [ids]}) with error injection (or --tokenizer DIR for the default text prompt) but received none');
     let t: unknown;
     try {
       t = JSON.parse(fs.readFileSync(f, 'utf8'));
@@ -82,7 +87,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
     if (!tt || !ok(tt.before) || !ok(tt.after)) throw new UsageError(`expected --injection-prompt ${f} as {"before": [ids], "after": [ids]} (non-negative integer token ids) but received ${JSON.stringify(t)?.slice(0, 60)}`);
     template = { before: tt.before as number[], after: tt.after as number[] };
   }
-  const data = readJsonl(values.data!, { onBadRecord: obr });
+  const data = readJsonl(values.data!, { onBadRecord: obr, ...(tok ? { tokenize: tok.tokenize } : {}) });
   const model = LlamaModel.load(values.model!);
   const seed = int('seed', values.seed, 0);
   const mn = maxNew === undefined ? {} : { maxNewTokens: maxNew };
@@ -98,13 +103,13 @@ export async function generateCommand(argv: string[]): Promise<number> {
           ...(await bpoDataset(model, data, {
             generators,
             weakening: { seed, ...mn },
-            ...(template ? { injection: { template, seed, ...mn } } : {}),
+            injection: { ...(template ? { template } : {}), ...(tok ? { tokenize: tok.tokenize } : {}), seed, ...mn },
             ...(values['filter-size'] !== undefined ? { filterSize: Math.max(1, int('filter-size', values['filter-size'], 350)) } : {}),
           })),
           tries: [] as number[],
         };
   const lines = fs.readFileSync(values.data!, 'utf8').split('\n');
-  const out = r.records.map((rec) => JSON.stringify({ ...(JSON.parse(lines[rec.line - 1]!) as object), rejected: rec.rejected }) + '\n');
+  const out = r.records.map((rec) => JSON.stringify({ ...(JSON.parse(lines[rec.line - 1]!) as object), rejected: rec.rejected, ...(tok ? { rejectedText: tok.decode(rec.rejected!) } : {}) }) + '\n');
   fs.writeFileSync(values.out!, out.join(''));
   const how = values.recipe === 'bdhs' ? `tries ${r.tries.join(' ')}` : `bpo (${generators.join(', ')}); dropped ${(r as { dropped: number }).dropped} over --filter-size`;
   process.stderr.write(`wrote ${out.length} record(s) to ${values.out}; ${how}${data.skipped ? `; skipped ${data.skipped} bad line(s)` : ''}\n`);

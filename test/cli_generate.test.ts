@@ -2,6 +2,8 @@
  * `mmpref generate` options of the BDHS/BPO generators, run in-process (generateCommand): bpo
  * --error-injection writes two pairs a record (weakening, then injection), --filter-size drops
  * records, bdhs --sentence-end runs guided completion; usage errors for bad lists and a missing prompt.
+ * recipes.loadTokenizer: the missing optional package is a typed error naming it; the calling
+ * convention with a stand-in module (the real @huggingface/transformers is not installed here).
  */
 import fs from 'node:fs';
 import os from 'node:os';
@@ -10,6 +12,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { models } from '../lib';
 import { generateCommand } from '../lib/cli_generate';
 import { UsageError } from '../lib/cli_train';
+import { recipes } from '../lib';
+import { expectRejection } from './helpers';
 
 const CFG = { vocabSize: 17, hiddenSize: 16, intermediateSize: 24, numLayers: 2, numHeads: 4, numKvHeads: 2, ropeTheta: 100 };
 
@@ -47,5 +51,44 @@ describe('mmpref generate (bpo error injection, bdhs guided)', () => {
     await expect(generateCommand(['--recipe', 'bpo', ...base, '--generators', 'weakening,typo'])).rejects.toThrow(UsageError);
     await expect(generateCommand(['--recipe', 'bpo', ...base, '--error-injection'])).rejects.toThrow(/--injection-prompt/);
     await expect(generateCommand(['--recipe', 'bdhs', ...base, '--sentence-end', '1,x'])).rejects.toThrow(/--sentence-end/);
+  });
+
+  it('loadTokenizer: a missing @huggingface/transformers is ERR_IO naming it; a stand-in module is called as documented', async () => {
+    const { d } = setup();
+    const dir = path.join(d, 'tok');
+    fs.mkdirSync(dir);
+    await expectRejection(recipes.loadTokenizer(d), 'ERR_IO', /tokenizer\.json/);
+    fs.writeFileSync(path.join(dir, 'tokenizer.json'), '{}');
+    const missing = recipes.loadTokenizer(dir, { importer: () => Promise.reject(new Error("Cannot find module '@huggingface/transformers'")) });
+    await expectRejection(missing, 'ERR_IO', /optional package @huggingface\/transformers \(npm install/);
+    let real: unknown;
+    try {
+      await import('@huggingface/transformers' as string);
+    } catch (e) {
+      real = e;
+    }
+    if (real) await expectRejection(recipes.loadTokenizer(dir), 'ERR_IO', /@huggingface\/transformers/); // not installed here
+    const calls: unknown[] = [];
+    const env: Record<string, unknown> = {};
+    const fake = {
+      env,
+      AutoTokenizer: {
+        from_pretrained: async (id: string, o: object) => (calls.push([id, o]), {
+          encode: (t: string, eo: { add_special_tokens?: boolean }) => (calls.push(eo), [...t].map((c) => c.charCodeAt(0) % 17)),
+          decode: (ids: number[]) => ids.join(' '),
+        }),
+      },
+    };
+    const tok = await recipes.loadTokenizer(dir, { importer: async () => fake });
+    expect(calls[0]).toEqual(['tok', { local_files_only: true }]);
+    expect(env).toEqual({ allowRemoteModels: false, allowLocalModels: true, localModelPath: path.resolve(d) + path.sep });
+    expect(tok.tokenize('ab')).toEqual([97 % 17, 98 % 17]);
+    expect(calls[1]).toEqual({ add_special_tokens: false });
+    expect(tok.decode([1, 2])).toBe('1 2');
+    const f = path.join(d, 'text.jsonl');
+    fs.writeFileSync(f, JSON.stringify({ promptText: 'hi', chosenText: 'yes.' }) + '\n');
+    const recs = [];
+    for await (const r of recipes.readJsonl(f, { tokenize: tok.tokenize })) recs.push(r);
+    expect(recs[0]).toMatchObject({ prompt: [104 % 17, 105 % 17], chosen: [...'yes.'].map((c) => c.charCodeAt(0) % 17) });
   });
 });

@@ -11,3 +11,4 @@ export {
   type BpoGenerateOptions, type BpoOptions, type BpoErrorInjectionOptions, type BpoSample, type BpoDatasetOptions, type BpoGenerator,
 } from '../recipes/bpo';
 export { deemStep, type DeemStepOptions, type DeemStepResult } from '../recipes/deem';
+export { loadTokenizer, TOKENIZER_PACKAGE, type LoadTokenizerOptions, type Tokenizer } from '../recipes/tokenizer';

@@ -11,6 +11,7 @@ import { generate, type GenerateOptions, type GenerateRun } from '../lib/models/
 import { splitPoint, splitSentences, swapYesNo } from '../lib/recipes/bdhs';
 import { uniform } from '../lib/ops/random_fill';
 import { tensor } from '../lib/tensor';
+import { expectRejection } from './helpers';
 
 // a pass-through spy on models.generate: the tests read the prompts each call receives
 vi.mock('../lib/models/generate', async (importOriginal) => {
@@ -175,5 +176,15 @@ describe('recipes.bdhs', () => {
     expect(first.imageSpans).toEqual(first.leftPad!.map((p) => [[p, NV]]));
     expect(r.history[11]!.loss).toBeLessThan(r.history[0]!.loss * 0.8);
     expect(r.history[11]!.rewardAccuracy).toBeGreaterThan(r.history[0]!.rewardAccuracy);
+  });
+
+  it('guided: option errors are typed and name the option', async () => {
+    const m = model();
+    await expectRejection(recipes.bdhsRejected(m, [textRecord], { sentenceEnd: [] }), 'ERR_ARGUMENT', /expected sentenceEnd as a non-empty array/);
+    await expectRejection(recipes.bdhsRejected(m, [textRecord], { sentenceEnd: [1.5] }), 'ERR_ARGUMENT', /sentenceEnd.*but received \[1\.5\]/);
+    await expectRejection(recipes.bdhsRejected(m, [textRecord], { guided: true }), 'ERR_ARGUMENT', /expected sentenceEnd .* with guided: true/);
+    await expectRejection(recipes.bdhsRejected(m, [textRecord], { sentenceEnd: [END], yesNo: [[[1]]] as never }), 'ERR_ARGUMENT', /yesNo as \[yesIds, noIds\] pairs/);
+    await expectRejection(recipes.bdhsRejected(m, [textRecord], { sentenceEnd: [END], sentenceMaxTokens: 0 }), 'ERR_RANGE', /sentenceMaxTokens/);
+    await expectRejection(generate(m, { tokens: [[1]], leftPad: [0], maxNewTokens: 1 }).result, 'ERR_ARGUMENT', /leftPad only with inputEmbeds/);
   });
 });

@@ -8,6 +8,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { models, recipes, type PreferenceRecord } from '../lib';
 import { generate, type GenerateOptions } from '../lib/models/generate';
+import { expectError, expectRejection } from './helpers';
 
 // a pass-through spy on models.generate (error injection samples through it; image weakening does not)
 vi.mock('../lib/models/generate', async (importOriginal) => {
@@ -109,5 +110,13 @@ describe('recipes.bpo', () => {
     }).result;
     expect(r.history[11]!.loss).toBeLessThan(r.history[0]!.loss * 0.8);
     expect(r.history[11]!.rewardAccuracy).toBeGreaterThan(r.history[0]!.rewardAccuracy);
+  });
+
+  it('option errors are typed and name the option', async () => {
+    const m = model();
+    await expectRejection(recipes.bpoDataset(m, records, { generators: ['weakening', 'typo' as never] }), 'ERR_ARGUMENT', /generators as a non-empty list of weakening, injection/);
+    await expectRejection(recipes.bpoErrorInjection(m, records, { template: { before: [1, -2], after: [] } }), 'ERR_ARGUMENT', /template\.before/);
+    await expectRejection(recipes.bpoErrorInjection(m, records, { template: { before: [1], after: [2] }, topP: 2 }), 'ERR_RANGE', /topP/);
+    expectError(() => recipes.bpoPairs([], { filterSize: 0 }), 'ERR_RANGE', /filterSize/);
   });
 });

@@ -36,9 +36,9 @@ export interface BdhsGenerateOptions {
   threshold?: number;
   /** Tries per record (default 5, N_BDHS); the last is accepted regardless of similarity. */
   maxTries?: number;
-  /** New tokens per answer (default: the chosen answer's length). */
+  /** New tokens of a whole answer (unguided tries; default: the chosen answer's length). Guided tries use sentenceMaxTokens. */
   maxNewTokens?: number;
-  /** A row stops after one of these (e.g. EOS or '.'). */
+  /** An unguided answer stops after one of these (e.g. EOS). */
   stopTokens?: readonly number[];
   /** Sampling temperature (default 1) and seed (default 0; try t of record i uses seed + 1000 i + t). */
   temperature?: number;

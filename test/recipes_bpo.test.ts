@@ -2,9 +2,20 @@
  * recipes.bpoRejected / recipes.bpo on a tiny model with image features: VCD answers between the
  * clean and the diffused image (deterministic for a seed; the weakened branch matters: alpha 0
  * gives other answers than a strong alpha), then DPO with BPO's defaults (LoRA r 32, beta 0.1).
+ * Error injection: the text-only base LLM (no image, adapters off) rewrites the chosen answer after
+ * a few-shot prompt (temperature 0.8, top-p 0.95); pairs are all unequal-score 2-combinations.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { models, recipes, type PreferenceRecord } from '../lib';
+import { generate, type GenerateOptions } from '../lib/models/generate';
+import { expectError, expectRejection } from './helpers';
+
+// a pass-through spy on models.generate (error injection samples through it; image weakening does not)
+vi.mock('../lib/models/generate', async (importOriginal) => {
+  const m = await importOriginal<typeof import('../lib/models/generate')>();
+  return { ...m, generate: vi.fn(m.generate) };
+});
+const spy = vi.mocked(generate);
 
 const CFG = { vocabSize: 17, hiddenSize: 16, intermediateSize: 24, numLayers: 2, numHeads: 4, numKvHeads: 2, ropeTheta: 100 };
 const NV = 2, DV = 8;
@@ -38,5 +49,74 @@ describe('recipes.bpo', () => {
     const r = await recipes.bpo(model(), records, { steps: 12, lr: 0.02, dpo: { beta: 0.5 }, lora: { rank: 4, alpha: 8, seed: 2 } }).result;
     expect(r.history[11]!.loss).toBeLessThan(r.history[0]!.loss * 0.8);
     expect(r.history[11]!.rewardAccuracy).toBeGreaterThan(r.history[0]!.rewardAccuracy);
+  });
+
+  it('bpoPairs: all 2-combinations with unequal scores, higher score chosen, long samples dropped', () => {
+    const record = records[0]!;
+    const c = (tokens: number[], score: number) => ({ tokens, score });
+    const { records: pairs, dropped } = recipes.bpoPairs([
+      { record, completions: [c([1], 1), c([2], 0), c([3], 0)] },
+      { record: records[1]!, completions: [c([4], 0), c([5], 1), c([6], 1), c([7], 0.5)] },
+      { record: records[2]!, completions: [c([8], 1), c(new Array<number>(351).fill(2), 0)] },
+    ]);
+    expect(pairs.map((p) => [p.chosen, p.rejected])).toEqual([
+      [[1], [2]], [[1], [3]], // chosen against both generators' negatives; the two negatives tie
+      [[5], [4]], [[6], [4]], [[7], [4]], [[5], [7]], [[6], [7]], // 5 and 6 tie
+    ]);
+    expect(pairs[0]!.prompt).toBe(record.prompt);
+    expect(dropped).toBe(1); // a completion of 351 > 350 tokens
+    expect(recipes.bpoPairs([{ record, completions: [c([1, 2, 3], 1), c([2], 0)] }], { filterSize: 2 }).dropped).toBe(1);
+    expect(recipes.BPO_DEFAULTS.filterSize).toBe(350);
+  });
+
+  it('error injection: text-only base LLM (image and adapters ignored), few-shot prompt around the chosen answer, defaults', async () => {
+    const m = model();
+    const template = { before: [1, 2], after: [3] };
+    spy.mockClear();
+    const a = await recipes.bpoErrorInjection(m, records, { template, maxNewTokens: 6, seed: 2 });
+    expect(spy).toHaveBeenCalledTimes(4);
+    const o = spy.mock.calls[0]![1] as GenerateOptions;
+    expect(o.tokens).toEqual([[1, 2, ...records[0]!.chosen, 3]]);
+    expect(o.inputEmbeds).toBeUndefined();
+    expect(o.sampler).toMatchObject({ temperature: 0.8, topP: 0.95 });
+    expect(recipes.BPO_DEFAULTS.injection).toEqual({ temperature: 0.8, topP: 0.95, maxNewTokens: 1024 });
+    expect(a.every((r) => r.rejected!.length === 6)).toBe(true);
+    // the same records without image features give the same rewrites
+    const noImage = await recipes.bpoErrorInjection(m, records.map(({ image: _, ...r }) => r), { template, maxNewTokens: 6, seed: 2 });
+    expect(noImage.map((r) => r.rejected)).toEqual(a.map((r) => r.rejected));
+    // adapters that change the model are switched off for the rewrite, and back on after
+    m.addLora({ rank: 4, alpha: 8, seed: 1 });
+    for (const [n, t] of m.loraParameters()) if (n.includes('lora_B')) (t.data as Float32Array).fill(0.5);
+    const adapted = await recipes.bpoErrorInjection(m, records, { template, maxNewTokens: 6, seed: 2 });
+    expect(adapted.map((r) => r.rejected)).toEqual(a.map((r) => r.rejected));
+    expect(m.adaptersEnabled).toBe(true);
+    const withAdapters = await generate(m, { tokens: [[1, 2, ...records[0]!.chosen, 3]], maxNewTokens: 6, sampler: { temperature: 0.8, topP: 0.95, seed: 2 } }).result;
+    const without = await generate(model(), { tokens: [[1, 2, ...records[0]!.chosen, 3]], maxNewTokens: 6, sampler: { temperature: 0.8, topP: 0.95, seed: 2 } }).result;
+    expect(Array.from(withAdapters.tokens[0]!)).not.toEqual(Array.from(without.tokens[0]!)); // so the adapters would have mattered
+    // a text template needs tokenize; tokenize gets the default template's text
+    await expect(recipes.bpoErrorInjection(m, records)).rejects.toThrow(/expected a tokenize function/);
+    const seen: string[] = [];
+    await recipes.bpoErrorInjection(m, records.slice(0, 1), { tokenize: (t) => (seen.push(t), [t.length % 17]), maxNewTokens: 1 });
+    expect(seen).toEqual([recipes.ERROR_INJECTION_TEMPLATE.before, recipes.ERROR_INJECTION_TEMPLATE.after]);
+  });
+
+  it('bpo with both generators: two pairs a record (weakening and injection negatives) and DPO trains', async () => {
+    const d = await recipes.bpoDataset(model(), records, { generators: ['weakening', 'injection'], injection: { template: { before: [1], after: [2] }, maxNewTokens: 3 } });
+    expect(d.records).toHaveLength(8);
+    expect(d.records.every((r, i) => r.chosen === records[Math.floor(i / 2)]!.chosen || r.chosen.join() === records[Math.floor(i / 2)]!.chosen.join())).toBe(true);
+    const r = await recipes.bpo(model(), records, {
+      steps: 12, lr: 0.02, dpo: { beta: 0.5 }, lora: { rank: 4, alpha: 8, seed: 2 }, batchSize: 8,
+      generators: ['weakening', 'injection'], injection: { template: { before: [1], after: [2] }, maxNewTokens: 3 },
+    }).result;
+    expect(r.history[11]!.loss).toBeLessThan(r.history[0]!.loss * 0.8);
+    expect(r.history[11]!.rewardAccuracy).toBeGreaterThan(r.history[0]!.rewardAccuracy);
+  });
+
+  it('option errors are typed and name the option', async () => {
+    const m = model();
+    await expectRejection(recipes.bpoDataset(m, records, { generators: ['weakening', 'typo' as never] }), 'ERR_ARGUMENT', /generators as a non-empty list of weakening, injection/);
+    await expectRejection(recipes.bpoErrorInjection(m, records, { template: { before: [1, -2], after: [] } }), 'ERR_ARGUMENT', /template\.before/);
+    await expectRejection(recipes.bpoErrorInjection(m, records, { template: { before: [1], after: [2] }, topP: 2 }), 'ERR_RANGE', /topP/);
+    expectError(() => recipes.bpoPairs([], { filterSize: 0 }), 'ERR_RANGE', /filterSize/);
   });
 });

@@ -6,6 +6,10 @@ export { sftBatch, dpoBatch } from '../recipes/batch';
 export { latestCheckpoint, type TrainerState } from '../recipes/state';
 export { lineChartSvg, type Series } from '../plot/svg';
 export { bdhs, bdhsRejected, answerEmbedding, type BdhsGenerateOptions, type BdhsGenerateResult, type BdhsOptions } from '../recipes/bdhs';
-export { bpo, bpoRejected, BPO_DEFAULTS, type BpoGenerateOptions, type BpoOptions } from '../recipes/bpo';
+export {
+  bpo, bpoRejected, bpoErrorInjection, bpoPairs, bpoDataset, BPO_DEFAULTS, BPO_GENERATORS, ERROR_INJECTION_TEMPLATE,
+  type BpoGenerateOptions, type BpoOptions, type BpoErrorInjectionOptions, type BpoSample, type BpoDatasetOptions, type BpoGenerator,
+} from '../recipes/bpo';
 export { deem, deemStep, deemBatch, DeemRun, type DeemBatch, type DeemEvents, type DeemModule, type DeemOptions, type DeemResult, type DeemStepEvent, type DeemStepOptions, type DeemStepResult } from '../recipes/deem';
 export { createTinyDeem, type TinyDeem, type TinyDeemOptions } from '../recipes/deem_example';
+export { loadTokenizer, TOKENIZER_PACKAGE, type LoadTokenizerOptions, type Tokenizer } from '../recipes/tokenizer';

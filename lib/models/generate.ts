@@ -38,6 +38,8 @@ export interface GenerateOptions {
   tokens?: TensorLike | readonly (readonly number[])[];
   /** Or the prompt as input embeddings [B, T, D] (e.g. visual tokens spliced into a prompt). */
   inputEmbeds?: TensorLike;
+  /** With inputEmbeds: left-padding positions per row (keys never attended, positions start after them), for rows of different lengths. Default: none. */
+  leftPad?: readonly number[];
   /** Image token spans per row ([start, length] pairs, prompt positions), for imageMask. */
   imageSpans?: ImageSpans;
   /** Block attention to image keys (BDHS). Needs imageSpans. */
@@ -121,11 +123,12 @@ export function generate(model: LlamaModel, options: GenerateOptions): GenerateR
 async function generateBody(run: GenerateRun, model: LlamaModel, options: GenerateOptions): Promise<GenerateResult> {
   if (typeof model !== 'object' || model === null || typeof (model as { forward?: unknown }).forward !== 'function')
     fail('ERR_ARGUMENT', OP, `expected a models.LlamaModel for model but received ${describe(model)}`);
-  const o = checkOptions(OP, options, ['tokens', 'inputEmbeds', 'imageSpans', 'imageMask', 'maxNewTokens', 'sampler', 'stopTokens', 'signal']);
+  const o = checkOptions(OP, options, ['tokens', 'inputEmbeds', 'leftPad', 'imageSpans', 'imageMask', 'maxNewTokens', 'sampler', 'stopTokens', 'signal']);
   if (o.stopTokens !== undefined && (!Array.isArray(o.stopTokens) || !o.stopTokens.every((v) => Number.isSafeInteger(v))))
     fail('ERR_ARGUMENT', OP, `expected stopTokens to be an array of integer token ids but received ${describe(o.stopTokens)}`);
   const maxNew = numberOpt(OP, 'maxNewTokens', o.maxNewTokens, NaN, { integer: true, min: 1 });
   if ((o.tokens === undefined) === (o.inputEmbeds === undefined)) fail('ERR_ARGUMENT', OP, 'give exactly one of tokens and inputEmbeds');
+  if (o.leftPad !== undefined && o.inputEmbeds === undefined) fail('ERR_ARGUMENT', OP, 'expected leftPad only with inputEmbeds (token rows are padded from their lengths) but received it with tokens');
   const signal = o.signal;
   const check = () => {
     if (signal?.aborted) throw signal.reason ?? new Error('aborted');
@@ -148,6 +151,11 @@ async function generateBody(run: GenerateRun, model: LlamaModel, options: Genera
   } else {
     x = tensorArg(OP, 'inputEmbeds', o.inputEmbeds, [model.dtype], 3) as Tensor<FloatDType>;
     pad = new Array<number>(x.shape[0]!).fill(0);
+    if (o.leftPad !== undefined) {
+      if (!Array.isArray(o.leftPad) || o.leftPad.length !== pad.length || !o.leftPad.every((p) => Number.isInteger(p) && p >= 0 && p < x.shape[1]!))
+        fail('ERR_ARGUMENT', OP, `expected leftPad as ${pad.length} integers in [0, ${x.shape[1]}) (one per row of inputEmbeds [${x.shape.join(', ')}]) but received ${describe(o.leftPad)}`);
+      pad = [...o.leftPad];
+    }
     history = pad.map(() => []);
   }
   const [B, T] = x.shape as [number, number];

@@ -7,7 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { models, recipes, type PreferenceRecord, type StepEvent } from '../lib';
+import { models, recipes, tensor, train, type PreferenceRecord, type StepEvent, type Tensor } from '../lib';
 import { expectError } from './helpers';
 
 const CFG = { vocabSize: 17, hiddenSize: 16, intermediateSize: 24, numLayers: 2, numHeads: 4, numKvHeads: 2, ropeTheta: 100 };
@@ -188,6 +188,52 @@ describe('recipes runner: lr schedules and full fine-tuning', () => {
     expect(fs.readFileSync(path.join(whole, 'checkpoint-000004', 'optimizer.safetensors')).includes('master/')).toBe(true);
     // a LoRA run cannot resume a full checkpoint
     await expect(recipes.train(bf(), text, { ...opts, full: false, out: cut, resume: true }).result).rejects.toThrow(/expected full: true to resume/);
+  });
+
+  it("docs/recipes.md's data-parallel loop, 2 ranks simulated in one process: ranks stay equal and match one process on the global batch", () => {
+    const W = 2, steps = 3, lr = 0.02;
+    const ranks = [0, 1].map(() => model());
+    const single = model();
+    for (const m of [...ranks, single]) m.addLora(LORA);
+    const opts = ranks.map((m) => new train.AdamW(m.loraParameters(), { lr, weightDecay: 0, maxGradNorm: 1 }));
+    const optG = new train.AdamW(single.loraParameters(), { lr, weightDecay: 0, maxGradNorm: 1 });
+    const s = { type: 'cosine', warmupSteps: 1, totalSteps: steps } as const;
+    for (let step = 0; step < steps; step++) {
+      const grads = ranks.map((m, r) => {
+        const g = new Map<string, Tensor<'float32'>>();
+        const res = train.dpoStep(m, recipes.dpoBatch(records.filter((_, i) => i % W === r)), { beta: 0.1, grads: g });
+        res.refChosen.dispose();
+        res.refRejected.dispose();
+        return g;
+      });
+      const avg = new Map([...grads[0]!.keys()].map((n) => [n, grads[0]!.get(n)!.toFloat32Array().map((v, i) => (v + grads[1]!.get(n)!.toFloat32Array()[i]!) / W)] as const));
+      ranks.forEach((m, r) => {
+        const mine = new Map([...avg].map(([n, a]) => [n, tensor(Float32Array.from(a), grads[r]!.get(n)!.shape)]));
+        opts[r]!.lr = lr * recipes.lrFactor(s, step);
+        opts[r]!.update(mine);
+        for (const t of [...mine.values(), ...grads[r]!.values()]) t.dispose();
+        void m;
+      });
+      optG.lr = lr * recipes.lrFactor(s, step);
+      const res = train.dpoStep(single, recipes.dpoBatch(records), { beta: 0.1, optimizer: optG });
+      res.refChosen.dispose();
+      res.refRejected.dispose();
+    }
+    const a = ranks.map((m) => m.loraParameters().map(([, t]) => t.toFloat32Array()));
+    const g = single.loraParameters().map(([, t]) => t.toFloat32Array());
+    const fresh = model();
+    fresh.addLora(LORA);
+    const init = fresh.loraParameters().map(([, t]) => t.toFloat32Array());
+    let moved = 0;
+    a[0]!.forEach((x, j) => {
+      expect(x).toEqual(a[1]![j]); // same update on every rank: same bits
+      x.forEach((v, i) => {
+        expect(Math.abs(v - g[j]![i]!)).toBeLessThan(1e-5); // float32 rounding of the row sums
+        moved = Math.max(moved, Math.abs(v - init[j]![i]!));
+      });
+    });
+    expect(moved).toBeGreaterThan(1e-3); // the adapters did move
+    for (const o of [...opts, optG]) o.dispose();
   });
 
   it('bad schedule and full options are typed', () => {

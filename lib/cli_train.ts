@@ -1,5 +1,5 @@
 /**
- * `mmpref train <recipe>`: trains LoRA adapters on a Hugging Face checkpoint with a recipe, one
+ * `mmpref train <recipe>`: trains LoRA adapters (or, --full, every weight) on a Hugging Face checkpoint with a recipe, one
  * progress line on stderr, metrics.jsonl + metrics.svg + checkpoints under --out, Ctrl-C saves a
  * checkpoint and exits 130.
  */
@@ -12,6 +12,7 @@ import { bdhs } from './recipes/bdhs';
 import { bpo } from './recipes/bpo';
 import type { StepEvent } from './recipes/runner';
 import { deemCommand } from './cli_deem';
+import { LR_SCHEDULES, type LrScheduleType } from './recipes/schedule';
 
 export const TRAIN_USAGE = `usage: mmpref train <noiseboost|bpo|bdhs|deem> --model DIR --data FILE --out DIR [options]
        mmpref train deem --denoiser FILE --data FILE --out DIR [--steps --batch-size --lr --seed --resume --save-every]
@@ -22,6 +23,10 @@ export const TRAIN_USAGE = `usage: mmpref train <noiseboost|bpo|bdhs|deem> --mod
   --steps N           optimizer steps (default 100)
   --batch-size N      records per step (default 4)
   --lr X              AdamW learning rate (default 1e-4)
+  --lr-schedule constant|constant_with_warmup|linear|cosine
+                      lr schedule as transformers' get_scheduler (default constant)
+  --warmup X          linear warmup with --lr-schedule: a ratio of --steps if X < 1, else steps
+  --full              full fine-tuning: every weight, no LoRA (checkpoints hold the whole model)
   --save-every N      checkpoint every N steps (default: at the end and on Ctrl-C)
   --resume            continue from the newest checkpoint in --out
   --seed N            noise and LoRA init seed (default 0)
@@ -62,7 +67,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       model: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' },
       steps: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' }, 'save-every': { type: 'string' },
       resume: { type: 'boolean' }, seed: { type: 'string' }, stage: { type: 'string' }, sigma: { type: 'string' }, beta: { type: 'string' },
-      'lora-rank': { type: 'string' }, 'on-bad-record': { type: 'string' }, 'max-tries': { type: 'string' }, help: { type: 'boolean', short: 'h' },
+      'lora-rank': { type: 'string' }, 'lr-schedule': { type: 'string' }, warmup: { type: 'string' }, full: { type: 'boolean' }, 'on-bad-record': { type: 'string' }, 'max-tries': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       denoiser: { type: 'string' },
     },
   });
@@ -80,6 +85,12 @@ export async function trainCommand(argv: string[]): Promise<number> {
   if (obr !== undefined && obr !== 'skip' && obr !== 'fatal') throw new UsageError(`expected --on-bad-record skip or fatal but received '${obr}'`);
   const rank = num('lora-rank', values['lora-rank'], recipe === 'bpo' ? 32 : 8, true);
   const saveEvery = values['save-every'] === undefined ? undefined : num('save-every', values['save-every'], 0, true);
+  const sched = values['lr-schedule'] as LrScheduleType | undefined;
+  if (sched !== undefined && !LR_SCHEDULES.includes(sched)) throw new UsageError(`expected --lr-schedule ${LR_SCHEDULES.join('|')} but received '${sched}'`);
+  const warm = values.warmup === undefined ? undefined : num('warmup', values.warmup, 0, false);
+  if (warm !== undefined && (sched === undefined || warm < 0 || (warm >= 1 && !Number.isInteger(warm))))
+    throw new UsageError(`expected --warmup as a ratio in [0, 1) or whole steps, with --lr-schedule, but received '${values.warmup}'${sched === undefined ? ' without --lr-schedule' : ''}`);
+  const full = !!values.full;
   const opts = {
     steps: num('steps', values.steps, 100, true),
     batchSize: num('batch-size', values['batch-size'], 4, true),
@@ -92,6 +103,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
     out: values.out!,
     resume: !!values.resume,
     ...(saveEvery !== undefined ? { saveEvery } : {}),
+    ...(sched !== undefined ? { lrSchedule: { type: sched, ...(warm === undefined ? {} : warm < 1 ? { warmupRatio: warm } : { warmupSteps: warm }) } } : {}),
+    // full DPO's frozen reference: the checkpoint loaded a second time (no temporary copy)
+    ...(full ? { full, ...(recipe !== 'noiseboost' || values.stage !== 'sft' ? { reference: LlamaModel.load(values.model!) } : {}) } : {}),
   };
   const data = readJsonl(values.data!, { onBadRecord: (obr ?? 'fatal') as 'skip' | 'fatal' });
   const model = LlamaModel.load(values.model!);
@@ -115,7 +129,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       process.stderr.write(`interrupted at step ${r.step}; resume with --resume\n`);
       return 130;
     }
-    process.stderr.write(`done: ${r.step} steps, adapters in ${r.checkpoint}\n`);
+    process.stderr.write(`done: ${r.step} steps, ${full ? 'model' : 'adapters'} in ${r.checkpoint}\n`);
     return 0;
   } finally {
     process.off('SIGINT', onSigint);

@@ -209,3 +209,29 @@ exports.createDeem = (o) => ({
     expect(help.stdout).toMatch(/mmpref train deem --denoiser FILE --data FILE --out DIR/);
   });
 });
+
+describe('mmpref train: --lr-schedule, --warmup, --full', () => {
+  it('cosine with a warmup ratio, full fine-tuning: lr per step, whole-model checkpoints, --resume; usage errors', async () => {
+    const { model, data, out } = setup();
+    const base = ['train', 'noiseboost', '--model', model, '--data', data, '--out', out, '--lr', '0.02', '--beta', '0.5', '--lr-schedule', 'cosine', '--warmup', '0.5', '--full'];
+    const r = await cli([...base, '--steps', '4', '--save-every', '2']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/done: 4 steps, model in .*checkpoint-000004/);
+    const m = fs.readFileSync(path.join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    // warmup ceil(0.5 x 4) = 2 steps: 0, lr / 2, then cosine from lr: lr, lr (1 + cos(pi / 2)) / 2
+    expect(m.map((e) => e.lr)).toEqual([0, 0.01, 0.02, 0.01]);
+    expect(m[0].loss).toBeCloseTo(Math.log(2), 6); // the frozen reference equals the policy at step 1
+    expect(fs.readdirSync(path.join(out, 'checkpoint-000004')).sort()).toEqual(['config.json', 'model.safetensors', 'optimizer.safetensors', 'trainer_state.json']);
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'checkpoint-000004', 'trainer_state.json'), 'utf8'))).toMatchObject({ full: true, lrSchedule: { type: 'cosine', warmupSteps: 2 } });
+    const again = await cli([...base, '--steps', '5', '--resume']);
+    expect(again.code).toBe(0);
+    expect(again.stderr).toMatch(/step 5\/5/);
+    expect(fs.existsSync(path.join(out, 'checkpoint-000005', 'model.safetensors'))).toBe(true);
+    const help = await cli(['train', '--help']);
+    expect(help.stdout).toMatch(/--lr-schedule constant\|constant_with_warmup\|linear\|cosine[^]*--warmup X[^]*--full/);
+    for (const bad of [['--lr-schedule', 'step'], ['--warmup', '0.1'], ['--lr-schedule', 'linear', '--warmup', '2.5'], ['--lr-schedule', 'linear', '--warmup', '-1']]) {
+      const b = await cli(['train', 'noiseboost', '--model', model, '--data', data, '--out', out, ...bad]);
+      expect(b.code, bad.join(' ')).toBe(2);
+    }
+  });
+});

@@ -1,5 +1,6 @@
 /** Namespace `recipes`: training recipes (NoiseBoost, BDHS, BPO, DEEM), their common runner and the JSONL data reader. */
 export { trainRecipe as train, TrainingRun, TRAIN_KINDS, type RecordSource, type StepEvent, type TrainEvents, type TrainKind, type TrainOptions, type TrainResult } from '../recipes/runner';
+export { LR_SCHEDULES, lrFactor, type LrSchedule, type LrScheduleType, type ResolvedSchedule } from '../recipes/schedule';
 export { noiseBoost, NOISEBOOST_DEFAULTS, NOISEBOOST_STAGES, type NoiseBoostOptions, type NoiseBoostStage } from '../recipes/noiseboost';
 export { readJsonl, parseRecord, JsonlDataset, BAD_RECORD_MODES, type BadRecordMode, type JsonlOptions, type PreferenceRecord } from '../recipes/data';
 export { sftBatch, dpoBatch } from '../recipes/batch';

@@ -25,7 +25,7 @@ export const NOISEBOOST_DEFAULTS = { sigma: 0.5, scale: 'absolute', prob: 1 } as
 
 export function noiseBoost(model: LlamaModel, data: RecordSource, options: NoiseBoostOptions): TrainingRun {
   const op = 'recipes.noiseBoost';
-  const { stage: st, noise, ...rest } = checkOptions(op, options, ['stage', 'noise', 'steps', 'batchSize', 'lr', 'optimizer', 'dpo', 'lora', 'out', 'saveEvery', 'seed', 'signal', 'resume', 'imageToken']);
+  const { stage: st, noise, ...rest } = checkOptions(op, options, ['stage', 'noise', 'steps', 'batchSize', 'lr', 'lrSchedule', 'optimizer', 'dpo', 'lora', 'full', 'reference', 'out', 'saveEvery', 'seed', 'signal', 'resume', 'imageToken']);
   const stage = enumOpt(op, 'stage', st, NOISEBOOST_STAGES, 'dpo');
   return trainRecipe(model, data, { ...rest, kind: stage, noise: { ...NOISEBOOST_DEFAULTS, ...noise } });
 }

@@ -1,7 +1,8 @@
 /**
  * The recipes' common training loop: records from a data source, batches, train.dpoStep or
- * train.sftStep with AdamW on LoRA adapters, typed events (step, checkpoint, done), checkpoints
- * every saveEvery steps and when the AbortSignal fires (between steps), bit-exact resume.
+ * train.sftStep with AdamW on LoRA adapters (or every parameter: `full`), an lr schedule
+ * (lib/recipes/schedule.ts), typed events (step, checkpoint, done), checkpoints every saveEvery
+ * steps and when the AbortSignal fires (between steps), bit-exact resume.
  *
  *   const run = recipes.train(model, data, { kind: 'dpo', steps: 100, out: 'runs/a', saveEvery: 20 });
  *   run.on('step', (m) => console.log(m.step, m.loss));
@@ -9,20 +10,24 @@
  */
 import { EventEmitter } from 'node:events';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type TypedEmitter from 'typed-emitter';
 import { fail } from '../errors';
-import type { LlamaModel } from '../models/llama';
+import { LlamaModel } from '../models/llama';
 import type { LoraOptions } from '../models/lora';
 import type { TrainNoiseOptions } from '../models/train';
 import type { DpoLossOptions } from '../ops/dpo_loss';
 import { AdamW, type AdamWOptions } from '../train/optimizer';
-import { dpoStep, sftStep } from '../train/steps';
-import { checkOptions, enumOpt, numberOpt } from '../validate';
+import { linearLogps } from '../ops/linear_logps';
+import { tensor, type Tensor } from '../tensor';
+import { dpoStep, sftStep, type DpoStepBatch } from '../train/steps';
+import { boolOpt, checkOptions, enumOpt, numberOpt } from '../validate';
 import { dpoBatch, sftBatch } from './batch';
 import type { PreferenceRecord } from './data';
 import { writeMetricsSvg } from '../plot/svg';
-import { checkpointDir, latestCheckpoint, readTrainerState, restoreOptimizer, saveCheckpoint, type TrainerState } from './state';
+import { lrFactor, resolveSchedule, type LrSchedule, type ResolvedSchedule } from './schedule';
+import { checkpointDir, latestCheckpoint, loadModelWeights, readTrainerState, restoreOptimizer, saveCheckpoint, type TrainerState } from './state';
 
 export const TRAIN_KINDS = ['sft', 'dpo'] as const;
 export type TrainKind = (typeof TRAIN_KINDS)[number];
@@ -34,16 +39,25 @@ export interface TrainOptions {
   steps: number;
   /** Records per step (default 4; DPO: 2 x batchSize rows). */
   batchSize?: number;
-  /** AdamW learning rate (default 1e-4), constant. */
+  /** AdamW base learning rate (default 1e-4); the schedule multiplies it. */
   lr?: number;
+  /** Learning-rate schedule (default constant), as transformers' get_scheduler: lib/recipes/schedule.ts. */
+  lrSchedule?: LrSchedule;
   /** Other AdamW options (default weightDecay 0, maxGradNorm 1). */
   optimizer?: Omit<AdamWOptions, 'lr'>;
   /** DPO loss options (default beta 0.1). */
   dpo?: DpoLossOptions;
   /** NoiseBoost on the visual tokens (used for batches with image features; DPO: chosen rows). */
   noise?: Omit<TrainNoiseOptions, 'seed' | 'offset' | 'rows'>;
-  /** Adapters added when the model has none (default rank 8, alpha 16, every projection). */
+  /** Adapters added when the model has none (default rank 8, alpha 16, every projection; not used with full). */
   lora?: LoraOptions;
+  /**
+   * Full fine-tuning: AdamW over every parameter (model.parameters(); float32 master weights for
+   * float16/bfloat16 models), no adapters (default false). DPO's reference is then a frozen model.
+   */
+  full?: boolean;
+  /** DPO with full: the frozen reference (default: a copy of the model as passed, made by save + load through a temporary directory). */
+  reference?: LlamaModel;
   /** Output directory: checkpoints, metrics.jsonl, metrics.svg (default: nothing written). */
   out?: string;
   /** Checkpoint every N steps (default: only at the end and on abort; needs out). */
@@ -107,7 +121,7 @@ export class TrainingRun extends (EventEmitter as new () => TypedEmitter<TrainEv
   }
 }
 
-const KEYS = ['kind', 'steps', 'batchSize', 'lr', 'optimizer', 'dpo', 'noise', 'lora', 'out', 'saveEvery', 'seed', 'signal', 'resume', 'imageToken', 'refresh'] as const;
+const KEYS = ['kind', 'steps', 'batchSize', 'lr', 'lrSchedule', 'optimizer', 'dpo', 'noise', 'lora', 'full', 'reference', 'out', 'saveEvery', 'seed', 'signal', 'resume', 'imageToken', 'refresh'] as const;
 
 /** Cycles over the source (re-iterating it each epoch), skipping the first `skip` records. */
 async function* cycle(op: string, source: RecordSource, skip: number): AsyncGenerator<PreferenceRecord> {
@@ -138,22 +152,74 @@ export function trainRecipe(model: LlamaModel, source: RecordSource, options: Tr
   if (saveEvery && !o.out) fail('ERR_ARGUMENT', op, 'expected out (a directory) with saveEvery but received none');
   if (o.resume && !o.out) fail('ERR_ARGUMENT', op, 'expected out (a directory) with resume but received none');
   if (o.out !== undefined && typeof o.out !== 'string') fail('ERR_ARGUMENT', op, `expected out as a directory path but received ${typeof o.out}`);
-  return new TrainingRun((run) => body(run, model, source, { ...o, kind, steps, batchSize, lr, seed, saveEvery }));
+  const schedule = resolveSchedule(op, o.lrSchedule, steps);
+  const full = boolOpt(op, 'full', o.full, false);
+  if (full && model.loraParameters().length) fail('ERR_ARGUMENT', op, 'expected a model without LoRA adapters with full: true but received one with adapters (mergeAdapters() first)');
+  if (o.reference !== undefined && (!full || !(o.reference instanceof LlamaModel)))
+    fail('ERR_ARGUMENT', op, `expected reference (a LlamaModel) only with full: true but received ${o.reference instanceof LlamaModel ? 'full: false' : typeof o.reference}`);
+  return new TrainingRun((run) => body(run, model, source, { ...o, kind, steps, batchSize, lr, seed, saveEvery, schedule, full }));
 }
 
-type Resolved = TrainOptions & { batchSize: number; lr: number; seed: number; saveEvery: number };
+type Resolved = TrainOptions & { batchSize: number; lr: number; seed: number; saveEvery: number; schedule: ResolvedSchedule; full: boolean };
+
+/** A frozen copy of the model's weights through a temporary HF checkpoint (bit-exact: same dtype). */
+function copyModel(model: LlamaModel): LlamaModel {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmpref-reference-'));
+  try {
+    model.save(dir);
+    return LlamaModel.load(dir, { dtype: model.dtype, device: model.device === 'cpu' ? 'cpu' : `cuda:${model.embed.deviceIndex}` });
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Reference log-probs of a DPO batch from the frozen model (no activations kept), as dpoStep's default. */
+function referenceLogps(ref: LlamaModel, batch: DpoStepBatch, average: boolean): { refChosen: Tensor<'float32'>; refRejected: Tensor<'float32'> } {
+  const { labels, refChosen: _c, refRejected: _r, ...inputs } = batch;
+  const { hidden, saved } = ref.forwardTrain(inputs, { checkpoint: true, logits: 'none' });
+  saved.dispose();
+  const r = linearLogps(hidden, ref.lmHead, labels, { ignoreIndex: -100, shift: true, average });
+  hidden.dispose();
+  r.counts.dispose();
+  const a = r.logps.toFloat32Array();
+  r.logps.dispose();
+  const B = a.length / 2;
+  return { refChosen: tensor(a.slice(0, B), [B]), refRejected: tensor(a.slice(B), [B]) };
+}
 
 async function body(run: TrainingRun, model: LlamaModel, source: RecordSource, o: Resolved): Promise<TrainResult> {
   const op = 'recipes.train';
-  if (model.loraParameters().length === 0) model.addLora({ rank: 8, alpha: 16, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], seed: o.seed, ...o.lora });
-  let state: TrainerState = { step: 0, position: 0, seed: o.seed, lr: o.lr, totalSteps: o.steps, kind: o.kind };
+  if (!o.full && model.loraParameters().length === 0) model.addLora({ rank: 8, alpha: 16, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], seed: o.seed, ...o.lora });
+  const { type, warmupSteps } = o.schedule;
+  let state: TrainerState = { step: 0, position: 0, seed: o.seed, lr: o.lr, totalSteps: o.steps, kind: o.kind, lrSchedule: { type, warmupSteps }, full: o.full };
   const from = o.resume ? latestCheckpoint(o.out!) : undefined;
   if (from) {
     state = { ...readTrainerState(from), totalSteps: o.steps };
-    model.loadAdapters(from);
+    if (!!state.full !== o.full) fail('ERR_ARGUMENT', op, `expected full: ${!!state.full} to resume ${from} (it holds ${state.full ? 'a full model' : 'adapters'}) but received full: ${o.full}`);
   }
-  const opt = new AdamW(model.loraParameters(), { weightDecay: 0, maxGradNorm: 1, ...o.optimizer, lr: state.lr });
-  if (from) restoreOptimizer(from, opt, state.step);
+  // the saved schedule (type, warmup steps) over this run's total steps: the lr is a function of the step
+  const schedule: ResolvedSchedule = state.lrSchedule ? { ...state.lrSchedule, totalSteps: o.steps } : { type: 'constant', warmupSteps: 0, totalSteps: o.steps };
+  // full DPO: the reference is the model as passed (before a checkpoint's weights are loaded into it)
+  const refFree = o.dpo?.referenceFree || o.dpo?.type === 'simpo';
+  const reference = o.full && o.kind === 'dpo' && !refFree ? (o.reference ?? copyModel(model)) : undefined;
+  const ownReference = reference !== undefined && reference !== o.reference;
+  let opt: AdamW | undefined;
+  try {
+    if (from) {
+      if (o.full) loadModelWeights(from, model);
+      else model.loadAdapters(from);
+    }
+    opt = new AdamW(o.full ? model.parameters() : model.loraParameters(), { weightDecay: 0, maxGradNorm: 1, ...o.optimizer, lr: state.lr });
+    if (from) restoreOptimizer(from, opt, state.step);
+    return await loop(run, model, source, o, state, from, opt, schedule, reference);
+  } finally {
+    opt?.dispose();
+    if (ownReference) reference.dispose();
+  }
+}
+
+async function loop(run: TrainingRun, model: LlamaModel, source: RecordSource, o: Resolved, state: TrainerState, from: string | undefined, opt: AdamW, schedule: ResolvedSchedule, reference: LlamaModel | undefined): Promise<TrainResult> {
+  const op = 'recipes.train';
   const metricsFile = o.out ? path.join(o.out, 'metrics.jsonl') : undefined;
   const history: StepEvent[] = [];
   if (metricsFile) {
@@ -195,7 +261,9 @@ async function body(run: TrainingRun, model: LlamaModel, source: RecordSource, o
       const noise = o.noise && batch.visualFeatures ? { noise: { ...o.noise, seed: state.seed, offset: state.step } } : {};
       let e: Omit<StepEvent, 'tokensPerSecond' | 'etaSeconds'>;
       const next = state.step + 1;
+      opt.lr = state.lr * lrFactor(schedule, state.step);
       if (o.kind === 'dpo') {
+        if (reference) Object.assign(batch, referenceLogps(reference, batch, o.dpo?.average ?? false));
         const m = dpoStep(model, batch, { beta: 0.1, ...o.dpo, ...noise, optimizer: opt });
         m.refChosen.dispose();
         m.refRejected.dispose();
@@ -219,7 +287,6 @@ async function body(run: TrainingRun, model: LlamaModel, source: RecordSource, o
     save();
     return { stopped: 'done', step: state.step, ...(last ? { checkpoint: last } : {}), history };
   } finally {
-    opt.dispose();
     await it.return(undefined);
   }
 }

@@ -1,5 +1,6 @@
 /**
- * Training checkpoints: <out>/checkpoint-<step>/ holds the PEFT adapters (model.saveAdapters),
+ * Training checkpoints: <out>/checkpoint-<step>/ holds the PEFT adapters (model.saveAdapters) or,
+ * with full fine-tuning, the whole model (model.save: config.json + model.safetensors),
  * optimizer.safetensors (AdamW moments m/<name>, v/<name> and master/<name> weights, float32) and
  * trainer_state.json (step, data position, seed, lr, totals). Resuming restores all of them, so a
  * resumed run continues bit-exactly (test/recipes_runner.test.ts).
@@ -8,9 +9,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fail } from '../errors';
 import { loadSafetensors, saveSafetensors } from '../io/safetensors';
-import type { LlamaModel } from '../models/llama';
+import { LlamaModel } from '../models/llama';
 import type { Tensor } from '../tensor';
 import type { AdamW } from '../train/optimizer';
+import type { LrScheduleType } from './schedule';
 
 export interface TrainerState {
   /** Optimizer steps taken. */
@@ -21,6 +23,10 @@ export interface TrainerState {
   lr: number;
   totalSteps: number;
   kind: 'sft' | 'dpo';
+  /** The lr schedule (absent in checkpoints written before schedules: constant). */
+  lrSchedule?: { type: LrScheduleType; warmupSteps: number };
+  /** Full fine-tuning: the checkpoint holds the whole model, not adapters. */
+  full?: boolean;
 }
 
 export const checkpointDir = (out: string, step: number): string => path.join(out, `checkpoint-${String(step).padStart(6, '0')}`);
@@ -44,7 +50,8 @@ function optimizerTensors(opt: AdamW): [string, Tensor][] {
 
 export function saveCheckpoint(dir: string, model: LlamaModel, opt: AdamW, state: TrainerState): void {
   fs.mkdirSync(dir, { recursive: true });
-  model.saveAdapters(dir);
+  if (state.full) model.save(dir);
+  else model.saveAdapters(dir);
   saveSafetensors(path.join(dir, 'optimizer.safetensors'), optimizerTensors(opt));
   fs.writeFileSync(path.join(dir, 'trainer_state.json'), JSON.stringify(state, null, 2) + '\n');
 }
@@ -78,4 +85,22 @@ export function restoreOptimizer(dir: string, opt: AdamW, step: number): void {
     for (const t of saved.values()) t.dispose();
   }
   opt._setStep(step);
+}
+
+/** Copies a full checkpoint's weights (model.save) into the model's tensors, every one checked first. */
+export function loadModelWeights(dir: string, model: LlamaModel): void {
+  const op = 'recipes.resume';
+  const src = LlamaModel.load(dir, { dtype: model.dtype });
+  try {
+    const saved = new Map(src.parameters());
+    const pairs = model.parameters().map(([name, dst]) => {
+      const t = saved.get(name);
+      if (!t || t.numel !== dst.numel) fail('ERR_FORMAT', op, `expected '${name}' (${dst.numel} values) in ${dir} but received ${t ? `${t.numel} values` : 'none'}`);
+      if (dst.device !== 'cpu') fail('ERR_DEVICE', op, 'expected the model on the CPU (resuming full fine-tuning on CUDA is not implemented yet)');
+      return [t, dst] as const;
+    });
+    for (const [t, dst] of pairs) (dst.data as Uint16Array).set(t.data as Uint16Array);
+  } finally {
+    src.dispose();
+  }
 }

@@ -18,7 +18,7 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { models, random, recipes, tensor, type PreferenceRecord, type StepEvent } from '../../lib';
+import { cudaAvailable, models, random, recipes, tensor, type PreferenceRecord, type StepEvent } from '../../lib';
 import { section } from './util';
 
 /** The tiny LLaVA-style model: vocabulary 64, 2 layers of width 64, a projector from 32-wide image features. */
@@ -114,6 +114,8 @@ function choiceAccuracy(model: models.LlamaModel, recs: PreferenceRecord[]): num
   return ok / recs.length;
 }
 
+/** x.toFixed(d) without a minus sign on a value that rounds to zero. */
+const num = (x: number, d = 3): string => x.toFixed(d).replace(/^-(0\.?0*)$/, '$1');
 const maxDiff = (a: Float32Array, b: Float32Array): number => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), a.length === b.length ? 0 : Infinity);
 const row = (ids: readonly number[]): string => `[${ids.map((t) => String(t).padStart(2)).join(' ')}]`;
 /** A path as the user would type it: relative to the current directory when inside it. */
@@ -176,24 +178,44 @@ export async function runStory(options: StoryOptions = {}): Promise<StoryResult>
   made.dispose();
   log(`   model: LLaVA-style ${STORY_CONFIG.numLayers} x ${STORY_CONFIG.hiddenSize}, V ${STORY_CONFIG.vocabSize}, ${(model.numParameters / 1e3).toFixed(0)}k parameters -> ${rel(modelDir)}/ (${files.join(', ')}); loaded back: max |logits difference| ${roundTripMaxDiff}`);
 
-  // 3. BDHS: rejected answers with 99% of the image keys masked, near-duplicates re-drawn
+  // 3. BDHS: rejected answers with 99% of the image keys masked, near-duplicates re-drawn. The
+  //    embedding is the default one (recipes.answerEmbedding with the policy), wrapped to see each try.
   const t0 = Date.now();
-  const gen = await recipes.bdhsRejected(model, data, { seed: 5 });
+  const seen = new Map<number, { ref?: Float32Array; tries: { answer: number[]; cosine: number }[] }>();
+  const embed = (answer: readonly number[], r: PreferenceRecord): Float32Array => {
+    const e = recipes.answerEmbedding(model, r.prompt, answer);
+    const t = seen.get(r.line) ?? { tries: [] };
+    seen.set(r.line, t);
+    if (!t.ref) t.ref = e; // bdhsRejected embeds the chosen answer first, then each candidate but the last try
+    else t.tries.push({ answer: [...answer], cosine: e.reduce((a, v, j) => a + v * t.ref![j]!, 0) });
+    return e;
+  };
+  const gen = await recipes.bdhsRejected(model, data, { seed: 5, embed });
   const hist = new Map<number, number>();
   for (const t of gen.tries) hist.set(t, (hist.get(t) ?? 0) + 1);
+  const byLine = new Map(gen.records.map((r) => [r.line, r]));
+  let redrawn = 0;
+  let copies = 0;
+  for (const [line, t] of seen)
+    for (const c of t.tries.filter((x) => x.cosine >= 0.97)) {
+      redrawn++;
+      if (c.answer.join() === records[line - 1]!.chosen.join()) copies++;
+    }
+  const same = gen.records.filter((r) => r.rejected!.join() === r.chosen.join()).length;
   log(
     `3. BDHS (recipes.bdhsRejected: 99% of the image keys masked, cosine >= 0.97 to the chosen answer re-drawn, <= 5 tries): ${gen.records.length} rejected answers in ${((Date.now() - t0) / 1000).toFixed(1)} s\n` +
-      `   tries per record: ${gen.tries.join(' ')} (${[...hist].sort((a, b) => a[0] - b[0]).map(([t, k]) => `${t}: ${k}x`).join(', ')}; a re-drawn try had guessed the chosen answer without the image)`,
+      `   tries per record: ${gen.tries.join(' ')} (${[...hist].sort((a, b) => a[0] - b[0]).map(([t, k]) => `${t}: ${k}x`).join(', ')})\n` +
+      `   ${redrawn} candidates re-drawn, ${copies} of them exactly the chosen answer (a right guess without the image)` +
+      (same ? `; ${same} record(s) kept a copy of the chosen answer at the last try (such a pair teaches DPO nothing)` : ''),
   );
-  const byLine = new Map(gen.records.map((r) => [r.line, r]));
-  const redrawn = gen.tries.findIndex((t) => t > 1);
-  for (const i of [...new Set([0, 1, redrawn >= 0 ? redrawn : 2])]) {
+  const show = [0, gen.tries.findIndex((t) => t > 1 && t < 5), gen.tries.findIndex((t) => t === 5)].filter((i, k, a) => i >= 0 && a.indexOf(i) === k);
+  for (const i of show) {
     const r = byLine.get(i + 1);
     if (!r) continue;
-    const e = (a: readonly number[]) => recipes.answerEmbedding(model, r.prompt, a);
-    const [a, b] = [e(r.chosen), e(r.rejected!)];
-    const cos = a.reduce((s, v, j) => s + v * b[j]!, 0);
-    log(`   record ${String(i + 1).padStart(2)} (class ${lines[i]!.class}): chosen ${row(r.chosen)}  rejected ${row(r.rejected!)}  cosine ${cos.toFixed(3)}, ${gen.tries[i]} ${gen.tries[i] === 1 ? 'try' : 'tries'}`);
+    const tries = seen.get(i + 1)?.tries ?? [];
+    const steps = tries.map((c, k) => `try ${k + 1} ${row(c.answer)} cosine ${c.cosine.toFixed(3)}${c.cosine >= 0.97 ? ' re-drawn' : ' kept'}`);
+    if (gen.tries[i]! > tries.length) steps.push(`try ${gen.tries[i]} ${row(r.rejected!)} kept (the last try, not compared)`);
+    log(`   record ${String(i + 1).padStart(2)} (class ${lines[i]!.class}), chosen ${row(r.chosen)}: ${steps.join('; ')}`);
   }
   const pairsFile = path.join(out, 'data', 'pairs.jsonl');
   fs.writeFileSync(pairsFile, lines.flatMap((l, i) => (byLine.has(i + 1) ? [JSON.stringify({ ...l, rejected: byLine.get(i + 1)!.rejected }) + '\n'] : [])).join(''));
@@ -204,7 +226,7 @@ export async function runStory(options: StoryOptions = {}): Promise<StoryResult>
   const run = recipes.noiseBoost(model, pairs, { steps, batchSize: 8, lr: 0.01, out: runDir, seed: 1 });
   log(`4. NoiseBoost + DPO (recipes.noiseBoost, stage 'dpo', defaults: sigma ${recipes.NOISEBOOST_DEFAULTS.sigma} on the chosen rows' visual tokens, beta 0.1, LoRA r 8 alpha 16), ${steps} steps of 8 pairs, lr 0.01`);
   run.on('step', (e) => {
-    const line = `   step ${String(e.step).padStart(3)}/${e.totalSteps}  loss ${e.loss.toFixed(4)}  reward accuracy ${e.rewardAccuracy.toFixed(2)}  margin ${e.margin.toFixed(3)}  ${e.tokensPerSecond.toFixed(0)} tok/s  ETA ${e.etaSeconds.toFixed(1)} s`;
+    const line = `   step ${String(e.step).padStart(3)}/${e.totalSteps}  loss ${e.loss.toFixed(4)}  reward accuracy ${e.rewardAccuracy.toFixed(2)}  margin ${num(e.margin)}  ${e.tokensPerSecond.toFixed(0)} tok/s  ETA ${e.etaSeconds.toFixed(1)} s`;
     if (live) process.stdout.write(`\r${line}${e.step === e.totalSteps ? '\n' : ''}`);
     else if (e.step === 1 || e.step % 10 === 0 || e.step === e.totalSteps) log(line);
   });
@@ -212,11 +234,11 @@ export async function runStory(options: StoryOptions = {}): Promise<StoryResult>
   const h = r.history;
   const [first, last] = [h[0]!, h.at(-1)!];
   log(
-    `   loss ${first.loss.toFixed(3)} -> ${last.loss.toFixed(3)}, accuracy ${first.rewardAccuracy.toFixed(2)} -> ${last.rewardAccuracy.toFixed(2)}, margin ${first.margin.toFixed(3)} -> ${last.margin.toFixed(3)};` +
+    `   loss ${first.loss.toFixed(3)} -> ${last.loss.toFixed(3)}, accuracy ${first.rewardAccuracy.toFixed(2)} -> ${last.rewardAccuracy.toFixed(2)}, margin ${num(first.margin)} -> ${num(last.margin)};` +
       ` most likely class answer right: ${(choiceAccuracy(model, records) * 100).toFixed(0)}%`,
   );
   for (const [name, v] of [['loss', h.map((e) => e.loss)], ['reward accuracy', h.map((e) => e.rewardAccuracy)], ['margin', h.map((e) => e.margin)]] as const)
-    log(`   ${name.padEnd(16)} ${v[0]!.toFixed(3).padStart(7)} ${sparkline(v)} ${v.at(-1)!.toFixed(3)}  (min ${Math.min(...v).toFixed(3)}, max ${Math.max(...v).toFixed(3)})`);
+    log(`   ${name.padEnd(16)} ${num(v[0]!).padStart(7)} ${sparkline(v)} ${num(v.at(-1)!)}  (min ${num(Math.min(...v))}, max ${num(Math.max(...v))})`);
   const metricsJsonl = path.join(runDir, 'metrics.jsonl');
   const metricsSvg = path.join(runDir, 'metrics.svg');
   log(`   metrics: ${rel(metricsJsonl)}, plot: ${rel(metricsSvg)}\n   PEFT adapter: ${rel(r.checkpoint!)}/ (${fs.readdirSync(r.checkpoint!).sort().join(', ')})`);
@@ -238,6 +260,7 @@ function outArg(): string | undefined {
 
 export async function run(): Promise<void> {
   section('the story: a tiny LLaVA-style model -> BDHS rejected answers -> NoiseBoost + DPO -> a saved adapter (CPU)');
+  if (cudaAvailable()) console.log('(on the CPU although CUDA is present: the recipes splice image features into the model on the CPU only)');
   const t0 = Date.now();
   await runStory({ out: outArg() });
   console.log(`  (${((Date.now() - t0) / 1000).toFixed(1)} s)`);

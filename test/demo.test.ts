@@ -7,11 +7,19 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { recipes } from '../lib';
 import { runStory, sparkline } from '../examples/stages/60_story';
 
-const tmp = () => fs.mkdtempSync(path.join(os.tmpdir(), 'mmpref-demo-'));
+const made: string[] = [];
+const tmp = () => {
+  const d = fs.mkdtempSync(path.join(os.tmpdir(), 'mmpref-demo-'));
+  made.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of made) fs.rmSync(d, { recursive: true, force: true });
+});
 
 describe('demo story', () => {
   it('makes the files, round-trips the checkpoint and the adapter, and the DPO loss falls', async () => {

@@ -227,7 +227,7 @@ export async function runStory(options: StoryOptions = {}): Promise<StoryResult>
   log(`4. NoiseBoost + DPO (recipes.noiseBoost, stage 'dpo', defaults: sigma ${recipes.NOISEBOOST_DEFAULTS.sigma} on the chosen rows' visual tokens, beta 0.1, LoRA r 8 alpha 16), ${steps} steps of 8 pairs, lr 0.01`);
   run.on('step', (e) => {
     const line = `   step ${String(e.step).padStart(3)}/${e.totalSteps}  loss ${e.loss.toFixed(4)}  reward accuracy ${e.rewardAccuracy.toFixed(2)}  margin ${num(e.margin)}  ${e.tokensPerSecond.toFixed(0)} tok/s  ETA ${e.etaSeconds.toFixed(1)} s`;
-    if (live) process.stdout.write(`\r${line}${e.step === e.totalSteps ? '\n' : ''}`);
+    if (live) process.stdout.write(`\r\x1b[K${line}${e.step === e.totalSteps ? '\n' : ''}`);
     else if (e.step === 1 || e.step % 10 === 0 || e.step === e.totalSteps) log(line);
   });
   const r = await run.result;

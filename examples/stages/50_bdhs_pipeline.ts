@@ -1,6 +1,7 @@
 /**
- * Demo stage: the end-to-end BDHS + NoiseBoost + DPO pipeline on a small LLaMA-style decoder
- * (V = 32000, 576 visual tokens per sample), on CUDA when available:
+ * Demo stage: one step of the BDHS + NoiseBoost + DPO pipeline, op by op, on a small LLaMA-style
+ * decoder at LLaVA-like shapes (V = 32000, 576 visual tokens per sample), on CUDA when available
+ * (forward and loss gradient only; stage 60 trains end to end through the recipes):
  *   1. synthetic visual tokens (the projector's output) + a prompt -> input embeddings
  *   2. chosen answers: generate with the image visible
  *   3. rejected candidates (BDHS): generate with 99% of the image keys masked in every layer
@@ -53,7 +54,7 @@ function repeatRows(x: Float32Array, R: number, rowLen: number, k: number): Floa
 
 export async function run(): Promise<void> {
   const device = cudaAvailable() ? 'cuda' : 'cpu';
-  section(`BDHS + NoiseBoost + DPO pipeline on ${device} (LLaMA-style ${CFG.numLayers}x${CFG.hiddenSize}, V=${CFG.vocabSize}, ${N_IMG} visual tokens)`);
+  section(`one BDHS + NoiseBoost + DPO step, op by op, on ${device} (LLaMA-style ${CFG.numLayers}x${CFG.hiddenSize}, V=${CFG.vocabSize}, ${N_IMG} visual tokens)`);
   const times: [string, number][] = [];
   const stage = async <T>(name: string, fn: () => T | Promise<T>): Promise<T> => {
     const [r, ms] = await timed(fn);

@@ -24,7 +24,8 @@ export const TRAIN_USAGE = `usage: mmpref train <noiseboost|bpo|bdhs|deem> --mod
   --batch-size N      records per step (default 4)
   --lr X              AdamW learning rate (default 1e-4)
   --lr-schedule constant|constant_with_warmup|linear|cosine
-                      lr schedule as transformers' get_scheduler (default constant)
+                      lr schedule as transformers' get_scheduler (default constant;
+                      bpo: cosine with --warmup 0.03, the released recipe's)
   --warmup X          linear warmup with --lr-schedule: a ratio of --steps if X < 1, else steps
   --full              full fine-tuning: every weight, no LoRA (checkpoints hold the whole model)
   --save-every N      checkpoint every N steps (default: at the end and on Ctrl-C)

@@ -38,7 +38,7 @@ describe('recipes.bpo', () => {
     const strong = await recipes.bpoRejected(m, records, { seed: 4, temperature: 0, alpha: -8, beta: 0 });
     // with identical branches (no weakening) cd = (1 + a) l - a l = l for any alpha: the answers differ only because the image was diffused
     expect(strong.map((r) => r.rejected)).not.toEqual(plain.map((r) => r.rejected));
-    expect(recipes.BPO_DEFAULTS).toMatchObject({ noiseStep: 900, alpha: 1, beta: 0.2, temperature: 0.2, dpoBeta: 0.1, loraRank: 32, loraAlpha: 256 });
+    expect(recipes.BPO_DEFAULTS).toMatchObject({ noiseStep: 900, alpha: 1, beta: 0.2, temperature: 0.2, dpoBeta: 0.1, loraRank: 32, loraAlpha: 256, lrSchedule: { type: 'cosine', warmupRatio: 0.03 } });
   });
 
   it('bpo trains with DPO: default LoRA rank 32; loss falls and reward accuracy rises', async () => {
@@ -49,6 +49,10 @@ describe('recipes.bpo', () => {
     const r = await recipes.bpo(model(), records, { steps: 12, lr: 0.02, dpo: { beta: 0.5 }, lora: { rank: 4, alpha: 8, seed: 2 } }).result;
     expect(r.history[11]!.loss).toBeLessThan(r.history[0]!.loss * 0.8);
     expect(r.history[11]!.rewardAccuracy).toBeGreaterThan(r.history[0]!.rewardAccuracy);
+    // the released cosine schedule with warmup ratio 0.03: ceil(0.36) = 1 warmup step at lr 0, then the cosine from 0.02
+    const lrs = r.history.map((e) => e.lr);
+    expect(lrs.slice(0, 2)).toEqual([0, 0.02]);
+    expect(lrs[11]).toBeCloseTo((0.02 * (1 + Math.cos((Math.PI * 10) / 11))) / 2, 12);
   });
 
   it('bpoPairs: all 2-combinations with unequal scores, higher score chosen, long samples dropped', () => {

@@ -48,6 +48,8 @@ export const BPO_DEFAULTS = {
   /** Error injection sampling (vLLM in error_injection.py) and the pair filter (bpo_llava.py filter_size, in tokens here). */
   injection: { temperature: 0.8, topP: 0.95, maxNewTokens: 1024 },
   filterSize: 350,
+  /** finetune_bpo.sh: cosine schedule, warmup ratio 0.03 (METHODS.md §3) */
+  lrSchedule: { type: 'cosine', warmupRatio: 0.03 },
 } as const;
 
 function weaken(r: PreferenceRecord, t: number, seed: number): PreferenceRecord {
@@ -278,6 +280,7 @@ export function bpo(model: LlamaModel, data: RecordSource, options: BpoOptions):
       ...train,
       kind: 'dpo',
       dpo: { beta: BPO_DEFAULTS.dpoBeta, ...train.dpo },
+      lrSchedule: train.lrSchedule ?? BPO_DEFAULTS.lrSchedule,
       lora: { rank: BPO_DEFAULTS.loraRank, alpha: BPO_DEFAULTS.loraAlpha, ...train.lora },
     });
     inner.on('step', (e) => run.emit('step', e));

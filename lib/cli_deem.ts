@@ -73,7 +73,7 @@ export async function deemCommand(values: DeemCliValues & Record<string, unknown
     resume: !!values.resume,
     ...(saveEvery !== undefined ? { saveEvery } : {}),
   };
-  const data = readJsonl(values.data!, { onBadRecord: (obr ?? 'fatal') as 'skip' | 'fatal' });
+  const data = readJsonl(values.data!, { onBadRecord: (obr ?? 'fatal') as 'skip' | 'fatal', imagesOnly: true });
   const module = await loadModule(values.denoiser, { seed, ...(values.model ? { model: values.model } : {}) });
   const ac = new AbortController();
   const onSigint = () => ac.abort();

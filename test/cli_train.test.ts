@@ -138,7 +138,7 @@ describe('mmpref train deem', () => {
     const data = path.join(d, 'deem.jsonl');
     // structured image features inline: 4 sinusoid patterns (records i and i + 4 share one)
     const rows = (i: number) => Array.from({ length: NV }, (_, r) => Array.from({ length: DV }, (_, j) => Math.sin(((i % 4) + 1) * j * 0.7 + r)));
-    fs.writeFileSync(data, Array.from({ length: 8 }, (_, i) => JSON.stringify({ prompt: [1], chosen: [2], image: rows(i) })).join('\n') + '\n');
+    fs.writeFileSync(data, Array.from({ length: 8 }, (_, i) => JSON.stringify({ image: rows(i) })).join('\n') + '\n');
     return { d, data, out: path.join(d, 'out') };
   }
 

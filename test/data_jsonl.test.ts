@@ -50,6 +50,11 @@ describe('recipes JSONL data', () => {
     expect(skip.lastError!.message).toMatch(/bad\.jsonl:4: expected a readable \.safetensors image file/);
     expectError(() => recipes.parseRecord(JSON.stringify({ prompt: [1], chosen: [2.5] }), 7, 'f.jsonl'), 'ERR_FORMAT', /f\.jsonl:7: expected 'chosen' as a non-empty array of non-negative integer token ids but received \[2\.5\]/);
     expectError(() => recipes.parseRecord(JSON.stringify({ prompt: [1], chosen: [2] }), 2, 'f.jsonl', { requireRejected: true }), 'ERR_FORMAT', /f\.jsonl:2: expected 'rejected'/);
+    // imagesOnly (DEEM data): prompt and chosen optional, image required
+    const img = recipes.parseRecord(JSON.stringify({ image: [[1, 2]] }), 3, 'f.jsonl', { imagesOnly: true });
+    expect([img.prompt, img.chosen, img.image!.shape]).toEqual([[], [], [1, 2]]);
+    expectError(() => recipes.parseRecord(JSON.stringify({ image: [[1, 2]] }), 4, 'f.jsonl'), 'ERR_FORMAT', /f\.jsonl:4: expected 'prompt'/);
+    expectError(() => recipes.parseRecord(JSON.stringify({ prompt: [1], chosen: [2] }), 5, 'f.jsonl', { imagesOnly: true }), 'ERR_FORMAT', /f\.jsonl:5: expected 'image' \(imagesOnly data\)/);
     expectError(() => recipes.parseRecord(JSON.stringify({ promptText: 'a', chosen: [2] }), 3, 'f.jsonl'), 'ERR_FORMAT', /tokenize function/);
     expectError(() => recipes.readJsonl(path.join(d, 'nope.jsonl')), 'ERR_IO');
     expectError(() => recipes.readJsonl(file, { onBadRecord: 'ignore' as never }), 'ERR_ARGUMENT');

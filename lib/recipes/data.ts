@@ -32,6 +32,11 @@ export interface JsonlOptions {
   tokenize?: (text: string) => number[];
   /** Every record must have `rejected` (default false). */
   requireRejected?: boolean;
+  /**
+   * Image-only data (DEEM): every record must have `image`; `prompt` and `chosen` become optional
+   * (empty when absent). Default false.
+   */
+  imagesOnly?: boolean;
 }
 
 const OP = 'recipes.readJsonl';
@@ -92,8 +97,10 @@ export function parseRecord(text: string, line: number, file: string, options: J
   }
   if (!rec || typeof rec !== 'object' || Array.isArray(rec)) fail('ERR_FORMAT', OP, `${where}: expected a JSON object but received ${JSON.stringify(rec)}`);
   const r = rec as Record<string, unknown>;
-  const prompt = ids(where, r, 'prompt', options.tokenize, true)!;
-  const chosen = ids(where, r, 'chosen', options.tokenize, true)!;
+  const needText = !options.imagesOnly;
+  const prompt = ids(where, r, 'prompt', options.tokenize, needText) ?? [];
+  const chosen = ids(where, r, 'chosen', options.tokenize, needText) ?? [];
+  if (!needText && r.image === undefined) fail('ERR_FORMAT', OP, `${where}: expected 'image' (imagesOnly data) but received none`);
   const rejected = ids(where, r, 'rejected', options.tokenize, !!options.requireRejected);
   const out: PreferenceRecord = { prompt, chosen, line };
   if (rejected) out.rejected = rejected;

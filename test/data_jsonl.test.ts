@@ -39,6 +39,55 @@ describe('recipes JSONL data', () => {
     expect(await all(ds)).toHaveLength(3); // a second epoch streams the file again
   });
 
+  it('image features from .npy files (format 1.0 and 2.0; <f2, <f4, <f8); bad .npy files are line-numbered ERR_FORMAT', async () => {
+    const d = dir();
+    // an independent .npy writer (numpy.lib.format): magic, version, header length, dict header padded to 64 with '\n'
+    const npy = (name: string, descr: string, shape: number[], bytes: Buffer, o: { major?: number; fortran?: boolean } = {}) => {
+      const major = o.major ?? 1;
+      const pre = major === 1 ? 10 : 12;
+      let h = `{'descr': '${descr}', 'fortran_order': ${o.fortran ? 'True' : 'False'}, 'shape': (${shape.join(', ')}${shape.length === 1 ? ',' : ''}), }`;
+      h += ' '.repeat(64 - ((pre + h.length + 1) % 64)) + '\n';
+      const head = Buffer.alloc(pre);
+      Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, major, 0]).copy(head);
+      if (major === 1) head.writeUInt16LE(h.length, 8);
+      else head.writeUInt32LE(h.length, 8);
+      fs.writeFileSync(path.join(d, name), Buffer.concat([head, Buffer.from(h, 'latin1'), bytes]));
+    };
+    const vals = [0.5, -1.25, 3, 0.1, 2, -0.75];
+    const f32 = Buffer.from(Float32Array.from(vals).buffer);
+    const f64 = Buffer.from(Float64Array.from(vals).buffer);
+    // float16 bits of the values above (exact in half except 0.1 -> 0x2e66 = 0.0999755859375)
+    const f16 = Buffer.from(Uint16Array.from([0x3800, 0xbd00, 0x4200, 0x2e66, 0x4000, 0xba00]).buffer);
+    npy('a.npy', '<f4', [2, 3], f32);
+    npy('b.npy', '<f8', [3, 2], f64, { major: 2 });
+    npy('c.npy', '<f2', [2, 3], f16);
+    const lines = ['a.npy', 'b.npy', { path: 'c.npy' }].map((image) => JSON.stringify({ prompt: [1], chosen: [2], image }));
+    fs.writeFileSync(path.join(d, 'ok.jsonl'), lines.join('\n') + '\n');
+    const recs = await all(recipes.readJsonl(path.join(d, 'ok.jsonl')));
+    expect(recs.map((r) => r.image!.shape)).toEqual([[2, 3], [3, 2], [2, 3]]);
+    expect(Array.from(recs[0]!.image!.features)).toEqual(Array.from(Float32Array.from(vals)));
+    expect(Array.from(recs[1]!.image!.features)).toEqual(Array.from(Float32Array.from(vals)));
+    expect(Array.from(recs[2]!.image!.features)).toEqual([0.5, -1.25, 3, 0.0999755859375, 2, -0.75]);
+    npy('fortran.npy', '<f4', [2, 3], f32, { fortran: true });
+    npy('int.npy', '<i4', [2, 3], f32);
+    npy('short.npy', '<f4', [2, 3], f32.subarray(0, 20));
+    npy('rank3.npy', '<f4', [1, 2, 3], f32);
+    fs.writeFileSync(path.join(d, 'junk.npy'), 'not numpy at all');
+    const cases: [string, RegExp][] = [
+      ['fortran.npy', /bad\.jsonl:1: .*fortran\.npy: expected a C-order array .* but received a Fortran-order one/],
+      ['int.npy', /bad\.jsonl:1: .*expected a little-endian float dtype .* but received '<i4'/],
+      ['short.npy', /bad\.jsonl:1: .*expected 24 data bytes \(shape \[2, 3\] of '<f4'\) but received 20/],
+      ['rank3.npy', /bad\.jsonl:1: expected a finite \[Nv, Dv\] array in .*rank3\.npy but received shape \[1, 2, 3\]/],
+      ['junk.npy', /bad\.jsonl:1: .*expected a NumPy \.npy file .* but received other bytes/],
+      ['none.npy', /bad\.jsonl:1: .*expected a readable \.npy file but received .*none\.npy/],
+    ];
+    for (const [image, re] of cases) {
+      fs.writeFileSync(path.join(d, 'bad.jsonl'), JSON.stringify({ prompt: [1], chosen: [2], image }) + '\n');
+      await expect(all(recipes.readJsonl(path.join(d, 'bad.jsonl'))), image).rejects.toThrow(re);
+      await expect(all(recipes.readJsonl(path.join(d, 'bad.jsonl'))), image).rejects.toMatchObject({ code: 'ERR_FORMAT' });
+    }
+  });
+
   it('bad lines: line-numbered ERR_FORMAT (fatal), or skipped and counted', async () => {
     const d = dir();
     const file = path.join(d, 'bad.jsonl');

@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import readline from 'node:readline';
 import { fail, MmprefError } from '../errors';
+import { readNpy } from '../io/npy';
 import { loadSafetensors } from '../io/safetensors';
 
 /** One training record: prompt and answers as token ids; features [Nv, Dv] float32 when there is an image. */
@@ -69,6 +70,17 @@ function features(where: string, dir: string, v: unknown): PreferenceRecord['ima
   if (!spec || typeof spec.path !== 'string')
     fail('ERR_FORMAT', OP, `${where}: expected 'image' as a .safetensors path, {path, key} or an inline [Nv][Dv] array but received ${JSON.stringify(v).slice(0, 60)}`);
   const file = path.resolve(dir, spec.path);
+  if (file.endsWith('.npy')) {
+    let a: ReturnType<typeof readNpy>;
+    try {
+      a = readNpy(file, OP);
+    } catch (e) {
+      return fail('ERR_FORMAT', OP, `${where}: ${(e as Error).message.replace(`${OP}: `, '')}`);
+    }
+    if (a.shape.length !== 2 || a.data.some((x) => !Number.isFinite(x)))
+      fail('ERR_FORMAT', OP, `${where}: expected a finite [Nv, Dv] array in ${file} but received shape [${a.shape.join(', ')}]${a.shape.length === 2 ? ' with non-finite values' : ''}`);
+    return { features: a.data, shape: [a.shape[0]!, a.shape[1]!] };
+  }
   let map;
   try {
     map = loadSafetensors(file, { dtype: 'float32' });

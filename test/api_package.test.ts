@@ -71,9 +71,12 @@ describe.concurrent('the package from a fresh project (dist/ declarations, --str
   const imports = snippet.split('\n').filter((l) => l.startsWith('import '));
   const body = snippet.split('\n').filter((l) => !l.startsWith('import ')).join('\n');
   const example = readFileSync(path.join(ROOT, 'examples', 'dpo-train.ts'), 'utf8');
+  // type-checked only: it needs the optional @huggingface/transformers and local model files
+  const embedExample = readFileSync(path.join(ROOT, 'examples', 'bdhs-sentence-embedding.ts'), 'utf8');
 
   it('examples/ import only the package by name (and node: modules)', () => {
-    for (const m of example.matchAll(/from '([^']+)'/g)) expect(m[1] === 'mmpref' || m[1]!.startsWith('node:'), `examples/dpo-train.ts imports ${m[1]}`).toBe(true);
+    for (const [name, src] of [['dpo-train.ts', example], ['bdhs-sentence-embedding.ts', embedExample]] as const)
+      for (const m of src.matchAll(/from '([^']+)'/g)) expect(m[1] === 'mmpref' || m[1]!.startsWith('node:'), `examples/${name} imports ${m[1]}`).toBe(true);
     expect(imports.join('\n')).toMatch(/from 'mmpref'/);
   });
 
@@ -88,9 +91,9 @@ describe.concurrent('the package from a fresh project (dist/ declarations, --str
     expect(r.stdout).toMatch(/ERR_DTYPE/);
   });
 
-  it('CommonJS: the README snippet and examples/dpo-train.ts type-check and run', async () => {
+  it('CommonJS: the README snippet and examples/dpo-train.ts type-check and run (examples/bdhs-sentence-embedding.ts type-checks)', async () => {
     const wrapped = `${imports.join('\n')}\n(async () => {\n${body}\n})().catch((e) => { console.error(e); process.exit(1); });\n`;
-    const dir = project('cjs', { 'readme.ts': wrapped, 'dpo-train.ts': example });
+    const dir = project('cjs', { 'readme.ts': wrapped, 'dpo-train.ts': example, 'bdhs-sentence-embedding.ts': embedExample });
     const t = await tsc(dir);
     expect(t.out).toBe('');
     expect(t.ok).toBe(true);

@@ -43,6 +43,13 @@ describe('recipes.bdhs', () => {
     expect(distinct.tries).toEqual([1, 1, 1, 1]);
     const five = await recipes.bdhsRejected(m, records.slice(0, 1), { embed: () => [0.6, 0.8] });
     expect(five.tries).toEqual([5]); // default N_BDHS
+    // an async embedding (a sentence-embedding model such as transformers.js' feature-extraction pipeline)
+    let j = 0;
+    const later = (v: number[]) => new Promise<number[]>((res) => setTimeout(() => res(v), 1));
+    const asyncDistinct = await recipes.bdhsRejected(m, records, { embed: () => later(j++ % 2 ? [1, 0] : [0, 1]) });
+    expect(asyncDistinct.tries).toEqual([1, 1, 1, 1]);
+    const asyncSame = await recipes.bdhsRejected(m, records.slice(0, 1), { maxTries: 2, embed: () => later([1, 0]) });
+    expect(asyncSame.tries).toEqual([2]);
   });
 
   it('the default embedding scores an identical answer 1 and a different one lower', () => {

@@ -43,8 +43,8 @@ export interface BdhsGenerateOptions {
   /** Sampling temperature (default 1) and seed (default 0; try t of record i uses seed + 1000 i + t). */
   temperature?: number;
   seed?: number;
-  /** Sentence embedding of an answer (default: answerEmbedding with the policy). */
-  embed?: (answer: readonly number[], record: PreferenceRecord) => Float32Array | readonly number[];
+  /** Sentence embedding of an answer, sync or async (default: answerEmbedding with the policy). */
+  embed?: (answer: readonly number[], record: PreferenceRecord) => Float32Array | readonly number[] | Promise<Float32Array | readonly number[]>;
   /** Token id at the image positions (default 0). */
   imageToken?: number;
   /**
@@ -230,7 +230,7 @@ export async function bdhsRejected(model: LlamaModel, data: RecordSource, option
   let i = 0;
   for await (const r of data as AsyncIterable<PreferenceRecord>) {
     const inputs = promptInputs(model, r, imageToken);
-    const ref = Float32Array.from(embed(r.chosen, r));
+    const ref = Float32Array.from(await embed(r.chosen, r));
     let picked: number[] | undefined;
     let t = 0;
     while (t < maxTries) {
@@ -251,7 +251,7 @@ export async function bdhsRejected(model: LlamaModel, data: RecordSource, option
       if (!cand.length) continue;
       picked = cand;
       if (t === maxTries) break;
-      const e = Float32Array.from(embed(cand, r));
+      const e = Float32Array.from(await embed(cand, r));
       if (e.length !== ref.length) fail('ERR_SHAPE', op, `expected embeddings of one length but received ${e.length} and ${ref.length}`);
       const keep = filter(tensor(e, [1, e.length]), tensor(ref, [1, ref.length]), { threshold, paired: true });
       const ok = keep.toArray()[0];

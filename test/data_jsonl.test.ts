@@ -68,6 +68,15 @@ describe('recipes JSONL data', () => {
     expect(Array.from(recs[0]!.image!.features)).toEqual(Array.from(Float32Array.from(vals)));
     expect(Array.from(recs[1]!.image!.features)).toEqual(Array.from(Float32Array.from(vals)));
     expect(Array.from(recs[2]!.image!.features)).toEqual([0.5, -1.25, 3, 0.0999755859375, 2, -0.75]);
+    // raw pixels (BPO's weakening with encodeImage): any rank, .npy or .safetensors
+    npy('px.npy', '<f4', [1, 2, 3], f32);
+    models.saveSafetensors(path.join(d, 'px.safetensors'), [['pixels', tensor(Float32Array.from(vals), [3, 2])]]);
+    fs.writeFileSync(path.join(d, 'px.jsonl'), ['px.npy', 'px.safetensors'].map((pixels) => JSON.stringify({ prompt: [1], chosen: [2], pixels })).join('\n') + '\n');
+    const px = await all(recipes.readJsonl(path.join(d, 'px.jsonl')));
+    expect(px.map((r) => [r.pixels!.shape, r.image])).toEqual([[[1, 2, 3], undefined], [[3, 2], undefined]]);
+    expect(Array.from(px[1]!.pixels!.data)).toEqual(Array.from(Float32Array.from(vals)));
+    fs.writeFileSync(path.join(d, 'px.jsonl'), JSON.stringify({ prompt: [1], chosen: [2], pixels: 7 }) + '\n');
+    await expect(all(recipes.readJsonl(path.join(d, 'px.jsonl')))).rejects.toThrow(/px\.jsonl:1: expected 'pixels' as a \.npy or \.safetensors path/);
     npy('fortran.npy', '<f4', [2, 3], f32, { fortran: true });
     npy('int.npy', '<i4', [2, 3], f32);
     npy('short.npy', '<f4', [2, 3], f32.subarray(0, 20));

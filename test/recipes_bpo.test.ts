@@ -41,6 +41,31 @@ describe('recipes.bpo', () => {
     expect(recipes.BPO_DEFAULTS).toMatchObject({ noiseStep: 900, alpha: 1, beta: 0.2, temperature: 0.2, dpoBeta: 0.1, loraRank: 32, loraAlpha: 256, lrSchedule: { type: 'cosine', warmupRatio: 0.03 } });
   });
 
+  it('raw pixels: the image itself is weakened and encoded by the user encoder (same answers as noising those features)', async () => {
+    const m = model();
+    // pixels [2, 2, 4] whose identity "encoder" gives the records' features [NV, DV]: the pixel path must match the feature path
+    const px = records.map((r) => ({ ...r, image: undefined, pixels: { data: r.image!.features, shape: [2, 2, 4] } }));
+    const seen: number[][] = [];
+    const encodeImage = (p: { shape: readonly number[]; toFloat32Array(): Float32Array }) => {
+      expect(p.shape).toEqual([2, 2, 4]);
+      seen.push(Array.from(p.toFloat32Array()));
+      return { features: Float32Array.from(p.toFloat32Array()), shape: [NV, DV] as [number, number] };
+    };
+    const viaFeatures = await recipes.bpoRejected(m, records, { seed: 4, temperature: 1 });
+    const viaPixels = await recipes.bpoRejected(m, px, { seed: 4, temperature: 1, encodeImage });
+    expect(viaPixels.map((r) => r.rejected)).toEqual(viaFeatures.map((r) => r.rejected));
+    expect(seen).toHaveLength(2 * records.length); // weakened + clean per record
+    expect(seen[0]).not.toEqual(Array.from(records[0]!.image!.features)); // the first call sees the diffused pixels
+    expect(seen[1]).toEqual(Array.from(records[0]!.image!.features));
+    expect(Array.from(viaPixels[0]!.image!.features)).toEqual(Array.from(records[0]!.image!.features)); // clean features for training
+    // a record with both: its features are the clean branch, the encoder only sees the weakened pixels
+    seen.length = 0;
+    await recipes.bpoRejected(m, [{ ...px[0]!, image: records[0]!.image }], { seed: 4, encodeImage });
+    expect(seen).toHaveLength(1);
+    await expectRejection(recipes.bpoRejected(m, px, {}), 'ERR_ARGUMENT', /expected encodeImage \(your vision encoder\) for record line 1's raw pixels but received none/);
+    await expectRejection(recipes.bpoRejected(m, px, { encodeImage: () => ({ features: new Float32Array(3), shape: [2, 2] as [number, number] }) }), 'ERR_SHAPE', /expected encodeImage to return float32 features \[Nv, Dv\]/);
+  });
+
   it('bpo trains with DPO: default LoRA rank 32; loss falls and reward accuracy rises', async () => {
     const m = model();
     await recipes.bpo(m, records, { steps: 1 }).result;

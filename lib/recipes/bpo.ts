@@ -40,7 +40,17 @@ export interface BpoGenerateOptions {
   maxNewTokens?: number;
   stopTokens?: readonly number[];
   imageToken?: number;
+  /**
+   * Your vision encoder (e.g. CLIP in onnxruntime-node), for records with raw `pixels`: BPO weakens
+   * the image itself (METHODS.md §3), so the weakened branch's features are
+   * `encodeImage(diffuse(pixels, t))`, and the clean branch's are the record's `image` or
+   * `encodeImage(pixels)`. Returns features [Nv, Dv] (float32).
+   */
+  encodeImage?: (pixels: Tensor<'float32'>, record: PreferenceRecord) => EncodedImage | Promise<EncodedImage>;
 }
+
+/** What encodeImage returns: a float32 [Nv, Dv] tensor, or the features with their shape. */
+export type EncodedImage = Tensor | { features: Float32Array; shape: [number, number] };
 
 /** The BPO defaults of METHODS.md §2-§3 (released BPO scripts). */
 export const BPO_DEFAULTS = {
@@ -51,6 +61,37 @@ export const BPO_DEFAULTS = {
   /** finetune_bpo.sh: cosine schedule, warmup ratio 0.03 (METHODS.md §3) */
   lrSchedule: { type: 'cosine', warmupRatio: 0.03 },
 } as const;
+
+async function encoded(op: string, enc: NonNullable<BpoGenerateOptions['encodeImage']>, px: Tensor<'float32'>, r: PreferenceRecord): Promise<PreferenceRecord['image']> {
+  const e = await enc(px, r);
+  if (e instanceof Object && 'features' in e && !('dtype' in e)) {
+    const [nv, dv] = e.shape ?? [];
+    if (!(e.features instanceof Float32Array) || !Number.isSafeInteger(nv) || !Number.isSafeInteger(dv) || nv! * dv! !== e.features.length)
+      fail('ERR_SHAPE', op, `expected encodeImage to return float32 features [Nv, Dv] but received ${e.shape ? `shape [${e.shape.join(', ')}] over ${e.features?.length} values` : 'no shape'}`);
+    return { features: e.features, shape: [nv!, dv!] };
+  }
+  const t = e as Tensor;
+  if (!t || typeof t.toFloat32Array !== 'function' || t.shape?.length !== 2)
+    fail('ERR_SHAPE', op, `expected encodeImage to return a [Nv, Dv] tensor but received ${t && t.shape ? `shape [${t.shape.join(', ')}]` : typeof t}`);
+  return { features: Float32Array.from(t.toFloat32Array()), shape: [t.shape[0]!, t.shape[1]!] };
+}
+
+/** The clean and the weakened record: with raw pixels through encodeImage, else the features noised. */
+async function branchesOf(op: string, r: PreferenceRecord, t: number, seed: number, enc: BpoGenerateOptions['encodeImage']): Promise<[PreferenceRecord, PreferenceRecord]> {
+  if (!r.pixels) return [r, weaken(r, t, seed)];
+  if (!enc) fail('ERR_ARGUMENT', op, `expected encodeImage (your vision encoder) for record line ${r.line}'s raw pixels but received none`);
+  const px = tensor(r.pixels.data, [1, ...r.pixels.shape]);
+  const d = diffuse(px, { t, seed, offset: 0 });
+  try {
+    const noised = d.xt.reshape(r.pixels.shape) as Tensor<'float32'>;
+    const weak = await encoded(op, enc!, noised, r);
+    const clean = r.image ?? (await encoded(op, enc!, tensor(r.pixels.data, r.pixels.shape), r));
+    return [{ ...r, image: clean }, { ...r, image: weak }];
+  } finally {
+    px.dispose();
+    d.xt.dispose();
+  }
+}
 
 function weaken(r: PreferenceRecord, t: number, seed: number): PreferenceRecord {
   if (!r.image) return r;
@@ -65,7 +106,8 @@ function weaken(r: PreferenceRecord, t: number, seed: number): PreferenceRecord 
 /** Generates one VCD answer per record (see the module comment): records with `rejected` set. */
 export async function bpoRejected(model: LlamaModel, data: RecordSource, options: BpoGenerateOptions = {}): Promise<PreferenceRecord[]> {
   const op = 'recipes.bpoRejected';
-  const o = checkOptions(op, options, ['noiseStep', 'alpha', 'beta', 'temperature', 'seed', 'maxNewTokens', 'stopTokens', 'imageToken']);
+  const o = checkOptions(op, options, ['noiseStep', 'alpha', 'beta', 'temperature', 'seed', 'maxNewTokens', 'stopTokens', 'imageToken', 'encodeImage']);
+  if (o.encodeImage !== undefined && typeof o.encodeImage !== 'function') fail('ERR_ARGUMENT', op, `expected encodeImage to be a function but received ${typeof o.encodeImage}`);
   const t = numberOpt(op, 'noiseStep', o.noiseStep, BPO_DEFAULTS.noiseStep, { integer: true, min: 0, max: 999 });
   const alpha = numberOpt(op, 'alpha', o.alpha, BPO_DEFAULTS.alpha);
   const beta = numberOpt(op, 'beta', o.beta, BPO_DEFAULTS.beta, { min: 0, max: 1 });
@@ -76,7 +118,8 @@ export async function bpoRejected(model: LlamaModel, data: RecordSource, options
   let i = 0;
   for await (const r of data as AsyncIterable<PreferenceRecord>) {
     const maxNew = o.maxNewTokens === undefined ? r.chosen.length : numberOpt(op, 'maxNewTokens', o.maxNewTokens, 1, { integer: true, min: 1 });
-    const branches = [r, weaken(r, t, seed + i)].map((rec) => {
+    const pair = await branchesOf(op, r, t, seed + i, o.encodeImage);
+    const branches = pair.map((rec) => {
       const p = promptInputs(model, rec, o.imageToken ?? 0);
       const x = (p.inputEmbeds ?? model.embedTokens(tensor(Int32Array.from(p.tokens![0]!), [1, p.tokens![0]!.length]))) as Tensor<FloatDType>;
       return { x, cache: model.createCache(1, x.shape[1]! + maxNew) };
@@ -101,7 +144,7 @@ export async function bpoRejected(model: LlamaModel, data: RecordSource, options
       if (!b.x.disposed) b.x.dispose();
       b.cache.dispose?.();
     }
-    out.push({ ...r, rejected: answer });
+    out.push({ ...pair[0], rejected: answer }); // with raw pixels: the clean features for training
     i++;
   }
   return out;

@@ -19,6 +19,8 @@ export interface PreferenceRecord {
   rejected?: number[];
   /** Image features [Nv, Dv] (row-major) and their shape. */
   image?: { features: Float32Array; shape: [number, number] };
+  /** A raw image (e.g. [C, H, W], as your vision encoder takes it), for BPO's weakening with `encodeImage`. */
+  pixels?: { data: Float32Array; shape: number[] };
   /** 1-based line of the record in its file (0 for records not read from a file). */
   line: number;
 }
@@ -98,6 +100,42 @@ function features(where: string, dir: string, v: unknown): PreferenceRecord['ima
   }
 }
 
+/** A raw image: a .npy or .safetensors file (tensor `key`, default `pixels`, else the first), any rank >= 1, read as float32. */
+function pixels(where: string, dir: string, v: unknown): PreferenceRecord['pixels'] {
+  const spec = typeof v === 'string' ? { path: v } : (v as { path?: unknown; key?: unknown });
+  if (!spec || typeof spec !== 'object' || typeof spec.path !== 'string')
+    fail('ERR_FORMAT', OP, `${where}: expected 'pixels' as a .npy or .safetensors path or {path, key} but received ${JSON.stringify(v)?.slice(0, 60)}`);
+  const file = path.resolve(dir, spec.path);
+  let data: Float32Array;
+  let shape: number[];
+  if (file.endsWith('.npy')) {
+    try {
+      ({ data, shape } = readNpy(file, OP));
+    } catch (e) {
+      return fail('ERR_FORMAT', OP, `${where}: ${(e as Error).message.replace(`${OP}: `, '')}`);
+    }
+  } else {
+    let map;
+    try {
+      map = loadSafetensors(file, { dtype: 'float32' });
+    } catch (e) {
+      return fail('ERR_FORMAT', OP, `${where}: expected a readable .npy or .safetensors pixels file but received ${file} (${(e as Error).message})`);
+    }
+    const key = typeof spec.key === 'string' ? spec.key : map.has('pixels') ? 'pixels' : [...map.keys()][0]!;
+    const t = map.get(key);
+    try {
+      if (!t) return fail('ERR_FORMAT', OP, `${where}: expected a tensor '${key}' in ${file} but received none`);
+      data = Float32Array.from(t.toFloat32Array());
+      shape = [...t.shape];
+    } finally {
+      for (const x of map.values()) x.dispose();
+    }
+  }
+  if (shape.length < 1 || data.some((x) => !Number.isFinite(x)))
+    fail('ERR_FORMAT', OP, `${where}: expected finite pixels of rank >= 1 in ${file} but received shape [${shape.join(', ')}]${shape.length ? ' with non-finite values' : ''}`);
+  return { data, shape };
+}
+
 /** Parses one JSONL line (throws a line-numbered ERR_FORMAT MmprefError). */
 export function parseRecord(text: string, line: number, file: string, options: JsonlOptions = {}): PreferenceRecord {
   const where = `${file}:${line}`;
@@ -117,6 +155,7 @@ export function parseRecord(text: string, line: number, file: string, options: J
   const out: PreferenceRecord = { prompt, chosen, line };
   if (rejected) out.rejected = rejected;
   if (r.image !== undefined) out.image = features(where, path.dirname(file), r.image);
+  if (r.pixels !== undefined) out.pixels = pixels(where, path.dirname(file), r.pixels);
   return out;
 }
 

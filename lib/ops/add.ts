@@ -3,7 +3,7 @@ import type { FloatDType } from '../dtype';
 import type { NativeFn } from '../op_decl';
 import { prepared, syncAsync } from '../op_call';
 import type { TensorLike } from '../tensor';
-import { checkOptions, numberOpt } from '../validate';
+import { checkOptions } from '../validate';
 import { ADD } from './add.args';
 import { type ElementwiseOptions, elementwisePrep } from './swiglu';
 

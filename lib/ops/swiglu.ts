@@ -3,7 +3,7 @@ import type { FloatDType } from '../dtype';
 import type { NativeFn } from '../op_decl';
 import { prepared, syncAsync } from '../op_call';
 import type { Tensor, TensorLike } from '../tensor';
-import { checkOptions, expectShape, outputTensor, sameDevice, shapeStr, tensorArg } from '../validate';
+import { checkOptions, outputTensor, sameDevice, tensorArg } from '../validate';
 import { SWIGLU, SWIGLU_BACKWARD } from './swiglu.args';
 
 declare module '../native' {

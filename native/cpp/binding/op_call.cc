@@ -484,7 +484,7 @@ Status Call::check_range(int i) const {
   const NumRange* r = decl_.args[i].range;
   if (r == nullptr) return Status::Ok();
   const double x = v_[i].num;
-  if (std::isnan(x)) return error(Code::kArgument, std::string("expected a number for ") + decl_.args[i].name + " but received NaN");
+  if (std::isnan(x)) return error(Code::kArgument, std::string("expected a number for ") + decl_.args[i].name + " but received number NaN");
   const bool bad = !std::isfinite(x) || ((r->has & kHasMin) && x < r->min) || ((r->has & kHasMax) && x > r->max) ||
                    ((r->has & kHasGt) && !(x > r->gt)) || ((r->has & kHasLt) && !(x < r->lt));
   if (!bad) return Status::Ok();
@@ -562,8 +562,10 @@ Status Call::check_pattern(int i) {
   // bind what was not bound
   if (ell && lead_from_ < 0) {
     lead_from_ = i;
-    lead_numel_ = 1;
-    for (int d = 0; d < lead; ++d) lead_numel_ *= x.shape[d];
+    lead_numel_ = 1;  // NB: the leading dims may overflow int64 only when a later dim is 0
+    for (int d = 0; d < lead; ++d)
+      if (__builtin_mul_overflow(lead_numel_, x.shape[d], &lead_numel_))
+        return error(Code::kShape, std::string("expected ") + a.name + "'s leading dims to fit int64 but received " + shape_str(x));
   }
   for (int j = 0; j < fixed; ++j) {
     const int32_t e = a.shape[j + (ell ? 1 : 0)];

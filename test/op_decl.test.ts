@@ -73,6 +73,8 @@ describe('declared shapes and ranges', () => {
       [() => ops.rotary(q, { positions: zeros([1, 2], 'int32') }), () => rawFn.rotary!(q, zeros([1, 2, 3, 4]), zeros([1, 2], 'int32'), 0, 10000, false), /^rotary: expected positions of shape \[1, 3\] \(from x \[1, 2, 3, 4\]\) but received \[1, 2\]$/],
       [() => ops.rotary(q, { theta: 0 }), () => rawFn.rotary!(q, zeros([1, 2, 3, 4]), null, 0, 0, false), /^rotary: expected theta a finite number > 0 but received 0$/],
       [() => ops.rotary(zeros([1, 1, 2, 3])), () => rawFn.rotary!(zeros([1, 1, 2, 3]), zeros([1, 1, 2, 3]), null, 0, 10000, false), /^rotary: expected an even head dimension but received x of shape \[1, 1, 2, 3\]$/],
+      [() => ops.embedding(zeros([5]), zeros([2], 'int32')), () => rawFn.embedding!(zeros([5]), zeros([2], 'int32'), zeros([2, 0]), false), /^embedding: expected table with 2 dimensions but received \[5\]$/],
+      [() => ops.embeddingBackward(zeros([2, 4]), zeros([3], 'int32'), { vocabSize: 4 }), () => rawFn.embeddingBackward!(zeros([2, 4]), zeros([3], 'int32'), zeros([4, 4]), false, false), /^embeddingBackward: expected tokens of shape \[2\] \(from dy \[2, 4\]\) but received \[3\]$/],
       [() => ops.logSumExp(tensor([1], [])), () => rawFn.logSumExp!(tensor([1], []), tensor([0], []), false), /^logSumExp: expected x with at least 1 dimension but received a scalar$/],
     ];
     for (const [ts, nat, re] of cases) {

@@ -135,7 +135,9 @@ export function checkDeclared(d: OpDecl, named: Record<string, unknown>): void {
       const r = named[l] as Shaped | null | undefined;
       if (v === null || v === undefined || r === null || r === undefined) continue;
       const s = (v as Shaped).shape;
-      if (s.length !== r.shape.length || s.some((x, j) => x !== r.shape[j]))
+      let same = s.length === r.shape.length;
+      for (let j = 0; same && j < s.length; j++) same = s[j] === r.shape[j];
+      if (!same)
         fail('ERR_SHAPE', op, `expected ${a.name} of shape ${shapeStr(r.shape)} (from ${l}) but received ${shapeStr(s)}`);
       if ((v as Shaped).dtype !== r.dtype) fail('ERR_DTYPE', op, `expected ${a.name} of dtype ${r.dtype} (from ${l}) but received ${(v as Shaped).dtype}`);
     } else {

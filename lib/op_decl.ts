@@ -85,6 +85,27 @@ export interface CheckPlan {
   readonly rangeText: readonly string[];
   /** True when nothing is declared (the generic check is skipped). */
   readonly empty: boolean;
+  /** The checks in order, one object shape for all (a monomorphic hot loop in lib/op_call.ts). */
+  readonly steps: readonly CheckStep[];
+}
+
+/** One declared check: a pattern (kind 0), a `like` relation (1) or a number range (2). */
+export interface CheckStep {
+  readonly kind: 0 | 1 | 2;
+  readonly index: number;
+  readonly name: string;
+  readonly pattern: readonly number[];
+  readonly ellipsis: boolean;
+  /** pattern entries after the '...' group */
+  readonly fixed: number;
+  /** kind 1: the reference's name */
+  readonly like: string;
+  /** kind 2: bounds (NaN when absent) and the rule's words */
+  readonly min: number;
+  readonly max: number;
+  readonly gt: number;
+  readonly lt: number;
+  readonly text: string;
 }
 
 /** The rule as words, as lib/validate.ts numberArg writes it. */
@@ -115,7 +136,26 @@ function compilePlan(args: readonly ArgDecl[]): CheckPlan {
     ...args.flatMap((_, i) => (like[i]! >= 0 ? [i] : [])),
     ...args.flatMap((_, i) => (rangeTexts[i] ? [i] : [])),
   ];
-  return { dims, patterns, like, order, rangeText: rangeTexts, empty: order.length === 0 };
+  const steps = order.map((i): CheckStep => {
+    const a = args[i]!;
+    const pattern = patterns[i] ?? [];
+    const r = (a.kind !== 'tensor' && a.range) || {};
+    return {
+      kind: patterns[i] ? 0 : like[i]! >= 0 ? 1 : 2,
+      index: i,
+      name: a.name,
+      pattern,
+      ellipsis: pattern[0] === ELLIPSIS,
+      fixed: pattern.length - (pattern[0] === ELLIPSIS ? 1 : 0),
+      like: like[i]! >= 0 ? args[like[i]!]!.name : '',
+      min: r.min ?? NaN,
+      max: r.max ?? NaN,
+      gt: r.gt ?? NaN,
+      lt: r.lt ?? NaN,
+      text: rangeTexts[i]!,
+    };
+  });
+  return { dims, patterns, like, order, rangeText: rangeTexts, empty: order.length === 0, steps };
 }
 
 export const FLOATS = FLOAT_DTYPES;

@@ -56,16 +56,37 @@ function renderOp(d: OpDecl): string {
     }
     const lo = a.kind === 'integer' ? i64(a.lo!) : '0';
     const hi = a.kind === 'integer' ? i64(a.hi!) : '0';
-    return `      {"${a.name}", ArgKind::${kindOf(a)}, ${flags}, ${dtypes}, ${inPlace}, ${lo}, ${hi}},`;
+    const i = args.indexOf(a);
+    const pat = d.plan.patterns[i];
+    const extra = pat
+      ? `, kShape_${a.name}, ${pat.length}`
+      : d.plan.like[i]! >= 0
+        ? `, nullptr, 0, ${d.plan.like[i]}`
+        : d.plan.rangeText[i]
+          ? `, nullptr, 0, -1, &kRange_${a.name}`
+          : '';
+    return `      {"${a.name}", ArgKind::${kindOf(a)}, ${flags}, ${dtypes}, ${inPlace}, ${lo}, ${hi}${extra}},`;
+  });
+  const consts: string[] = [];
+  if (d.plan.dims.length) consts.push(`  struct dim {`, `    enum : int { ${d.plan.dims.join(', ')}, kCount };`, `  };`, `  static constexpr const char* kDimNames[] = {${d.plan.dims.map((n) => `"${n}"`).join(', ')}};`);
+  args.forEach((a, i) => {
+    const pat = d.plan.patterns[i];
+    if (pat) consts.push(`  static constexpr int32_t kShape_${a.name}[] = {${pat.join(', ')}};  // [${(a as unknown as { shape: unknown[] }).shape.join(', ')}]`);
+    if (a.kind === 'number' && a.range) {
+      const r = a.range;
+      const has = [r.min !== undefined && 'kHasMin', r.max !== undefined && 'kHasMax', r.gt !== undefined && 'kHasGt', r.lt !== undefined && 'kHasLt'].filter(Boolean);
+      consts.push(`  static constexpr NumRange kRange_${a.name} = {${[r.min, r.max, r.gt, r.lt].map((v) => String(v ?? 0)).join(', ')}, ${has.join(' | ') || '0'}, "${d.plan.rangeText[i]}"};`);
+    }
   });
   return [
     `// ${d.name}(${[...args.map((a) => a.name), 'async'].join(', ')})`,
     `struct ${snake(d.name)} {`,
     `  enum : int { ${args.map((a) => a.name).join(', ')}, kCount };`,
+    ...consts,
     `  static constexpr ArgDecl kArgs[kCount] = {`,
     ...rows,
     `  };`,
-    `  static constexpr OpDecl kDecl = {"${d.name}", "${d.label}", kArgs, kCount};`,
+    `  static constexpr OpDecl kDecl = {"${d.name}", "${d.label}", kArgs, kCount${d.plan.dims.length ? ', kDimNames, dim::kCount' : ''}};`,
     `};`,
   ].join('\n');
 }

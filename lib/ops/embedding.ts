@@ -8,7 +8,7 @@ import { fail } from '../errors';
 import type { NativeFn } from '../op_decl';
 import { prepared, syncAsync } from '../op_call';
 import type { Tensor, TensorLike } from '../tensor';
-import { boolOpt, checkOptions, expectShape, numberOpt, outputTensor, sameDevice, shapeStr, tensorArg } from '../validate';
+import { boolOpt, checkOptions, numberOpt, outputTensor, sameDevice, tensorArg } from '../validate';
 import { EMBEDDING, EMBEDDING_BACKWARD } from './embedding.args';
 import type { ElementwiseOptions } from './swiglu';
 
@@ -22,10 +22,10 @@ declare module '../native' {
 function prepare(table: TensorLike, tokens: TensorLike, options?: ElementwiseOptions) {
   const op = 'embedding';
   const o = checkOptions(op, options, ['out']);
-  const t = tensorArg(op, 'table', table, EMBEDDING.args[0].dtypes, 2);
+  const t = tensorArg(op, 'table', table, EMBEDDING.args[0].dtypes);
   const k = tensorArg(op, 'tokens', tokens, EMBEDDING.args[1].dtypes);
   sameDevice(op, { table: t, tokens: k });
-  const out = outputTensor(op, o.out, [...k.shape, t.shape[1]!], t.dtype as FloatDType, t);
+  const out = outputTensor(op, o.out, [...k.shape, t.ndim === 2 ? t.shape[1]! : 0], t.dtype as FloatDType, t); // table [V, D], tokens [...], out [..., D]: declared
   return prepared(EMBEDDING, { table: t, tokens: k, out }, out);
 }
 
@@ -47,8 +47,6 @@ function prepareBackward(dy: TensorLike, tokens: TensorLike, options?: Embedding
   // 1. tensors: dy [..., D] and tokens [...]
   const g = tensorArg(op, 'dy', dy, EMBEDDING_BACKWARD.args[0].dtypes);
   const k = tensorArg(op, 'tokens', tokens, EMBEDDING_BACKWARD.args[1].dtypes);
-  if (g.ndim < 1) fail('ERR_SHAPE', op, `expected dy of shape [..., D] but received ${shapeStr(g.shape)}`);
-  expectShape(op, 'tokens', k, g.shape.slice(0, -1), `dy ${shapeStr(g.shape)}`);
   sameDevice(op, { dy: g, tokens: k });
   // 2. options: vocabSize (or out's rows), accumulate needs out
   const accumulate = boolOpt(op, 'accumulate', o.accumulate, false);
@@ -56,7 +54,7 @@ function prepareBackward(dy: TensorLike, tokens: TensorLike, options?: Embedding
   const given = o.out === undefined ? undefined : tensorArg(op, 'out', o.out, ['float32'], 2);
   const V = numberOpt(op, 'vocabSize', o.vocabSize, given ? given.shape[0]! : NaN, { integer: true, min: 1, max: Number.MAX_SAFE_INTEGER });
   if (Number.isNaN(V)) fail('ERR_ARGUMENT', op, 'expected vocabSize (the table rows) or out but received neither');
-  const out = outputTensor(op, given, [V, g.shape[g.ndim - 1]!], 'float32', g);
+  const out = outputTensor(op, given, [V, g.ndim ? g.shape[g.ndim - 1]! : 0], 'float32', g); // dy [..., D], tokens [...], out [V, D]: declared
   return prepared(EMBEDDING_BACKWARD, { dy: g, tokens: k, out, accumulate }, out);
 }
 

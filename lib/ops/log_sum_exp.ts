@@ -4,7 +4,6 @@
  * row). A row of all -Infinity (or an empty last dimension) gives -Infinity, +Infinity gives
  * +Infinity, NaN gives NaN; |x| up to 3.4e38 is safe.
  */
-import { fail } from '../errors';
 import type { NativeFn } from '../op_decl';
 import { prepared, syncAsync } from '../op_call';
 import type { Tensor, TensorLike } from '../tensor';
@@ -27,8 +26,7 @@ const OP = 'logSumExp';
 function prepare(x: TensorLike, options?: LogSumExpOptions) {
   const o = checkOptions(OP, options, ['out']);
   const t = tensorArg(OP, 'x', x, LOG_SUM_EXP.args[0].dtypes);
-  if (t.ndim < 1) fail('ERR_SHAPE', OP, 'expected x with at least 1 dimension but received a scalar (shape [])');
-  const out = outputTensor(OP, o.out, t.shape.slice(0, -1), 'float32', t);
+  const out = outputTensor(OP, o.out, t.shape.slice(0, -1), 'float32', t); // x [..., C] -> out [...]: declared
   return prepared(LOG_SUM_EXP, { x: t, out }, out);
 }
 

@@ -7,7 +7,7 @@ import { fail } from '../errors';
 import type { NativeFn } from '../op_decl';
 import { prepared, syncAsync } from '../op_call';
 import type { Tensor, TensorLike } from '../tensor';
-import { boolOpt, checkOptions, expectShape, numberOpt, outputTensor, sameDevice, shapeStr, tensorArg } from '../validate';
+import { boolOpt, checkOptions, outputTensor, sameDevice, tensorArg } from '../validate';
 import { RMS_NORM, RMS_NORM_BACKWARD } from './rms_norm.args';
 
 declare module '../native' {
@@ -28,13 +28,11 @@ function prepare(x: TensorLike, weight: TensorLike, options?: RmsNormOptions) {
   const op = 'rmsNorm';
   const o = checkOptions(op, options, ['eps', 'out']);
   const t = tensorArg(op, 'x', x, RMS_NORM.args[0].dtypes);
-  if (t.ndim < 1) fail('ERR_SHAPE', op, 'expected x with at least 1 dimension but received a scalar');
-  const w = tensorArg(op, 'weight', weight, t.dtype === 'float32' ? ['float32'] : [t.dtype, 'float32'], 1);
-  expectShape(op, 'weight', w, [t.shape[t.ndim - 1]!], `x ${shapeStr(t.shape)}`);
+  const w = tensorArg(op, 'weight', weight, t.dtype === 'float32' ? ['float32'] : [t.dtype, 'float32']);
   sameDevice(op, { x: t, weight: w });
-  const eps = numberOpt(op, 'eps', o.eps, 1e-6, { min: 0 });
   const out = outputTensor(op, o.out, t.shape, t.dtype as FloatDType, t);
-  return prepared(RMS_NORM, { x: t, weight: w, out, eps }, out);
+  // shapes [..., D] / [D] and eps's range: checked from the declaration (rms_norm.args.ts)
+  return prepared(RMS_NORM, { x: t, weight: w, out, eps: o.eps === undefined ? 1e-6 : o.eps }, out);
 }
 
 /** y = x * rsqrt(mean(x^2) + eps) * weight over the last dimension (LLaMA RMSNorm). */
@@ -61,19 +59,15 @@ function prepareBackward(dy: TensorLike, x: TensorLike, weight: TensorLike, opti
   const op = 'rmsNormBackward';
   const o = checkOptions(op, options, ['eps', 'out', 'dWeightOut', 'accumulate']);
   const t = tensorArg(op, 'x', x, RMS_NORM_BACKWARD.args[1].dtypes);
-  if (t.ndim < 1) fail('ERR_SHAPE', op, 'expected x with at least 1 dimension but received a scalar');
-  const g = tensorArg(op, 'dy', dy, [t.dtype]);
-  expectShape(op, 'dy', g, t.shape, `x ${shapeStr(t.shape)}`);
-  const D = t.shape[t.ndim - 1]!;
-  const w = tensorArg(op, 'weight', weight, t.dtype === 'float32' ? ['float32'] : [t.dtype, 'float32'], 1);
-  expectShape(op, 'weight', w, [D], `x ${shapeStr(t.shape)}`);
+  const g = tensorArg(op, 'dy', dy, RMS_NORM_BACKWARD.args[0].dtypes);
+  const w = tensorArg(op, 'weight', weight, t.dtype === 'float32' ? ['float32'] : [t.dtype, 'float32']);
   sameDevice(op, { dy: g, x: t, weight: w });
-  const eps = numberOpt(op, 'eps', o.eps, 1e-6, { min: 0 });
+  const D = t.ndim ? t.shape[t.ndim - 1]! : 0;
   const accumulate = boolOpt(op, 'accumulate', o.accumulate, false);
   if (accumulate && o.dWeightOut === undefined) fail('ERR_ARGUMENT', op, 'expected dWeightOut with accumulate: true but received none');
   const dx = outputTensor(op, o.out, t.shape, t.dtype as FloatDType, t);
   const dWeight = outputTensor(op, o.dWeightOut, [D], 'float32', t, 'dWeightOut');
-  return prepared(RMS_NORM_BACKWARD, { dy: g, x: t, weight: w, dx, dWeight, eps, accumulate }, { dx, dWeight } as RmsNormGrads);
+  return prepared(RMS_NORM_BACKWARD, { dy: g, x: t, weight: w, dx, dWeight, eps: o.eps === undefined ? 1e-6 : o.eps, accumulate }, { dx, dWeight } as RmsNormGrads);
 }
 
 /**

@@ -2,17 +2,17 @@
 import { FLOATS, defineOp, input, integer, number, output } from '../op_decl';
 
 export const ROTARY = defineOp('rotary', [
-  input('x', FLOATS),
-  output('out', FLOATS, { inPlace: ['x'] }),
-  input('positions', ['int32'], { optional: true }),
+  input('x', FLOATS, { shape: ['B', 'H', 'T', 'd'] }),
+  output('out', FLOATS, { inPlace: ['x'], shape: 'like x' }),
+  input('positions', ['int32'], { optional: true, shape: ['B', 'T'] }),
   integer('offset', 0, 2 ** 40),
-  number('theta'),
+  number('theta', { gt: 0 }),
 ]);
 
 export const ROTARY_BACKWARD = defineOp('rotaryBackward', [
-  input('dy', FLOATS),
-  output('dx', FLOATS, { inPlace: ['dy'] }),
-  input('positions', ['int32'], { optional: true }),
+  input('dy', FLOATS, { shape: ['B', 'H', 'T', 'd'] }),
+  output('dx', FLOATS, { inPlace: ['dy'], shape: 'like dy' }),
+  input('positions', ['int32'], { optional: true, shape: ['B', 'T'] }),
   integer('offset', 0, 2 ** 40),
-  number('theta'),
+  number('theta', { gt: 0 }),
 ]);

@@ -8,7 +8,7 @@ import type { NativeFn } from '../op_decl';
 import { inPlaceOrOut } from '../op_args';
 import { prepared, syncAsync } from '../op_call';
 import type { Tensor, TensorLike } from '../tensor';
-import { boolOpt, checkOptions, expectShape, numberOpt, outputTensor, sameDevice, shapeStr, tensorArg } from '../validate';
+import { boolOpt, checkOptions, numberOpt, outputTensor, sameDevice, shapeStr, tensorArg } from '../validate';
 import { ROTARY, ROTARY_BACKWARD } from './rotary.args';
 
 declare module '../native' {
@@ -32,15 +32,20 @@ export interface RotaryOptions {
 function prepare(x: TensorLike, options?: RotaryOptions) {
   const op = 'rotary';
   const o = checkOptions(op, options, ['positions', 'offset', 'theta', 'inPlace']);
-  const t = tensorArg(op, 'x', x, ROTARY.args[0].dtypes, 4);
-  if (t.shape[3]! % 2) fail('ERR_SHAPE', op, `expected an even head dimension but received x of shape ${shapeStr(t.shape)}`);
-  const pos = o.positions === undefined ? undefined : tensorArg(op, 'positions', o.positions, ['int32'], 2);
-  if (pos) expectShape(op, 'positions', pos, [t.shape[0]!, t.shape[2]!], `x ${shapeStr(t.shape)}`);
+  const t = tensorArg(op, 'x', x, ROTARY.args[0].dtypes);
+  const pos = o.positions === undefined ? undefined : tensorArg(op, 'positions', o.positions, ['int32']);
   sameDevice(op, { x: t, positions: pos });
-  const offset = numberOpt(op, 'offset', o.offset, 0, { integer: true, min: 0, max: 2 ** 40 });
-  const theta = numberOpt(op, 'theta', o.theta, 10000, { gt: 0 });
   const out = inPlaceOrOut(op, t, boolOpt(op, 'inPlace', o.inPlace, false), undefined, 'x') as Tensor<FloatDType>;
-  return prepared(ROTARY, { x: t, out, positions: pos ?? null, offset, theta }, out);
+  // shapes x [B, H, T, d] / positions [B, T], offset's and theta's ranges: from the declaration (rotary.args.ts)
+  const offset = numberOpt(op, 'offset', o.offset, 0, { integer: true, min: 0, max: 2 ** 40 });
+  const theta = o.theta === undefined ? 10000 : o.theta;
+  return evenHead(prepared(ROTARY, { x: t, out, positions: pos ?? null, offset, theta }, out), op, 'x', t);
+}
+
+/** The head dimension d (declared [B, H, T, d], so x has 4 dims once `prepared` checked it) must be even: pairs (i, i + d/2). */
+function evenHead<P>(p: P, op: string, name: string, x: Tensor): P {
+  if (x.shape[3]! % 2) fail('ERR_SHAPE', op, `expected an even head dimension but received ${name} of shape ${shapeStr(x.shape)}`);
+  return p;
 }
 
 /**
@@ -65,17 +70,15 @@ export interface RotaryBackwardOptions {
 function prepareBackward(dy: TensorLike, options?: RotaryBackwardOptions) {
   const op = 'rotaryBackward';
   const o = checkOptions(op, options, ['positions', 'offset', 'theta', 'inPlace', 'out']);
-  const t = tensorArg(op, 'dy', dy, ROTARY_BACKWARD.args[0].dtypes, 4);
-  if (t.shape[3]! % 2) fail('ERR_SHAPE', op, `expected an even head dimension but received dy of shape ${shapeStr(t.shape)}`);
-  const pos = o.positions === undefined ? undefined : tensorArg(op, 'positions', o.positions, ['int32'], 2);
-  if (pos) expectShape(op, 'positions', pos, [t.shape[0]!, t.shape[2]!], `dy ${shapeStr(t.shape)}`);
+  const t = tensorArg(op, 'dy', dy, ROTARY_BACKWARD.args[0].dtypes);
+  const pos = o.positions === undefined ? undefined : tensorArg(op, 'positions', o.positions, ['int32']);
   sameDevice(op, { dy: t, positions: pos });
-  const offset = numberOpt(op, 'offset', o.offset, 0, { integer: true, min: 0, max: 2 ** 40 });
-  const theta = numberOpt(op, 'theta', o.theta, 10000, { gt: 0 });
   const inPlace = boolOpt(op, 'inPlace', o.inPlace, false);
   if (inPlace && o.out !== undefined && o.out !== t) fail('ERR_ARGUMENT', op, 'expected inPlace or out, not both');
   const dx = inPlace ? t : outputTensor(op, o.out, t.shape, t.dtype as FloatDType, t);
-  return prepared(ROTARY_BACKWARD, { dy: t, dx, positions: pos ?? null, offset, theta }, dx);
+  const offset = numberOpt(op, 'offset', o.offset, 0, { integer: true, min: 0, max: 2 ** 40 });
+  const theta = o.theta === undefined ? 10000 : o.theta;
+  return evenHead(prepared(ROTARY_BACKWARD, { dy: t, dx, positions: pos ?? null, offset, theta }, dx), op, 'dy', t);
 }
 
 /**

@@ -3,7 +3,7 @@ import type { FloatDType } from '../dtype';
 import type { NativeFn } from '../op_decl';
 import { prepared, syncAsync } from '../op_call';
 import type { Tensor, TensorLike } from '../tensor';
-import { checkOptions, expectShape, outputTensor, sameDevice, shapeStr, tensorArg } from '../validate';
+import { checkOptions, outputTensor, sameDevice, tensorArg } from '../validate';
 import { SWIGLU, SWIGLU_BACKWARD } from './swiglu.args';
 
 declare module '../native' {
@@ -21,8 +21,7 @@ export interface ElementwiseOptions {
 /** Two same-shape float inputs and the output (shared by swiglu and add). */
 export function elementwisePrep(op: string, an: string, bn: string, a: TensorLike, b: TensorLike, out: unknown, dtypes: readonly FloatDType[]) {
   const x = tensorArg(op, an, a, dtypes);
-  const y = tensorArg(op, bn, b, [x.dtype]);
-  expectShape(op, bn, y, x.shape, `${an} ${shapeStr(x.shape)}`);
+  const y = tensorArg(op, bn, b, dtypes); // same shape and dtype: declared `like` (swiglu.args.ts, add.args.ts)
   sameDevice(op, { [an]: x, [bn]: y });
   return { x, y, out: outputTensor(op, out, x.shape, x.dtype as FloatDType, x) };
 }
@@ -52,12 +51,10 @@ export interface SwigluGrads {
 function prepareBackward(dy: TensorLike, gate: TensorLike, up: TensorLike, options?: SwigluBackwardOptions) {
   const op = 'swigluBackward';
   const o = checkOptions(op, options, ['dGateOut', 'dUpOut']);
-  const x = tensorArg(op, 'gate', gate, SWIGLU_BACKWARD.args[1].dtypes);
-  const where = `gate ${shapeStr(x.shape)}`;
-  const u = tensorArg(op, 'up', up, [x.dtype]);
-  expectShape(op, 'up', u, x.shape, where);
-  const g = tensorArg(op, 'dy', dy, [x.dtype]);
-  expectShape(op, 'dy', g, x.shape, where);
+  const dtypes = SWIGLU_BACKWARD.args[1].dtypes;
+  const x = tensorArg(op, 'gate', gate, dtypes);
+  const u = tensorArg(op, 'up', up, dtypes);
+  const g = tensorArg(op, 'dy', dy, dtypes);
   sameDevice(op, { dy: g, gate: x, up: u });
   const dGate = outputTensor(op, o.dGateOut, x.shape, x.dtype as FloatDType, x, 'dGateOut');
   const dUp = outputTensor(op, o.dUpOut, x.shape, x.dtype as FloatDType, x, 'dUpOut');

@@ -5,12 +5,7 @@
 #include "args/adamw.h"
 
 namespace mmpref::napi {
-namespace {
-
-using A = args::adamw;
-using AdamwJob = LaunchJob<AdamwArgs, adamw_cpu, MMPREF_CUDA(adamw_cuda)>;
-
-Status prepare(const Call& c, AdamwJob* job) {
+MMPREF_LAUNCH_OP(args::adamw, AdamwArgs, adamw, prepare) {
   const TensorView &p = c.t(A::param), &g = c.t(A::grad);
   MMPREF_RETURN_IF_ERROR(c.one_device());
   MMPREF_RETURN_IF_ERROR(c.same_shape(A::grad, A::param));
@@ -50,6 +45,4 @@ Status prepare(const Call& c, AdamwJob* job) {
   return Status::Ok();
 }
 
-}  // namespace
-MMPREF_BIND_OP(args::adamw, AdamwJob, prepare);
 }  // namespace mmpref::napi

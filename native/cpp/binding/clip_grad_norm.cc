@@ -6,33 +6,27 @@
 namespace mmpref::napi {
 namespace {
 
-using S = args::grad_sum_squares;
-using SumSquaresJob = LaunchJob<SumSquaresArgs, grad_sum_squares_cpu, MMPREF_CUDA(grad_sum_squares_cuda)>;
 
-Status prepare_sum(const Call& c, SumSquaresJob* job) {
+MMPREF_LAUNCH_OP(args::grad_sum_squares, SumSquaresArgs, grad_sum_squares, prepare_sum) {
   MMPREF_RETURN_IF_ERROR(c.one_device());
-  MMPREF_RETURN_IF_ERROR(c.shape_is(S::out, {2}, "a (hi, lo) pair"));
-  const TensorView& x = c.t(S::x);
-  job->args = SumSquaresArgs{x.data, static_cast<float*>(c.t(S::out).data), x.dtype, x.numel, x.device};
+  MMPREF_RETURN_IF_ERROR(c.shape_is(A::out, {2}, "a (hi, lo) pair"));
+  const TensorView& x = c.t(A::x);
+  job->args = SumSquaresArgs{x.data, static_cast<float*>(c.t(A::out).data), x.dtype, x.numel, x.device};
   return Status::Ok();
 }
 
-using G = args::grad_scale;
-using GradScaleJob = LaunchJob<GradScaleArgs, grad_scale_cpu, MMPREF_CUDA(grad_scale_cuda)>;
 
-Status prepare_scale(const Call& c, GradScaleJob* job) {
+MMPREF_LAUNCH_OP(args::grad_scale, GradScaleArgs, grad_scale, prepare_scale) {
   MMPREF_RETURN_IF_ERROR(c.one_device());
-  MMPREF_RETURN_IF_ERROR(c.same_shape(G::out, G::x, true));
+  MMPREF_RETURN_IF_ERROR(c.same_shape(A::out, A::x, true));
   // NB: NaN is allowed: a non-finite norm scales by NaN, as torch does without error_if_nonfinite
-  const double coef = c.number(G::coef);
+  const double coef = c.number(A::coef);
   if (!(coef != coef) && !(coef >= 0 && coef <= 1))
     return c.error(Code::kRange, "expected coef in [0, 1] or NaN but received " + std::to_string(coef));
-  const TensorView& x = c.t(G::x);
-  job->args = GradScaleArgs{x.data, c.t(G::out).data, x.dtype, x.numel, float(coef), x.device};
+  const TensorView& x = c.t(A::x);
+  job->args = GradScaleArgs{x.data, c.t(A::out).data, x.dtype, x.numel, float(coef), x.device};
   return Status::Ok();
 }
 
 }  // namespace
-MMPREF_BIND_OP(args::grad_sum_squares, SumSquaresJob, prepare_sum);
-MMPREF_BIND_OP(args::grad_scale, GradScaleJob, prepare_scale);
 }  // namespace mmpref::napi

@@ -5,12 +5,7 @@
 #include "args/contrastive.h"
 
 namespace mmpref::napi {
-namespace {
-
-using A = args::contrastive;
-using ContrastiveJob = LaunchJob<ContrastiveArgs, contrastive_cpu, MMPREF_CUDA(contrastive_cuda)>;
-
-Status prepare(const Call& c, ContrastiveJob* job) {
+MMPREF_LAUNCH_OP(args::contrastive, ContrastiveArgs, contrastive, prepare) {
   const TensorView& l = c.t(A::logits);
   MMPREF_RETURN_IF_ERROR(c.one_device());
   if (l.ndim < 1) return c.error(Code::kShape, "expected logits [..., V] but received a scalar");
@@ -26,11 +21,9 @@ Status prepare(const Call& c, ContrastiveJob* job) {
   const float af = float(c.number(A::alpha));
   if (!std::isfinite(af)) return c.error(Code::kRange, "expected a finite float32 alpha but received " + std::to_string(c.number(A::alpha)));
   MMPREF_RETURN_IF_ERROR(c.finite_in(A::beta, 0, 1));
-  job->args = ContrastiveArgs{l.data, c.t(A::distortedLogits).data, c.has(A::rowActive) ? c.t(A::rowActive).ptr<uint8_t>() : nullptr,
-                              c.t(A::out).ptr<float>(), l.dtype, rows, cols, af, float(std::log(c.number(A::beta))), l.device};
+  job->args = ContrastiveArgs{l.data, c.t(A::distortedLogits).data, c.has(A::rowActive) ? c.t(A::rowActive).template ptr<uint8_t>() : nullptr,
+                              c.t(A::out).template ptr<float>(), l.dtype, rows, cols, af, float(std::log(c.number(A::beta))), l.device};
   return Status::Ok();
 }
 
-}  // namespace
-MMPREF_BIND_OP(args::contrastive, ContrastiveJob, prepare);
 }  // namespace mmpref::napi

@@ -7,8 +7,6 @@
 namespace mmpref::napi {
 namespace {
 
-using CosineJob = LaunchJob<CosineArgs, cosine_cpu, MMPREF_CUDA(cosine_cuda)>;
-
 // The two embedding matrices and the paired flag (indices 0..2 in both decls).
 template <class A>
 Status read_inputs(const Call& c, CosineArgs* g) {
@@ -32,30 +30,26 @@ Status read_inputs(const Call& c, CosineArgs* g) {
   return Status::Ok();
 }
 
-Status prepare_cosine(const Call& c, CosineJob* job) {
-  using A = args::cosine;
+MMPREF_LAUNCH_OP(args::cosine, CosineArgs, cosine, prepare_cosine) {
   static_assert(A::a == 0 && A::b == 1);
   CosineArgs& g = job->args;
   MMPREF_RETURN_IF_ERROR(read_inputs<A>(c, &g));
   if (g.paired) MMPREF_RETURN_IF_ERROR(c.shape_is(A::out, {g.n}, "paired a and b"));
   else MMPREF_RETURN_IF_ERROR(c.shape_is(A::out, {g.n, g.m}, "a and b"));
-  g.out = c.t(A::out).ptr<float>();
+  g.out = c.t(A::out).template ptr<float>();
   return Status::Ok();
 }
 
-Status prepare_filter(const Call& c, CosineJob* job) {
-  using A = args::similarity_filter;
+MMPREF_LAUNCH_OP(args::similarity_filter, CosineArgs, cosine, prepare_filter) {
   static_assert(A::candidates == 0 && A::references == 1);
   CosineArgs& g = job->args;
   MMPREF_RETURN_IF_ERROR(read_inputs<A>(c, &g));
   MMPREF_RETURN_IF_ERROR(c.finite_in(A::threshold, -kFloatMax, kFloatMax));
   MMPREF_RETURN_IF_ERROR(c.shape_is(A::keep, {g.n}, "candidates"));
   g.threshold = float(c.number(A::threshold));
-  g.keep = c.t(A::keep).ptr<uint8_t>();
+  g.keep = c.t(A::keep).template ptr<uint8_t>();
   return Status::Ok();
 }
 
 }  // namespace
-MMPREF_BIND_OP(args::cosine, CosineJob, prepare_cosine);
-MMPREF_BIND_OP(args::similarity_filter, CosineJob, prepare_filter);
 }  // namespace mmpref::napi

@@ -9,12 +9,7 @@
 #include "args/cross_entropy.h"
 
 namespace mmpref::napi {
-namespace {
-
-using A = args::cross_entropy;
-using CrossEntropyJob = LaunchJob<CrossEntropyArgs, cross_entropy_cpu, MMPREF_CUDA(cross_entropy_cuda)>;
-
-Status prepare(const Call& c, CrossEntropyJob* job) {
+MMPREF_LAUNCH_OP(args::cross_entropy, CrossEntropyArgs, cross_entropy, prepare) {
   const TensorView &logits = c.t(A::logits), &labels = c.t(A::labels);
   MMPREF_RETURN_IF_ERROR(c.one_device());
   CrossEntropyArgs& s = job->args;
@@ -50,10 +45,10 @@ Status prepare(const Call& c, CrossEntropyJob* job) {
   MMPREF_RETURN_IF_ERROR(c.finite_in(A::gradScale, -kFloatMax, kFloatMax));
   s.logits = logits.data;
   s.dtype = logits.dtype;
-  s.grad_out = c.has(A::gradOut) ? c.t(A::gradOut).ptr<float>() : nullptr;
-  s.losses = c.t(A::losses).ptr<float>();
-  s.loss = c.t(A::loss).ptr<float>();
-  s.count = c.t(A::count).ptr<int32_t>();
+  s.grad_out = c.has(A::gradOut) ? c.t(A::gradOut).template ptr<float>() : nullptr;
+  s.losses = c.t(A::losses).template ptr<float>();
+  s.loss = c.t(A::loss).template ptr<float>();
+  s.count = c.t(A::count).template ptr<int32_t>();
   s.grad = c.has(A::grad) ? c.t(A::grad).data : nullptr;
   s.mean = c.boolean(A::mean);
   s.grad_scale = c.number(A::gradScale);
@@ -61,6 +56,4 @@ Status prepare(const Call& c, CrossEntropyJob* job) {
   return Status::Ok();
 }
 
-}  // namespace
-MMPREF_BIND_OP(args::cross_entropy, CrossEntropyJob, prepare);
 }  // namespace mmpref::napi

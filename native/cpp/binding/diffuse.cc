@@ -6,12 +6,7 @@
 #include "args/diffuse.h"
 
 namespace mmpref::napi {
-namespace {
-
-using A = args::diffuse;
-using DiffuseJob = LaunchJob<DiffuseArgs, diffuse_cpu, MMPREF_CUDA(diffuse_cuda)>;
-
-Status prepare(const Call& c, DiffuseJob* job) {
+MMPREF_LAUNCH_OP(args::diffuse, DiffuseArgs, diffuse, prepare) {
   const TensorView &x = c.t(A::x0), &ca = c.t(A::sqrtAlphasCumprod);
   MMPREF_RETURN_IF_ERROR(c.one_device());
   if (x.ndim < 1) return c.error(Code::kShape, "expected x0 with a batch dimension but received a scalar");
@@ -44,16 +39,16 @@ Status prepare(const Call& c, DiffuseJob* job) {
   r.x_dtype = x.dtype;
   r.y = c.t(A::out).data;
   r.y_dtype = c.t(A::out).dtype;
-  r.eps = c.has(A::eps) ? c.t(A::eps).ptr<float>() : nullptr;
+  r.eps = c.has(A::eps) ? c.t(A::eps).template ptr<float>() : nullptr;
   r.batch = B;
   r.sample = S;
-  r.t = c.has(A::t) ? c.t(A::t).ptr<int32_t>() : nullptr;
+  r.t = c.has(A::t) ? c.t(A::t).template ptr<int32_t>() : nullptr;
   r.t_scalar = int32_t(c.integer(A::tScalar));
   r.coef_a = ca.ptr<float>();
-  r.coef_b = c.t(A::sqrtOneMinusAlphasCumprod).ptr<float>();
+  r.coef_b = c.t(A::sqrtOneMinusAlphasCumprod).template ptr<float>();
   r.steps = ca.numel;
-  r.norm_sub = u8 ? c.t(A::normSub).ptr<float>() : nullptr;
-  r.norm_div = u8 ? c.t(A::normDiv).ptr<float>() : nullptr;
+  r.norm_sub = u8 ? c.t(A::normSub).template ptr<float>() : nullptr;
+  r.norm_div = u8 ? c.t(A::normDiv).template ptr<float>() : nullptr;
   r.channels = C;
   r.inner = inner;
   r.seed = c.u64(A::seed);
@@ -62,6 +57,4 @@ Status prepare(const Call& c, DiffuseJob* job) {
   return Status::Ok();
 }
 
-}  // namespace
-MMPREF_BIND_OP(args::diffuse, DiffuseJob, prepare);
 }  // namespace mmpref::napi

@@ -23,9 +23,8 @@ namespace mmpref::napi {
 namespace {
 
 using A = args::gemm;
-using GemmJob = LaunchJob<GemmArgs, gemm_cpu, MMPREF_CUDA(gemm_cuda)>;
 
-Status prepare(const Call& c, GemmJob* job) {
+MMPREF_LAUNCH_OP(args::gemm, GemmArgs, gemm, prepare) {
   const TensorView &x = c.t(A::a), &y = c.t(A::b), &o = c.t(A::c);
   MMPREF_RETURN_IF_ERROR(c.one_device());
   MMPREF_RETURN_IF_ERROR(c.same_dtype(A::b, A::a));
@@ -109,6 +108,5 @@ void init(Napi::Env env, Napi::Object exports) {
 }
 
 }  // namespace
-MMPREF_BIND_OP(args::gemm, GemmJob, prepare);
 MMPREF_REGISTER_BINDING(init);
 }  // namespace mmpref::napi

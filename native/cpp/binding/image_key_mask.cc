@@ -12,7 +12,6 @@ namespace {
 
 constexpr const char* kOp = "imageKeyMask";
 using A = args::image_key_mask;
-using ImageKeyMaskJob = LaunchJob<ImageKeyMaskArgs, image_key_mask_cpu, MMPREF_CUDA(image_key_mask_cuda)>;
 
 Status range_error(const std::string& what) { return make_status(Code::kRange, std::string(kOp) + ": " + what); }
 
@@ -44,7 +43,7 @@ Status read_spans(const TensorView& t, int64_t batch, int64_t length, std::vecto
   return Status::Ok();
 }
 
-Status prepare(const Call& c, ImageKeyMaskJob* job) {
+MMPREF_LAUNCH_OP(args::image_key_mask, ImageKeyMaskArgs, image_key_mask, prepare) {
   const TensorView& out = c.t(A::out);
   const double ratio = c.number(A::maskRatio);
   if (!(ratio >= 0.0 && ratio <= 1.0)) return range_error("expected maskRatio in [0, 1] but received " + std::to_string(ratio));
@@ -59,7 +58,7 @@ Status prepare(const Call& c, ImageKeyMaskJob* job) {
   }
   ImageKeyMaskArgs& g = job->args;
   MMPREF_RETURN_IF_ERROR(read_spans(c.t(A::spans), out.shape[0], out.shape[1], &g.spans));
-  g.base = c.has(A::keyMask) ? c.t(A::keyMask).ptr<uint8_t>() : nullptr;
+  g.base = c.has(A::keyMask) ? c.t(A::keyMask).template ptr<uint8_t>() : nullptr;
   g.out = out.ptr<uint8_t>();
   g.batch = out.shape[0];
   g.length = out.shape[1];
@@ -71,5 +70,4 @@ Status prepare(const Call& c, ImageKeyMaskJob* job) {
 }
 
 }  // namespace
-MMPREF_BIND_OP(args::image_key_mask, ImageKeyMaskJob, prepare);
 }  // namespace mmpref::napi

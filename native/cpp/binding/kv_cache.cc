@@ -4,12 +4,7 @@
 #include "args/kv_cache.h"
 
 namespace mmpref::napi {
-namespace {
-
-using A = args::kv_cache_append;
-using KvCacheAppendJob = LaunchJob<KvCacheAppendArgs, kv_cache_append_cpu, MMPREF_CUDA(kv_cache_append_cuda)>;
-
-Status prepare(const Call& c, KvCacheAppendJob* job) {
+MMPREF_LAUNCH_OP(args::kv_cache_append, KvCacheAppendArgs, kv_cache_append, prepare) {
   const TensorView &kc = c.t(A::kCache), &k = c.t(A::k);
   MMPREF_RETURN_IF_ERROR(c.one_device());
   MMPREF_RETURN_IF_ERROR(c.same_dtype(A::vCache, A::kCache));
@@ -40,6 +35,4 @@ Status prepare(const Call& c, KvCacheAppendJob* job) {
   return Status::Ok();
 }
 
-}  // namespace
-MMPREF_BIND_OP(args::kv_cache_append, KvCacheAppendJob, prepare);
 }  // namespace mmpref::napi

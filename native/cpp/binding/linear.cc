@@ -6,9 +6,8 @@ namespace mmpref::napi {
 namespace {
 
 using A = args::linear;
-using LinearJob = LaunchJob<LinearArgs, linear_cpu, MMPREF_CUDA(linear_cuda)>;
 
-Status prepare(const Call& c, LinearJob* job) {
+MMPREF_LAUNCH_OP(args::linear, LinearArgs, linear, prepare) {
   const TensorView &x = c.t(A::x), &w = c.t(A::weight), &y = c.t(A::out);
   MMPREF_RETURN_IF_ERROR(c.one_device());
   MMPREF_RETURN_IF_ERROR(c.same_dtype(A::weight, A::x));
@@ -33,16 +32,15 @@ Status prepare(const Call& c, LinearJob* job) {
 }
 
 using B = args::linear_backward;
-using LinearBackwardJob = LaunchJob<LinearBackwardArgs, linear_backward_cpu, MMPREF_CUDA(linear_backward_cuda)>;
 
 // dy [..., N], x [..., K] (the same leading dims), weight [N, K]; dx like x, dWeight [N, K] and
 // dBias [N] float32. Outputs are distinct from the inputs and from each other (op_call).
-Status prepare_backward(const Call& c, LinearBackwardJob* job) {
-  const TensorView &dy = c.t(B::dy), &x = c.t(B::x), &w = c.t(B::weight);
+MMPREF_LAUNCH_OP(args::linear_backward, LinearBackwardArgs, linear_backward, prepare_backward) {
+  const TensorView &dy = c.t(A::dy), &x = c.t(A::x), &w = c.t(A::weight);
   MMPREF_RETURN_IF_ERROR(c.one_device());
-  MMPREF_RETURN_IF_ERROR(c.same_dtype(B::x, B::dy));
-  MMPREF_RETURN_IF_ERROR(c.same_dtype(B::weight, B::dy));
-  if (c.has(B::dx)) MMPREF_RETURN_IF_ERROR(c.same_dtype(B::dx, B::dy));
+  MMPREF_RETURN_IF_ERROR(c.same_dtype(A::x, A::dy));
+  MMPREF_RETURN_IF_ERROR(c.same_dtype(A::weight, A::dy));
+  if (c.has(A::dx)) MMPREF_RETURN_IF_ERROR(c.same_dtype(A::dx, A::dy));
   if (x.ndim < 1 || w.ndim != 2)
     return c.error(Code::kShape, "expected x [..., K] and weight [N, K] but received x " + shape_str(x) + " and weight " + shape_str(w));
   const int64_t n = w.shape[0], k = w.shape[1];
@@ -56,26 +54,24 @@ Status prepare_backward(const Call& c, LinearBackwardJob* job) {
                                      shape_str(w) + ") but received " + shape_str(dy));
   int64_t m = 1;
   for (int d = 0; d < x.ndim - 1; ++d) m *= x.shape[d];
-  if (c.has(B::dx)) MMPREF_RETURN_IF_ERROR(c.same_shape(B::dx, B::x));
-  if (c.has(B::dWeight)) MMPREF_RETURN_IF_ERROR(c.same_shape(B::dWeight, B::weight));
-  if (c.has(B::dBias)) MMPREF_RETURN_IF_ERROR(c.shape_is(B::dBias, {n}, "weight " + shape_str(w)));
+  if (c.has(A::dx)) MMPREF_RETURN_IF_ERROR(c.same_shape(A::dx, A::x));
+  if (c.has(A::dWeight)) MMPREF_RETURN_IF_ERROR(c.same_shape(A::dWeight, A::weight));
+  if (c.has(A::dBias)) MMPREF_RETURN_IF_ERROR(c.shape_is(A::dBias, {n}, "weight " + shape_str(w)));
   LinearBackwardArgs& a = job->args;
   a.dy = dy.data;
   a.x = x.data;
   a.w = w.data;
-  a.dx = c.has(B::dx) ? c.t(B::dx).data : nullptr;
-  a.dw = c.has(B::dWeight) ? static_cast<float*>(c.t(B::dWeight).data) : nullptr;
-  a.db = c.has(B::dBias) ? static_cast<float*>(c.t(B::dBias).data) : nullptr;
+  a.dx = c.has(A::dx) ? c.t(A::dx).data : nullptr;
+  a.dw = c.has(A::dWeight) ? static_cast<float*>(c.t(A::dWeight).data) : nullptr;
+  a.db = c.has(A::dBias) ? static_cast<float*>(c.t(A::dBias).data) : nullptr;
   a.dtype = dy.dtype;
   a.m = m;
   a.n = n;
   a.k = k;
-  a.accumulate = c.boolean(B::accumulate);
+  a.accumulate = c.boolean(A::accumulate);
   a.device = dy.device;
   return Status::Ok();
 }
 
 }  // namespace
-MMPREF_BIND_OP(args::linear, LinearJob, prepare);
-MMPREF_BIND_OP(args::linear_backward, LinearBackwardJob, prepare_backward);
 }  // namespace mmpref::napi

@@ -9,10 +9,7 @@
 namespace mmpref::napi {
 namespace {
 
-using LinearLogpsJob = LaunchJob<LinearLogpsArgs, linear_logps_cpu, MMPREF_CUDA(linear_logps_cuda)>;
-
-Status prepare(const Call& c, LinearLogpsJob* job) {
-  using A = args::linear_logps;
+MMPREF_LAUNCH_OP(args::linear_logps, LinearLogpsArgs, linear_logps, prepare) {
   LinearLogpsArgs& s = job->args;
   LogpsRows& m = s.map;
   const TensorView &hidden = c.t(A::hidden), &head = c.t(A::lmHead), &labels = c.t(A::labels);
@@ -64,28 +61,25 @@ Status prepare(const Call& c, LinearLogpsJob* job) {
   }
   if (c.has(A::dLmHead)) {
     MMPREF_RETURN_IF_ERROR(c.numel_is(A::dLmHead, head.numel, "lmHead's shape"));
-    s.d_head = c.t(A::dLmHead).ptr<float>();
+    s.d_head = c.t(A::dLmHead).template ptr<float>();
   }
   s.hidden = hidden.data;
   s.head = head.data;
   s.dtype = hidden.dtype;
   s.hidden_size = H;
-  s.logps = c.t(A::logps).ptr<float>();
-  s.counts = c.t(A::counts).ptr<int32_t>();
-  s.per_token = c.t(A::perToken).ptr<float>();
-  s.lse = c.has(A::lse) ? c.t(A::lse).ptr<float>() : nullptr;
-  s.grad_logps = c.has(A::gradLogps) ? c.t(A::gradLogps).ptr<float>() : nullptr;
+  s.logps = c.t(A::logps).template ptr<float>();
+  s.counts = c.t(A::counts).template ptr<int32_t>();
+  s.per_token = c.t(A::perToken).template ptr<float>();
+  s.lse = c.has(A::lse) ? c.t(A::lse).template ptr<float>() : nullptr;
+  s.grad_logps = c.has(A::gradLogps) ? c.t(A::gradLogps).template ptr<float>() : nullptr;
   s.token_mean = c.boolean(A::tokenMean);
   s.chunk = c.integer(A::chunk);
   s.device = hidden.device;
   return Status::Ok();
 }
 
-using LinearLogpsScaleJob = LaunchJob<LinearLogpsScaleArgs, linear_logps_scale_cpu, MMPREF_CUDA(linear_logps_scale_cuda)>;
-
 // u [B, T, H] (scale [B]) or packed u [N, H] with cuSeqlens [B + 1] (scale [B]); out u's shape.
-Status prepare_scale(const Call& c, LinearLogpsScaleJob* job) {
-  using A = args::linear_logps_scale;
+MMPREF_LAUNCH_OP(args::linear_logps_scale, LinearLogpsScaleArgs, linear_logps_scale, prepare_scale) {
   LinearLogpsScaleArgs& s = job->args;
   const TensorView &u = c.t(A::u), &scale = c.t(A::scale);
   MMPREF_RETURN_IF_ERROR(c.one_device());
@@ -114,6 +108,4 @@ Status prepare_scale(const Call& c, LinearLogpsScaleJob* job) {
 }
 
 }  // namespace
-MMPREF_BIND_OP(args::linear_logps, LinearLogpsJob, prepare);
-MMPREF_BIND_OP(args::linear_logps_scale, LinearLogpsScaleJob, prepare_scale);
 }  // namespace mmpref::napi

@@ -3,12 +3,7 @@
 #include "args/mean_pool_normalize.h"
 
 namespace mmpref::napi {
-namespace {
-
-using A = args::mean_pool_normalize;
-using MeanPoolJob = LaunchJob<MeanPoolArgs, mean_pool_normalize_cpu, MMPREF_CUDA(mean_pool_normalize_cuda)>;
-
-Status prepare(const Call& c, MeanPoolJob* job) {
+MMPREF_LAUNCH_OP(args::mean_pool_normalize, MeanPoolArgs, mean_pool_normalize, prepare) {
   const TensorView& x = c.t(A::x);
   MMPREF_RETURN_IF_ERROR(c.one_device());
   if (x.ndim != 3) return c.error(Code::kShape, "expected x [M, T, E] but received " + shape_str(x));
@@ -17,10 +12,8 @@ Status prepare(const Call& c, MeanPoolJob* job) {
   MMPREF_RETURN_IF_ERROR(c.shape_is(A::out, {m, e}, "x " + shape_str(x)));
   const TensorView& mask = c.t(A::mask);
   job->args = MeanPoolArgs{x.data, x.dtype, m, t, e, c.has(A::mask) ? mask.data : nullptr, mask.dtype, c.boolean(A::normalize),
-                           c.t(A::out).ptr<float>(), x.device};
+                           c.t(A::out).template ptr<float>(), x.device};
   return Status::Ok();
 }
 
-}  // namespace
-MMPREF_BIND_OP(args::mean_pool_normalize, MeanPoolJob, prepare);
 }  // namespace mmpref::napi

@@ -4,12 +4,7 @@
 #include "args/neftune.h"
 
 namespace mmpref::napi {
-namespace {
-
-using A = args::neftune;
-using NeftuneJob = LaunchJob<NeftuneArgs, neftune_cpu, MMPREF_CUDA(neftune_cuda)>;
-
-Status prepare(const Call& c, NeftuneJob* job) {
+MMPREF_LAUNCH_OP(args::neftune, NeftuneArgs, neftune, prepare) {
   const TensorView& x = c.t(A::embeds);
   MMPREF_RETURN_IF_ERROR(c.one_device());
   MMPREF_RETURN_IF_ERROR(c.ndim_is(A::embeds, 3));
@@ -26,8 +21,8 @@ Status prepare(const Call& c, NeftuneJob* job) {
   r.batch = B;
   r.seq = L;
   r.dim = D;
-  r.lengths = c.has(A::lengths) ? c.t(A::lengths).ptr<int32_t>() : nullptr;
-  r.mask = c.has(A::mask) ? c.t(A::mask).ptr<uint8_t>() : nullptr;
+  r.lengths = c.has(A::lengths) ? c.t(A::lengths).template ptr<int32_t>() : nullptr;
+  r.mask = c.has(A::mask) ? c.t(A::mask).template ptr<uint8_t>() : nullptr;
   r.alpha = float(c.number(A::alpha));
   r.padded_norm = c.boolean(A::paddedNorm);
   r.seed = c.u64(A::seed);
@@ -36,6 +31,4 @@ Status prepare(const Call& c, NeftuneJob* job) {
   return Status::Ok();
 }
 
-}  // namespace
-MMPREF_BIND_OP(args::neftune, NeftuneJob, prepare);
 }  // namespace mmpref::napi

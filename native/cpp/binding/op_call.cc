@@ -1,6 +1,8 @@
 #include "op_call.h"
 
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 #include <utility>
@@ -159,6 +161,7 @@ Status Call::read() {
   // 2. pointers: from here on no JS runs until the op has its memory
   for (int i = 0; i < n; ++i)
     if (decl_.args[i].kind == ArgKind::kTensor && v_[i].present) MMPREF_RETURN_IF_ERROR(take_tensor(i));
+  MMPREF_RETURN_IF_ERROR(check_shapes());
   MMPREF_RETURN_IF_ERROR(check_overlaps());
   for (int i = 0; i < n; ++i)
     if (decl_.args[i].kind == ArgKind::kTensor && v_[i].present) MMPREF_RETURN_IF_ERROR(copy_host(i));
@@ -187,7 +190,7 @@ Status Call::read_js(int i) {
         v.i64 = int64_t(v.num);
       }
       v.present = true;
-      return Status::Ok();
+      return check_range(i);
     }
     case ArgKind::kBoolean:
       if (ty != napi_boolean) return expected("a boolean");
@@ -443,6 +446,133 @@ Status Call::copy_host(int i) {
     return error(Code::kArgument, "could not reference " + std::string(a.name));
   t.data = c.bytes.get();
   job_->copies.push_back(std::move(c));
+  return Status::Ok();
+}
+
+// ---- declared shapes and ranges (the same rules and messages as lib/op_call.ts checkDeclared) ----
+
+namespace {
+
+// A number as JavaScript's String(v) writes it (shortest round trip, "1e-7", "1e+21").
+std::string js_number(double v) {
+  if (std::isnan(v)) return "NaN";
+  if (std::isinf(v)) return v > 0 ? "Infinity" : "-Infinity";
+  if (v == std::floor(v) && std::fabs(v) < 1e21) return std::to_string(int64_t(v));
+  char buf[40];
+  for (int p = 1; p <= 17; ++p) {
+    std::snprintf(buf, sizeof buf, "%.*g", p, v);
+    if (std::strtod(buf, nullptr) == v) break;
+  }
+  std::string s = buf;
+  const size_t e = s.find('e');
+  if (e != std::string::npos) {  // "1e-07" -> "1e-7"
+    size_t d = e + 2;
+    while (d + 1 < s.size() && s[d] == '0') s.erase(d, 1);
+  }
+  return s;
+}
+
+std::string dims_str(const int64_t* d, int n) {
+  std::string s = "[";
+  for (int i = 0; i < n; ++i) s += (i ? ", " : "") + std::to_string(d[i]);
+  return s + "]";
+}
+
+}  // namespace
+
+Status Call::check_range(int i) const {
+  const NumRange* r = decl_.args[i].range;
+  if (r == nullptr) return Status::Ok();
+  const double x = v_[i].num;
+  if (std::isnan(x)) return error(Code::kArgument, std::string("expected a number for ") + decl_.args[i].name + " but received number NaN");
+  const bool bad = !std::isfinite(x) || ((r->has & kHasMin) && x < r->min) || ((r->has & kHasMax) && x > r->max) ||
+                   ((r->has & kHasGt) && !(x > r->gt)) || ((r->has & kHasLt) && !(x < r->lt));
+  if (!bad) return Status::Ok();
+  return error(Code::kRange, std::string("expected ") + decl_.args[i].name + " " + r->text + " but received " + js_number(x));
+}
+
+// Pattern arguments in declaration order bind the named dims and the '...' group; then each `like`
+// argument must have its reference's shape and dtype.
+Status Call::check_shapes() {
+  if (decl_.dim_count > kMaxNamedDims) return error(Code::kArgument, "too many declared dims");
+  for (int k = 0; k < decl_.dim_count; ++k) dims_[k] = -1, dim_from_[k] = -1;
+  lead_from_ = -1;
+  lead_numel_ = 1;
+  for (int i = 0; i < decl_.count; ++i)
+    if (decl_.args[i].shape && v_[i].present) MMPREF_RETURN_IF_ERROR(check_pattern(i));
+  for (int i = 0; i < decl_.count; ++i) {
+    const int l = decl_.args[i].like;
+    if (l < 0 || !v_[i].present || !v_[l].present) continue;
+    MMPREF_RETURN_IF_ERROR(same_shape(i, l, true));
+  }
+  return Status::Ok();
+}
+
+Status Call::check_pattern(int i) {
+  const ArgDecl& a = decl_.args[i];
+  const TensorView& x = v_[i].t;
+  const bool ell = a.shape_len > 0 && a.shape[0] == kEllipsis;
+  const int fixed = a.shape_len - (ell ? 1 : 0);
+  const auto plural = [](int n) { return std::to_string(n) + (n == 1 ? " dimension" : " dimensions"); };
+  if (!ell && x.ndim != fixed)
+    return error(Code::kShape, std::string("expected ") + a.name + " with " + plural(fixed) + " but received " + shape_str(x));
+  if (ell && x.ndim < fixed)
+    return error(Code::kShape, std::string("expected ") + a.name + " with at least " + plural(fixed) + " but received " +
+                                   (x.ndim == 0 ? std::string("a scalar") : shape_str(x)));
+  const int lead = x.ndim - fixed;
+  // the expected shape: the bound group and dims where bound, this argument's own sizes elsewhere
+  int64_t want[kMaxDims];
+  int from = -1;
+  bool ok = true;
+  if (ell) {
+    const TensorView* g = lead_from_ >= 0 ? &v_[lead_from_].t : nullptr;
+    const int glead = g ? g->ndim - (decl_.args[lead_from_].shape_len - 1) : lead;
+    if (g && glead != lead) ok = false, from = lead_from_;
+    for (int d = 0; d < lead; ++d) {
+      want[d] = g && d < glead ? g->shape[d] : x.shape[d];
+      if (want[d] != x.shape[d] && ok) ok = false, from = lead_from_;
+    }
+    if (g && !ok) {  // a different group length: show the group as bound
+      int n = 0;
+      int64_t w[kMaxDims];
+      for (int d = 0; d < glead && n < kMaxDims; ++d) w[n++] = g->shape[d];
+      for (int j = 0; j < fixed && n < kMaxDims; ++j) w[n++] = x.shape[lead + j];
+      if (glead != lead)
+        return error(Code::kShape, std::string("expected ") + a.name + " of shape " + dims_str(w, n) + " (from " + name(from) + " " +
+                                       shape_str(v_[from].t) + ") but received " + shape_str(x));
+    }
+  }
+  for (int j = 0; j < fixed; ++j) {
+    const int32_t e = a.shape[j + (ell ? 1 : 0)];
+    const int64_t got = x.shape[lead + j];
+    if (e >= 0) {
+      want[lead + j] = e;
+      if (got != e && ok) ok = false;
+    } else {
+      const int k = kNamedDim - e;
+      want[lead + j] = dims_[k] >= 0 ? dims_[k] : got;
+      if (want[lead + j] != got && ok) ok = false, from = dim_from_[k];
+    }
+  }
+  if (!ok) {
+    std::string msg = std::string("expected ") + a.name + " of shape " + dims_str(want, x.ndim);
+    if (from >= 0) msg += std::string(" (from ") + name(from) + " " + shape_str(v_[from].t) + ")";
+    return error(Code::kShape, msg + " but received " + shape_str(x));
+  }
+  // bind what was not bound
+  if (ell && lead_from_ < 0) {
+    lead_from_ = i;
+    lead_numel_ = 1;  // NB: the leading dims may overflow int64 only when a later dim is 0
+    for (int d = 0; d < lead; ++d)
+      if (__builtin_mul_overflow(lead_numel_, x.shape[d], &lead_numel_))
+        return error(Code::kShape, std::string("expected ") + a.name + "'s leading dims to fit int64 but received " + shape_str(x));
+  }
+  for (int j = 0; j < fixed; ++j) {
+    const int32_t e = a.shape[j + (ell ? 1 : 0)];
+    if (e >= 0) continue;
+    const int k = kNamedDim - e;
+    if (dims_[k] < 0) dims_[k] = x.shape[lead + j], dim_from_[k] = i;
+  }
   return Status::Ok();
 }
 

@@ -39,6 +39,19 @@ namespace mmpref::napi {
 enum class ArgKind : uint8_t { kTensor, kNumber, kInteger, kBoolean, kU64, kString, kDims, kU64Array };
 enum ArgFlag : uint32_t { kOptional = 1u, kWrite = 2u, kIndex = 4u };
 
+// A number's declared range (always finite); `text` is the rule as TS words it ("a finite number >= 0").
+enum RangeFlag : uint8_t { kHasMin = 1u, kHasMax = 2u, kHasGt = 4u, kHasLt = 8u };
+struct NumRange {
+  double min, max, gt, lt;
+  uint8_t has;
+  const char* text;
+};
+
+// Shape pattern entries: a literal size (>= 0), the leading '...' group (kEllipsis), or the named
+// dim k of the op (kNamedDim - k). Named dims are unified across the op's arguments; the group too.
+constexpr int32_t kEllipsis = -1;
+constexpr int32_t kNamedDim = -2;
+
 struct ArgDecl {
   const char* name;
   ArgKind kind;
@@ -46,6 +59,10 @@ struct ArgDecl {
   uint32_t dtypes;    // bit set of allowed dtype codes (tensors)
   uint32_t in_place;  // bit set of argument indices this output may be exactly
   int64_t lo, hi;     // integer bounds (kInteger)
+  const int32_t* shape = nullptr;  // tensors: the pattern (nullptr: any shape)
+  int shape_len = 0;
+  int like = -1;                   // tensors: same shape and dtype as this argument
+  const NumRange* range = nullptr; // numbers: the checked range
 };
 
 struct OpDecl {
@@ -53,9 +70,12 @@ struct OpDecl {
   const char* label;  // the public name messages start with ("noise.diffuse")
   const ArgDecl* args;
   int count;
+  const char* const* dim_names = nullptr;  // the named dims of the shape patterns
+  int dim_count = 0;
 };
 
 constexpr int kMaxArgs = 16;
+constexpr int kMaxNamedDims = 16;
 
 
 // The arguments of one call, read and checked against an OpDecl.
@@ -81,6 +101,10 @@ class Call {
   const std::vector<int64_t>& dims(int i) const { return v_[i].dims; }
   const std::vector<uint64_t>& u64s(int i) const { return v_[i].u64s; }
   const char* name(int i) const { return decl_.args[i].name; }
+  // The size bound to named dim k of the shape patterns (A::dim::D); -1 when no present argument has it.
+  int64_t dim(int k) const { return dims_[k]; }
+  // Elements in the leading '...' group (1 when no present argument has it).
+  int64_t lead_numel() const { return lead_numel_; }
 
   // Messages "<op>: expected <name> ... but received ...".
   Status error(Code code, const std::string& msg) const;
@@ -117,6 +141,9 @@ class Call {
   Status read_js(int i);       // phase 1: JS values only
   Status take_tensor(int i);   // phase 2: pointers, no JS runs
   Status check_overlaps() const;
+  Status check_shapes();       // the declared patterns and `like` relations
+  Status check_pattern(int i);
+  Status check_range(int i) const;
   Status copy_host(int i);     // index copies, Async copies
   
   const Napi::CallbackInfo& info_;
@@ -127,6 +154,10 @@ class Call {
   const void* orig_[kMaxArgs] = {};  // host/device pointers before any copy
   napi_value keys_[kTensorKeyCount];
   bool have_keys_ = false;
+  int64_t dims_[kMaxNamedDims];
+  int dim_from_[kMaxNamedDims];
+  int lead_from_ = -1;        // the argument that bound the '...' group
+  int64_t lead_numel_ = 1;
 };
 
 // The generic entry point: reads the declared arguments, lets `prepare` check the op's shape
@@ -144,6 +175,19 @@ struct OpRegistrar {
 };
 
 }  // namespace mmpref::napi
+
+// The whole opening of an op whose job is one launcher pair, then prepare's body:
+//   MMPREF_LAUNCH_OP(args::rms_norm, RmsNormArgs, rms_norm, prepare) {
+//     ... A::x, A::dim::D name the declared arguments and dims; fill job->args ...
+//   }
+// declares LaunchJob<RmsNormArgs, rms_norm_cpu, rms_norm_cuda> and binds prepare<args::rms_norm>.
+#define MMPREF_LAUNCH_OP(DECL, ARGS, STEM, FN)                                                            \
+  using FN##_job = ::mmpref::napi::LaunchJob<ARGS, STEM##_cpu, MMPREF_CUDA(STEM##_cuda)>;                \
+  template <class A>                                                                                       \
+  static ::mmpref::Status FN(const ::mmpref::napi::Call& c, FN##_job* job);                          \
+  MMPREF_BIND_OP(DECL, FN##_job, FN<DECL>);                                                                \
+  template <class A>                                                                                       \
+  static ::mmpref::Status FN(const ::mmpref::napi::Call& c, FN##_job* job)
 
 #define MMPREF_BIND_OP_CAT2(a, b) a##b
 #define MMPREF_BIND_OP_CAT(a, b) MMPREF_BIND_OP_CAT2(a, b)

@@ -3,12 +3,7 @@
 #include "args/permute.h"
 
 namespace mmpref::napi {
-namespace {
-
-using A = args::permute;
-using PermuteJob = LaunchJob<PermuteArgs, permute_cpu, MMPREF_CUDA(permute_cuda)>;
-
-Status prepare(const Call& c, PermuteJob* job) {
+MMPREF_LAUNCH_OP(args::permute, PermuteArgs, permute, prepare) {
   const TensorView &x = c.t(A::x), &out = c.t(A::out);
   const std::vector<int64_t>& p = c.dims(A::perm);
   MMPREF_RETURN_IF_ERROR(c.one_device());
@@ -32,6 +27,4 @@ Status prepare(const Call& c, PermuteJob* job) {
   return Status::Ok();
 }
 
-}  // namespace
-MMPREF_BIND_OP(args::permute, PermuteJob, prepare);
 }  // namespace mmpref::napi

@@ -7,12 +7,7 @@
 #include "args/prediction_loss.h"
 
 namespace mmpref::napi {
-namespace {
-
-using A = args::prediction_loss;
-using PredictionLossJob = LaunchJob<PredictionLossArgs, prediction_loss_cpu, MMPREF_CUDA(prediction_loss_cuda)>;
-
-Status prepare(const Call& c, PredictionLossJob* job) {
+MMPREF_LAUNCH_OP(args::prediction_loss, PredictionLossArgs, prediction_loss, prepare) {
   const TensorView& p = c.t(A::epsPred);
   MMPREF_RETURN_IF_ERROR(c.one_device());
   if (p.ndim < 1) return c.error(Code::kShape, "expected epsPred with a batch dimension but received a scalar");
@@ -38,21 +33,19 @@ Status prepare(const Call& c, PredictionLossJob* job) {
   r.target = c.t(A::eps).data;
   r.target_dtype = c.t(A::eps).dtype;
   r.grad = c.has(A::grad) ? c.t(A::grad).data : nullptr;
-  r.per_sample = c.t(A::perSample).ptr<float>();
-  r.weights_out = c.t(A::weightsOut).ptr<float>();
-  r.loss = c.t(A::loss).ptr<float>();
+  r.per_sample = c.t(A::perSample).template ptr<float>();
+  r.weights_out = c.t(A::weightsOut).template ptr<float>();
+  r.loss = c.t(A::loss).template ptr<float>();
   r.batch = B;
   r.sample = S;
-  r.weights = c.has(A::weights) ? c.t(A::weights).ptr<float>() : nullptr;
-  r.wtab = c.has(A::weightTable) ? c.t(A::weightTable).ptr<float>() : nullptr;
+  r.weights = c.has(A::weights) ? c.t(A::weights).template ptr<float>() : nullptr;
+  r.wtab = c.has(A::weightTable) ? c.t(A::weightTable).template ptr<float>() : nullptr;
   r.steps = c.has(A::weightTable) ? c.t(A::weightTable).numel : 0;
-  r.t = c.has(A::t) ? c.t(A::t).ptr<int32_t>() : nullptr;
+  r.t = c.has(A::t) ? c.t(A::t).template ptr<int32_t>() : nullptr;
   r.t_scalar = int32_t(c.integer(A::tScalar));
   r.grad_scale = float(c.number(A::gradScale));
   r.device = p.device;
   return Status::Ok();
 }
 
-}  // namespace
-MMPREF_BIND_OP(args::prediction_loss, PredictionLossJob, prepare);
 }  // namespace mmpref::napi

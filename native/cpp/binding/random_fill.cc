@@ -5,12 +5,7 @@
 #include "args/random_fill.h"
 
 namespace mmpref::napi {
-namespace {
-
-using A = args::random_fill;
-using RandomFillJob = LaunchJob<RandomFillArgs, random_fill_cpu, MMPREF_CUDA(random_fill_cuda)>;
-
-Status prepare(const Call& c, RandomFillJob* job) {
+MMPREF_LAUNCH_OP(args::random_fill, RandomFillArgs, random_fill, prepare) {
   const TensorView& out = c.t(A::out);
   const int64_t kind = c.integer(A::kind);
   if ((kind == 0) != (out.dtype == DType::kInt32))
@@ -33,6 +28,4 @@ Status prepare(const Call& c, RandomFillJob* job) {
   return Status::Ok();
 }
 
-}  // namespace
-MMPREF_BIND_OP(args::random_fill, RandomFillJob, prepare);
 }  // namespace mmpref::napi

@@ -39,10 +39,7 @@ Status read_rows(const Call& c, LogpsRows* m) {
   return Status::Ok();
 }
 
-using SequenceLogpsJob = LaunchJob<SequenceLogpsArgs, sequence_logps_cpu, MMPREF_CUDA(sequence_logps_cuda)>;
-
-Status prepare_forward(const Call& c, SequenceLogpsJob* job) {
-  using A = args::sequence_logps;
+MMPREF_LAUNCH_OP(args::sequence_logps, SequenceLogpsArgs, sequence_logps, prepare_forward) {
   SequenceLogpsArgs& s = job->args;
   MMPREF_RETURN_IF_ERROR(read_rows<A>(c, &s.map));
   MMPREF_RETURN_IF_ERROR(c.numel_is(A::logps, s.map.seqs, "one per sequence"));
@@ -52,20 +49,17 @@ Status prepare_forward(const Call& c, SequenceLogpsJob* job) {
   const TensorView& logits = c.t(A::logits);
   s.logits = logits.data;
   s.dtype = logits.dtype;
-  s.logps = c.t(A::logps).ptr<float>();
-  s.counts = c.t(A::counts).ptr<int32_t>();
-  s.per_token = c.t(A::perToken).ptr<float>();
-  s.lse = c.has(A::lse) ? c.t(A::lse).ptr<float>() : nullptr;
+  s.logps = c.t(A::logps).template ptr<float>();
+  s.counts = c.t(A::counts).template ptr<int32_t>();
+  s.per_token = c.t(A::perToken).template ptr<float>();
+  s.lse = c.has(A::lse) ? c.t(A::lse).template ptr<float>() : nullptr;
   s.device = logits.device;
   return Status::Ok();
 }
 
-using LogpsBackwardJob = LaunchJob<LogpsBackwardArgs, logps_backward_cpu, MMPREF_CUDA(logps_backward_cuda)>;
-
 // NB: out is either the logits buffer itself (declared inPlace) or disjoint from it (Call checks):
 // a partial overlap would let one row's gradient overwrite logits another row has not read yet.
-Status prepare_backward(const Call& c, LogpsBackwardJob* job) {
-  using A = args::logps_backward;
+MMPREF_LAUNCH_OP(args::logps_backward, LogpsBackwardArgs, logps_backward, prepare_backward) {
   LogpsBackwardArgs& s = job->args;
   MMPREF_RETURN_IF_ERROR(read_rows<A>(c, &s.map));
   MMPREF_RETURN_IF_ERROR(c.numel_is(A::gradLogps, s.map.seqs, "one per sequence"));
@@ -76,13 +70,11 @@ Status prepare_backward(const Call& c, LogpsBackwardJob* job) {
   s.logits = logits.data;
   s.grad = c.t(A::out).data;
   s.dtype = logits.dtype;
-  s.grad_logps = c.t(A::gradLogps).ptr<float>();
-  s.lse = c.has(A::lse) ? c.t(A::lse).ptr<float>() : nullptr;
+  s.grad_logps = c.t(A::gradLogps).template ptr<float>();
+  s.lse = c.has(A::lse) ? c.t(A::lse).template ptr<float>() : nullptr;
   s.device = logits.device;
   return Status::Ok();
 }
 
 }  // namespace
-MMPREF_BIND_OP(args::sequence_logps, SequenceLogpsJob, prepare_forward);
-MMPREF_BIND_OP(args::logps_backward, LogpsBackwardJob, prepare_backward);
 }  // namespace mmpref::napi

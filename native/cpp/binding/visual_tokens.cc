@@ -5,12 +5,7 @@
 #include "args/visual_tokens.h"
 
 namespace mmpref::napi {
-namespace {
-
-using A = args::visual_tokens;
-using VisualTokensJob = LaunchJob<VisualTokensArgs, visual_tokens_cpu, MMPREF_CUDA(visual_tokens_cuda)>;
-
-Status prepare(const Call& c, VisualTokensJob* job) {
+MMPREF_LAUNCH_OP(args::visual_tokens, VisualTokensArgs, visual_tokens, prepare) {
   const TensorView& x = c.t(A::x);
   MMPREF_RETURN_IF_ERROR(c.one_device());
   MMPREF_RETURN_IF_ERROR(c.ndim_is(A::x, 3));
@@ -27,8 +22,8 @@ Status prepare(const Call& c, VisualTokensJob* job) {
   r.batch = B;
   r.tokens = N;
   r.dim = D;
-  r.mask = c.t(A::mask).ptr<uint8_t>();
-  r.rows = c.has(A::rows) ? c.t(A::rows).ptr<uint8_t>() : nullptr;
+  r.mask = c.t(A::mask).template ptr<uint8_t>();
+  r.rows = c.has(A::rows) ? c.t(A::rows).template ptr<uint8_t>() : nullptr;
   r.sigma = float(c.number(A::sigma));
   r.scale = TokenScale(c.integer(A::scale));
   r.prob = float(c.number(A::prob));
@@ -38,6 +33,4 @@ Status prepare(const Call& c, VisualTokensJob* job) {
   return Status::Ok();
 }
 
-}  // namespace
-MMPREF_BIND_OP(args::visual_tokens, VisualTokensJob, prepare);
 }  // namespace mmpref::napi

@@ -8,11 +8,12 @@ namespace mmpref::napi::args {
 // add(a, b, out, alpha, async)
 struct add {
   enum : int { a, b, out, alpha, kCount };
+  static constexpr NumRange kRange_alpha = {-3.4028234663852886e+38, 3.4028234663852886e+38, 0, 0, kHasMin | kHasMax, "a finite number >= -3.4028234663852886e+38 <= 3.4028234663852886e+38"};
   static constexpr ArgDecl kArgs[kCount] = {
       {"a", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"b", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"out", ArgKind::kTensor, kWrite, 0x7u, 0x3u, 0, 0},
-      {"alpha", ArgKind::kNumber, 0, 0, 0, 0, 0},
+      {"b", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, nullptr, 0, 0},
+      {"out", ArgKind::kTensor, kWrite, 0x7u, 0x3u, 0, 0, nullptr, 0, 0},
+      {"alpha", ArgKind::kNumber, 0, 0, 0, 0, 0, nullptr, 0, -1, &kRange_alpha},
   };
   static constexpr OpDecl kDecl = {"add", "add", kArgs, kCount};
 };

@@ -8,24 +8,38 @@ namespace mmpref::napi::args {
 // embedding(table, tokens, out, async)
 struct embedding {
   enum : int { table, tokens, out, kCount };
-  static constexpr ArgDecl kArgs[kCount] = {
-      {"table", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"tokens", ArgKind::kTensor, kIndex, 0x18u, 0x0u, 0, 0},
-      {"out", ArgKind::kTensor, kWrite, 0x7u, 0x0u, 0, 0},
+  struct dim {
+    enum : int { V, D, kCount };
   };
-  static constexpr OpDecl kDecl = {"embedding", "embedding", kArgs, kCount};
+  static constexpr const char* kDimNames[] = {"V", "D"};
+  static constexpr int32_t kShape_table[] = {-2, -3};  // [V, D]
+  static constexpr int32_t kShape_tokens[] = {-1};  // [...]
+  static constexpr int32_t kShape_out[] = {-1, -3};  // [..., D]
+  static constexpr ArgDecl kArgs[kCount] = {
+      {"table", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, kShape_table, 2},
+      {"tokens", ArgKind::kTensor, kIndex, 0x18u, 0x0u, 0, 0, kShape_tokens, 1},
+      {"out", ArgKind::kTensor, kWrite, 0x7u, 0x0u, 0, 0, kShape_out, 2},
+  };
+  static constexpr OpDecl kDecl = {"embedding", "embedding", kArgs, kCount, kDimNames, dim::kCount};
 };
 
 // embeddingBackward(dy, tokens, out, accumulate, async)
 struct embedding_backward {
   enum : int { dy, tokens, out, accumulate, kCount };
+  struct dim {
+    enum : int { D, V, kCount };
+  };
+  static constexpr const char* kDimNames[] = {"D", "V"};
+  static constexpr int32_t kShape_dy[] = {-1, -2};  // [..., D]
+  static constexpr int32_t kShape_tokens[] = {-1};  // [...]
+  static constexpr int32_t kShape_out[] = {-3, -2};  // [V, D]
   static constexpr ArgDecl kArgs[kCount] = {
-      {"dy", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"tokens", ArgKind::kTensor, kIndex, 0x18u, 0x0u, 0, 0},
-      {"out", ArgKind::kTensor, kWrite, 0x1u, 0x0u, 0, 0},
+      {"dy", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, kShape_dy, 2},
+      {"tokens", ArgKind::kTensor, kIndex, 0x18u, 0x0u, 0, 0, kShape_tokens, 1},
+      {"out", ArgKind::kTensor, kWrite, 0x1u, 0x0u, 0, 0, kShape_out, 2},
       {"accumulate", ArgKind::kBoolean, 0, 0, 0, 0, 0},
   };
-  static constexpr OpDecl kDecl = {"embeddingBackward", "embeddingBackward", kArgs, kCount};
+  static constexpr OpDecl kDecl = {"embeddingBackward", "embeddingBackward", kArgs, kCount, kDimNames, dim::kCount};
 };
 
 }  // namespace mmpref::napi::args

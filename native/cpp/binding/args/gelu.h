@@ -10,7 +10,7 @@ struct gelu {
   enum : int { x, out, tanh, kCount };
   static constexpr ArgDecl kArgs[kCount] = {
       {"x", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"out", ArgKind::kTensor, kWrite, 0x7u, 0x1u, 0, 0},
+      {"out", ArgKind::kTensor, kWrite, 0x7u, 0x1u, 0, 0, nullptr, 0, 0},
       {"tanh", ArgKind::kBoolean, 0, 0, 0, 0, 0},
   };
   static constexpr OpDecl kDecl = {"gelu", "gelu", kArgs, kCount};
@@ -21,8 +21,8 @@ struct gelu_backward {
   enum : int { dy, x, out, tanh, kCount };
   static constexpr ArgDecl kArgs[kCount] = {
       {"dy", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"x", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"out", ArgKind::kTensor, kWrite, 0x7u, 0x3u, 0, 0},
+      {"x", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, nullptr, 0, 0},
+      {"out", ArgKind::kTensor, kWrite, 0x7u, 0x3u, 0, 0, nullptr, 0, 0},
       {"tanh", ArgKind::kBoolean, 0, 0, 0, 0, 0},
   };
   static constexpr OpDecl kDecl = {"geluBackward", "geluBackward", kArgs, kCount};

@@ -8,11 +8,17 @@ namespace mmpref::napi::args {
 // logSumExp(x, out, async)
 struct log_sum_exp {
   enum : int { x, out, kCount };
-  static constexpr ArgDecl kArgs[kCount] = {
-      {"x", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"out", ArgKind::kTensor, kWrite, 0x1u, 0x0u, 0, 0},
+  struct dim {
+    enum : int { C, kCount };
   };
-  static constexpr OpDecl kDecl = {"logSumExp", "logSumExp", kArgs, kCount};
+  static constexpr const char* kDimNames[] = {"C"};
+  static constexpr int32_t kShape_x[] = {-1, -2};  // [..., C]
+  static constexpr int32_t kShape_out[] = {-1};  // [...]
+  static constexpr ArgDecl kArgs[kCount] = {
+      {"x", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, kShape_x, 2},
+      {"out", ArgKind::kTensor, kWrite, 0x1u, 0x0u, 0, 0, kShape_out, 1},
+  };
+  static constexpr OpDecl kDecl = {"logSumExp", "logSumExp", kArgs, kCount, kDimNames, dim::kCount};
 };
 
 }  // namespace mmpref::napi::args

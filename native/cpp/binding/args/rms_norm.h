@@ -8,28 +8,43 @@ namespace mmpref::napi::args {
 // rmsNorm(x, weight, out, eps, async)
 struct rms_norm {
   enum : int { x, weight, out, eps, kCount };
-  static constexpr ArgDecl kArgs[kCount] = {
-      {"x", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"weight", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"out", ArgKind::kTensor, kWrite, 0x7u, 0x1u, 0, 0},
-      {"eps", ArgKind::kNumber, 0, 0, 0, 0, 0},
+  struct dim {
+    enum : int { D, kCount };
   };
-  static constexpr OpDecl kDecl = {"rmsNorm", "rmsNorm", kArgs, kCount};
+  static constexpr const char* kDimNames[] = {"D"};
+  static constexpr int32_t kShape_x[] = {-1, -2};  // [..., D]
+  static constexpr int32_t kShape_weight[] = {-2};  // [D]
+  static constexpr NumRange kRange_eps = {0, 3.4028234663852886e+38, 0, 0, kHasMin | kHasMax, "a finite number >= 0 <= 3.4028234663852886e+38"};
+  static constexpr ArgDecl kArgs[kCount] = {
+      {"x", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, kShape_x, 2},
+      {"weight", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, kShape_weight, 1},
+      {"out", ArgKind::kTensor, kWrite, 0x7u, 0x1u, 0, 0, nullptr, 0, 0},
+      {"eps", ArgKind::kNumber, 0, 0, 0, 0, 0, nullptr, 0, -1, &kRange_eps},
+  };
+  static constexpr OpDecl kDecl = {"rmsNorm", "rmsNorm", kArgs, kCount, kDimNames, dim::kCount};
 };
 
 // rmsNormBackward(dy, x, weight, dx, dWeight, eps, accumulate, async)
 struct rms_norm_backward {
   enum : int { dy, x, weight, dx, dWeight, eps, accumulate, kCount };
+  struct dim {
+    enum : int { D, kCount };
+  };
+  static constexpr const char* kDimNames[] = {"D"};
+  static constexpr int32_t kShape_x[] = {-1, -2};  // [..., D]
+  static constexpr int32_t kShape_weight[] = {-2};  // [D]
+  static constexpr int32_t kShape_dWeight[] = {-2};  // [D]
+  static constexpr NumRange kRange_eps = {0, 3.4028234663852886e+38, 0, 0, kHasMin | kHasMax, "a finite number >= 0 <= 3.4028234663852886e+38"};
   static constexpr ArgDecl kArgs[kCount] = {
-      {"dy", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"x", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"weight", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"dx", ArgKind::kTensor, kWrite, 0x7u, 0x1u, 0, 0},
-      {"dWeight", ArgKind::kTensor, kWrite, 0x1u, 0x0u, 0, 0},
-      {"eps", ArgKind::kNumber, 0, 0, 0, 0, 0},
+      {"dy", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, nullptr, 0, 1},
+      {"x", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, kShape_x, 2},
+      {"weight", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, kShape_weight, 1},
+      {"dx", ArgKind::kTensor, kWrite, 0x7u, 0x1u, 0, 0, nullptr, 0, 1},
+      {"dWeight", ArgKind::kTensor, kWrite, 0x1u, 0x0u, 0, 0, kShape_dWeight, 1},
+      {"eps", ArgKind::kNumber, 0, 0, 0, 0, 0, nullptr, 0, -1, &kRange_eps},
       {"accumulate", ArgKind::kBoolean, 0, 0, 0, 0, 0},
   };
-  static constexpr OpDecl kDecl = {"rmsNormBackward", "rmsNormBackward", kArgs, kCount};
+  static constexpr OpDecl kDecl = {"rmsNormBackward", "rmsNormBackward", kArgs, kCount, kDimNames, dim::kCount};
 };
 
 }  // namespace mmpref::napi::args

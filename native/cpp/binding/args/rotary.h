@@ -8,27 +8,41 @@ namespace mmpref::napi::args {
 // rotary(x, out, positions, offset, theta, async)
 struct rotary {
   enum : int { x, out, positions, offset, theta, kCount };
-  static constexpr ArgDecl kArgs[kCount] = {
-      {"x", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"out", ArgKind::kTensor, kWrite, 0x7u, 0x1u, 0, 0},
-      {"positions", ArgKind::kTensor, kOptional, 0x8u, 0x0u, 0, 0},
-      {"offset", ArgKind::kInteger, 0, 0, 0, INT64_C(0), INT64_C(1099511627776)},
-      {"theta", ArgKind::kNumber, 0, 0, 0, 0, 0},
+  struct dim {
+    enum : int { B, H, T, d, kCount };
   };
-  static constexpr OpDecl kDecl = {"rotary", "rotary", kArgs, kCount};
+  static constexpr const char* kDimNames[] = {"B", "H", "T", "d"};
+  static constexpr int32_t kShape_x[] = {-2, -3, -4, -5};  // [B, H, T, d]
+  static constexpr int32_t kShape_positions[] = {-2, -4};  // [B, T]
+  static constexpr NumRange kRange_theta = {0, 0, 0, 0, kHasGt, "a finite number > 0"};
+  static constexpr ArgDecl kArgs[kCount] = {
+      {"x", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, kShape_x, 4},
+      {"out", ArgKind::kTensor, kWrite, 0x7u, 0x1u, 0, 0, nullptr, 0, 0},
+      {"positions", ArgKind::kTensor, kOptional, 0x8u, 0x0u, 0, 0, kShape_positions, 2},
+      {"offset", ArgKind::kInteger, 0, 0, 0, INT64_C(0), INT64_C(1099511627776)},
+      {"theta", ArgKind::kNumber, 0, 0, 0, 0, 0, nullptr, 0, -1, &kRange_theta},
+  };
+  static constexpr OpDecl kDecl = {"rotary", "rotary", kArgs, kCount, kDimNames, dim::kCount};
 };
 
 // rotaryBackward(dy, dx, positions, offset, theta, async)
 struct rotary_backward {
   enum : int { dy, dx, positions, offset, theta, kCount };
-  static constexpr ArgDecl kArgs[kCount] = {
-      {"dy", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"dx", ArgKind::kTensor, kWrite, 0x7u, 0x1u, 0, 0},
-      {"positions", ArgKind::kTensor, kOptional, 0x8u, 0x0u, 0, 0},
-      {"offset", ArgKind::kInteger, 0, 0, 0, INT64_C(0), INT64_C(1099511627776)},
-      {"theta", ArgKind::kNumber, 0, 0, 0, 0, 0},
+  struct dim {
+    enum : int { B, H, T, d, kCount };
   };
-  static constexpr OpDecl kDecl = {"rotaryBackward", "rotaryBackward", kArgs, kCount};
+  static constexpr const char* kDimNames[] = {"B", "H", "T", "d"};
+  static constexpr int32_t kShape_dy[] = {-2, -3, -4, -5};  // [B, H, T, d]
+  static constexpr int32_t kShape_positions[] = {-2, -4};  // [B, T]
+  static constexpr NumRange kRange_theta = {0, 0, 0, 0, kHasGt, "a finite number > 0"};
+  static constexpr ArgDecl kArgs[kCount] = {
+      {"dy", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, kShape_dy, 4},
+      {"dx", ArgKind::kTensor, kWrite, 0x7u, 0x1u, 0, 0, nullptr, 0, 0},
+      {"positions", ArgKind::kTensor, kOptional, 0x8u, 0x0u, 0, 0, kShape_positions, 2},
+      {"offset", ArgKind::kInteger, 0, 0, 0, INT64_C(0), INT64_C(1099511627776)},
+      {"theta", ArgKind::kNumber, 0, 0, 0, 0, 0, nullptr, 0, -1, &kRange_theta},
+  };
+  static constexpr OpDecl kDecl = {"rotaryBackward", "rotaryBackward", kArgs, kCount, kDimNames, dim::kCount};
 };
 
 }  // namespace mmpref::napi::args

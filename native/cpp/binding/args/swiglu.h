@@ -10,8 +10,8 @@ struct swiglu {
   enum : int { gate, up, out, kCount };
   static constexpr ArgDecl kArgs[kCount] = {
       {"gate", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"up", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"out", ArgKind::kTensor, kWrite, 0x7u, 0x3u, 0, 0},
+      {"up", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, nullptr, 0, 0},
+      {"out", ArgKind::kTensor, kWrite, 0x7u, 0x3u, 0, 0, nullptr, 0, 0},
   };
   static constexpr OpDecl kDecl = {"swiglu", "swiglu", kArgs, kCount};
 };
@@ -20,11 +20,11 @@ struct swiglu {
 struct swiglu_backward {
   enum : int { dy, gate, up, dGate, dUp, kCount };
   static constexpr ArgDecl kArgs[kCount] = {
-      {"dy", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
+      {"dy", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, nullptr, 0, 1},
       {"gate", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"up", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"dGate", ArgKind::kTensor, kWrite, 0x7u, 0x3u, 0, 0},
-      {"dUp", ArgKind::kTensor, kWrite, 0x7u, 0x4u, 0, 0},
+      {"up", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, nullptr, 0, 1},
+      {"dGate", ArgKind::kTensor, kWrite, 0x7u, 0x3u, 0, 0, nullptr, 0, 1},
+      {"dUp", ArgKind::kTensor, kWrite, 0x7u, 0x4u, 0, 0, nullptr, 0, 1},
   };
   static constexpr OpDecl kDecl = {"swigluBackward", "swigluBackward", kArgs, kCount};
 };

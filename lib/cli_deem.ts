@@ -8,7 +8,7 @@ import path from 'node:path';
 import { fail } from './errors';
 import { readJsonl } from './recipes/data';
 import { deem, type DeemModule, type DeemStepEvent } from './recipes/deem';
-import { num, UsageError } from './cli_train';
+import { followRun, num, UsageError } from './cli_train';
 
 /** The parsed flags deem reads (strings as parseArgs gives them). */
 export interface DeemCliValues {
@@ -75,23 +75,5 @@ export async function deemCommand(values: DeemCliValues & Record<string, unknown
   };
   const data = readJsonl(values.data!, { onBadRecord: (obr ?? 'fatal') as 'skip' | 'fatal', imagesOnly: true });
   const module = await loadModule(values.denoiser, { seed, ...(values.model ? { model: values.model } : {}) });
-  const ac = new AbortController();
-  const onSigint = () => ac.abort();
-  process.once('SIGINT', onSigint);
-  const tty = process.stderr.isTTY;
-  const run = deem(module, data, { ...opts, signal: ac.signal });
-  run.on('step', (e) => process.stderr.write(tty ? `\r${progress(e)}\x1b[K` : `${progress(e)}\n`));
-  run.on('checkpoint', (e) => process.stderr.write(`${tty ? '\n' : ''}checkpoint ${e.dir}\n`));
-  try {
-    const r = await run.result;
-    if (data.skipped) process.stderr.write(`skipped ${data.skipped} bad record(s); last: ${data.lastError?.message}\n`);
-    if (r.stopped === 'aborted') {
-      process.stderr.write(`interrupted at step ${r.step}; resume with --resume\n`);
-      return 130;
-    }
-    process.stderr.write(`done: ${r.step} steps, checkpoint in ${r.checkpoint}\n`);
-    return 0;
-  } finally {
-    process.off('SIGINT', onSigint);
-  }
+  return followRun(data, 'checkpoint in', progress, (signal) => deem(module, data, { ...opts, signal }));
 }

@@ -6,7 +6,7 @@
 import { parseArgs } from 'node:util';
 import { MmprefError } from './errors';
 import { LlamaModel } from './models/llama';
-import { readJsonl } from './recipes/data';
+import { readJsonl, type JsonlDataset } from './recipes/data';
 import { noiseBoost } from './recipes/noiseboost';
 import { bdhs } from './recipes/bdhs';
 import { bpo } from './recipes/bpo';
@@ -110,27 +110,42 @@ export async function trainCommand(argv: string[]): Promise<number> {
   };
   const data = readJsonl(values.data!, { onBadRecord: (obr ?? 'fatal') as 'skip' | 'fatal' });
   const model = LlamaModel.load(values.model!);
+  const { stage, noise, ...common } = opts;
+  return followRun(data, `${full ? 'model' : 'adapters'} in`, progress, (signal) =>
+    recipe === 'bpo'
+      ? bpo(model, data, { ...common, signal, generate: { seed: opts.seed } })
+      : recipe === 'bdhs'
+      ? bdhs(model, data, { ...common, signal, generate: { maxTries: num('max-tries', values['max-tries'], 5, true), seed: opts.seed } })
+      : noiseBoost(model, data, { ...common, stage, noise, signal }),
+  );
+}
+
+interface FollowedRun<E> {
+  on(event: 'step', f: (e: E) => void): unknown;
+  on(event: 'checkpoint', f: (e: { dir: string }) => void): unknown;
+  result: Promise<{ stopped: 'done' | 'aborted'; step: number; checkpoint?: string }>;
+}
+
+/**
+ * Runs a training run from the command line: Ctrl-C aborts it (a checkpoint is saved, exit 130),
+ * one progress line on stderr (redrawn on a terminal), checkpoints and the end reported.
+ */
+export async function followRun<E>(data: JsonlDataset, saved: string, line: (e: E) => string, start: (signal: AbortSignal) => FollowedRun<E>): Promise<number> {
   const ac = new AbortController();
   const onSigint = () => ac.abort();
   process.once('SIGINT', onSigint);
   const tty = process.stderr.isTTY;
-  const { stage, noise, ...common } = opts;
-  const run =
-    recipe === 'bpo'
-      ? bpo(model, data, { ...common, signal: ac.signal, generate: { seed: opts.seed } })
-      : recipe === 'bdhs'
-      ? bdhs(model, data, { ...common, signal: ac.signal, generate: { maxTries: num('max-tries', values['max-tries'], 5, true), seed: opts.seed } })
-      : noiseBoost(model, data, { ...common, stage, noise, signal: ac.signal });
-  run.on('step', (e) => process.stderr.write(tty ? `\r${progress(e)}\x1b[K` : `${progress(e)}\n`));
-  run.on('checkpoint', (e) => process.stderr.write(`${tty ? '\n' : ''}checkpoint ${e.dir}\n`));
   try {
+    const run = start(ac.signal);
+    run.on('step', (e) => process.stderr.write(tty ? `\r${line(e)}\x1b[K` : `${line(e)}\n`));
+    run.on('checkpoint', (e) => process.stderr.write(`${tty ? '\n' : ''}checkpoint ${e.dir}\n`));
     const r = await run.result;
     if (data.skipped) process.stderr.write(`skipped ${data.skipped} bad record(s); last: ${data.lastError?.message}\n`);
     if (r.stopped === 'aborted') {
       process.stderr.write(`interrupted at step ${r.step}; resume with --resume\n`);
       return 130;
     }
-    process.stderr.write(`done: ${r.step} steps, ${full ? 'model' : 'adapters'} in ${r.checkpoint}\n`);
+    process.stderr.write(`done: ${r.step} steps, ${saved} ${r.checkpoint}\n`);
     return 0;
   } finally {
     process.off('SIGINT', onSigint);

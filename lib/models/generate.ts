@@ -23,6 +23,7 @@ import { fail } from '../errors';
 import { describe, Tensor, tensor, type TensorLike } from '../tensor';
 import { checkOptions, numberOpt, tensorArg } from '../validate';
 import type { LlamaModel } from './llama';
+import { startRun } from '../run_events';
 
 export interface ImageMaskOptions {
   /** Probability that an image key is blocked, in [0, 1] (BDHS: 0.99; 1 hides the image). */
@@ -82,14 +83,7 @@ export class GenerateRun extends (EventEmitter as new () => TypedEmitter<Generat
   /** @internal */
   constructor(body: (run: GenerateRun) => Promise<GenerateResult>) {
     super();
-    // Start on the next tick so listeners attached right after generate() see every event.
-    this.result = new Promise<void>((r) => setImmediate(r)).then(() => body(this));
-    this.result.then(
-      (r) => this.emit('done', r),
-      (e: Error) => {
-        if (this.listenerCount('error')) this.emit('error', e);
-      },
-    );
+    this.result = startRun(this, () => body(this)); // next tick, done / error events (lib/run_events.ts)
   }
 }
 

@@ -28,6 +28,7 @@ import { checkOptions, numberOpt } from '../validate';
 import type { PreferenceRecord } from './data';
 import type { RecordSource } from './runner';
 import { checkpointDir, latestCheckpoint, readTrainerState } from './state';
+import { startRun } from '../run_events';
 
 export interface DeemStepOptions {
   /** Clean images or latents [B, ...] (float). */
@@ -177,13 +178,7 @@ export class DeemRun extends (EventEmitter as new () => TypedEmitter<DeemEvents>
   /** @internal */
   constructor(body: (run: DeemRun) => Promise<DeemResult>) {
     super();
-    this.result = new Promise<void>((r) => setImmediate(r)).then(() => body(this));
-    this.result.then(
-      (r) => this.emit('done', r),
-      (e: Error) => {
-        if (this.listenerCount('error')) this.emit('error', e);
-      },
-    );
+    this.result = startRun(this, () => body(this)); // next tick, done / error events (lib/run_events.ts)
   }
 }
 

@@ -28,6 +28,7 @@ import type { PreferenceRecord } from './data';
 import { writeMetricsSvg } from '../plot/svg';
 import { lrFactor, resolveSchedule, type LrSchedule, type ResolvedSchedule } from './schedule';
 import { checkpointDir, latestCheckpoint, loadModelWeights, readTrainerState, restoreOptimizer, saveCheckpoint, type TrainerState } from './state';
+import { startRun } from '../run_events';
 
 export const TRAIN_KINDS = ['sft', 'dpo'] as const;
 export type TrainKind = (typeof TRAIN_KINDS)[number];
@@ -111,13 +112,7 @@ export class TrainingRun extends (EventEmitter as new () => TypedEmitter<TrainEv
   /** @internal */
   constructor(body: (run: TrainingRun) => Promise<TrainResult>) {
     super();
-    this.result = new Promise<void>((r) => setImmediate(r)).then(() => body(this));
-    this.result.then(
-      (r) => this.emit('done', r),
-      (e: Error) => {
-        if (this.listenerCount('error')) this.emit('error', e);
-      },
-    );
+    this.result = startRun(this, () => body(this)); // next tick, done / error events (lib/run_events.ts)
   }
 }
 

@@ -137,6 +137,6 @@ export type { AdamwOptions, AdamwState, AdamwStateOptions, ClipGradNormOptions }
 export * as optim from './api/optim';
 export type { AdamWOptions, AdamWStepResult, DpoStepBatch, DpoStepMetrics, DpoStepOptions as TrainDpoStepOptions, SftStepOptions, StepBatch, StepMetrics } from './api/train';
 export * as train from './api/train';
-export type { BadRecordMode, DeemBatch, DeemEvents, DeemModule, DeemOptions, DeemResult, DeemStepEvent, DeemStepOptions, DeemStepResult, TinyDeem, TinyDeemOptions, BpoGenerateOptions, BpoOptions, BdhsGenerateOptions, BdhsGenerateResult, BdhsOptions, JsonlOptions, LrSchedule, LrScheduleType, NoiseBoostOptions, NoiseBoostStage, PreferenceRecord, RecordSource, ResolvedSchedule, Series, StepEvent, TrainerState, TrainEvents, TrainKind, TrainOptions, TrainResult } from './api/recipes';
-export type { BpoDatasetOptions, BpoErrorInjectionOptions, BpoGenerator, BpoSample, LoadTokenizerOptions, Tokenizer } from './api/recipes';
+export type { BadRecordMode, DeemBatch, DeemEvents, DeemModule, DeemOptions, DeemResult, DeemStepEvent, DeemStepOptions, DeemStepResult, TinyDeem, TinyDeemOptions, BpoGenerateOptions, BpoOptions, BdhsGenerateOptions, BdhsGenerateResult, BdhsOptions, JsonlOptions, LrSchedule, LrScheduleType, NoiseBoostOptions, NoiseBoostStage, PreferenceRecord, RecordSource, ResolvedSchedule, RunEvents, RunResult, Series, StepEvent, TrainerState, TrainEvents, TrainKind, TrainOptions, TrainResult } from './api/recipes';
+export type { BpoDatasetOptions, BpoErrorInjectionOptions, EncodedImage, BpoGenerator, BpoSample, LoadTokenizerOptions, Tokenizer } from './api/recipes';
 export * as recipes from './api/recipes';

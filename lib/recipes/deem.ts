@@ -26,7 +26,7 @@ import { lineChartSvg } from '../plot/svg';
 import { tensor, type Tensor, type TensorLike } from '../tensor';
 import { checkOptions, numberOpt } from '../validate';
 import type { PreferenceRecord } from './data';
-import type { RecordSource } from './runner';
+import type { RecordSource, RunEvents, RunResult } from './runner';
 import { checkpointDir, latestCheckpoint, readTrainerState } from './state';
 import { startRun } from '../run_events';
 
@@ -157,20 +157,8 @@ export interface DeemStepEvent {
   lr: number;
 }
 
-export interface DeemResult {
-  stopped: 'done' | 'aborted';
-  step: number;
-  /** The last checkpoint written (undefined without out). */
-  checkpoint?: string;
-  history: DeemStepEvent[];
-}
-
-export type DeemEvents = {
-  step: (e: DeemStepEvent) => void;
-  checkpoint: (e: { step: number; dir: string }) => void;
-  done: (r: DeemResult) => void;
-  error: (e: Error) => void;
-};
+export type DeemResult = RunResult<DeemStepEvent>;
+export type DeemEvents = RunEvents<DeemStepEvent, DeemResult>;
 
 /** A running recipes.deem: events and the result (as recipes.train's TrainingRun). */
 export class DeemRun extends (EventEmitter as new () => TypedEmitter<DeemEvents>) {

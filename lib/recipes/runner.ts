@@ -92,20 +92,25 @@ export interface StepEvent {
   lr: number;
 }
 
-export interface TrainResult {
+/** How a training run (recipes.train, recipes.deem) ended, with its step events. */
+export interface RunResult<E> {
   stopped: 'done' | 'aborted';
   step: number;
   /** The last checkpoint written (undefined without out). */
   checkpoint?: string;
-  history: StepEvent[];
+  history: E[];
 }
 
-export type TrainEvents = {
-  step: (e: StepEvent) => void;
+/** The events of a training run with step events E and result R. */
+export type RunEvents<E, R> = {
+  step: (e: E) => void;
   checkpoint: (e: { step: number; dir: string }) => void;
-  done: (r: TrainResult) => void;
+  done: (r: R) => void;
   error: (e: Error) => void;
 };
+
+export type TrainResult = RunResult<StepEvent>;
+export type TrainEvents = RunEvents<StepEvent, TrainResult>;
 
 export class TrainingRun extends (EventEmitter as new () => TypedEmitter<TrainEvents>) {
   readonly result: Promise<TrainResult>;

@@ -26,7 +26,7 @@ import { lineChartSvg } from '../plot/svg';
 import { tensor, type Tensor, type TensorLike } from '../tensor';
 import { checkOptions, numberOpt } from '../validate';
 import type { PreferenceRecord } from './data';
-import type { RecordSource, RunEvents, RunResult } from './runner';
+import { cycle, type RecordSource, type RunEvents, type RunResult } from './runner';
 import { checkpointDir, latestCheckpoint, readTrainerState } from './state';
 import { startRun } from '../run_events';
 
@@ -188,22 +188,6 @@ export function deemBatch(records: readonly PreferenceRecord[]): Tensor<'float32
   return tensor(x, [records.length, nv, dv]);
 }
 
-/** Cycles over the source, re-iterating it each epoch, skipping the first `skip` records. */
-async function* cycle(source: RecordSource, skip: number): AsyncGenerator<PreferenceRecord> {
-  for (;;) {
-    let n = 0;
-    for await (const r of source as AsyncIterable<PreferenceRecord>) {
-      n++;
-      if (skip > 0) {
-        skip--;
-        continue;
-      }
-      yield r;
-    }
-    if (n === 0) fail('ERR_ARGUMENT', OP, 'expected a data source with at least one record (re-iterable for more than one epoch) but received none');
-  }
-}
-
 /**
  * DEEM training: per step, batchSize records' image features become x0, deemStep noises them
  * (t and the noise from seed and step), calls module.denoiser and module.backward, then
@@ -264,7 +248,7 @@ async function deemBody(run: DeemRun, module: DeemModule, source: RecordSource, 
     last = dir;
     run.emit('checkpoint', { step: state.step, dir });
   };
-  const it = cycle(source, state.position);
+  const it = cycle(OP, source, state.position);
   const t0 = Date.now();
   const startStep = state.step;
   let samples = 0;

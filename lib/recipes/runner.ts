@@ -123,8 +123,8 @@ export class TrainingRun extends (EventEmitter as new () => TypedEmitter<TrainEv
 
 const KEYS = ['kind', 'steps', 'batchSize', 'lr', 'lrSchedule', 'optimizer', 'dpo', 'noise', 'lora', 'full', 'reference', 'out', 'saveEvery', 'seed', 'signal', 'resume', 'imageToken', 'refresh'] as const;
 
-/** Cycles over the source (re-iterating it each epoch), skipping the first `skip` records. */
-async function* cycle(op: string, source: RecordSource, skip: number): AsyncGenerator<PreferenceRecord> {
+/** Cycles over the source (re-iterating it each epoch), skipping the first `skip` records (also recipes.deem's). */
+export async function* cycle(op: string, source: RecordSource, skip: number): AsyncGenerator<PreferenceRecord> {
   for (;;) {
     let n = 0;
     for await (const r of source as AsyncIterable<PreferenceRecord>) {

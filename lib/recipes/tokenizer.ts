@@ -3,7 +3,7 @@
  * (tokenizer.json + tokenizer_config.json) through `@huggingface/transformers`' AutoTokenizer, if
  * you installed that package (mmpref does not depend on it: it is imported dynamically, and a
  * missing package is an ERR_IO MmprefError naming it). Only the missing-package path and the
- * calling convention (with a stand-in module) are tested; the real package is not (docs/recipes.md).
+ * calling convention (with a stand-in module) are tested in CI; the real package was checked once by hand (docs/recipes.md).
  */
 import fs from 'node:fs';
 import path from 'node:path';

@@ -82,6 +82,9 @@ describe('recipes JSONL data', () => {
     npy('short.npy', '<f4', [2, 3], f32.subarray(0, 20));
     npy('rank3.npy', '<f4', [1, 2, 3], f32);
     fs.writeFileSync(path.join(d, 'junk.npy'), 'not numpy at all');
+    // the same checks for a .safetensors image (one reader for both formats)
+    models.saveSafetensors(path.join(d, 'nan.safetensors'), [['features', tensor(Float32Array.from([1, NaN]), [1, 2])]]);
+    models.saveSafetensors(path.join(d, 'rank1.safetensors'), [['features', tensor(Float32Array.from([1, 2]), [2])]]);
     const cases: [string, RegExp][] = [
       ['fortran.npy', /bad\.jsonl:1: .*fortran\.npy: expected a C-order array .* but received a Fortran-order one/],
       ['int.npy', /bad\.jsonl:1: .*expected a little-endian float dtype .* but received '<i4'/],
@@ -89,6 +92,8 @@ describe('recipes JSONL data', () => {
       ['rank3.npy', /bad\.jsonl:1: expected a finite \[Nv, Dv\] array in .*rank3\.npy but received shape \[1, 2, 3\]/],
       ['junk.npy', /bad\.jsonl:1: .*expected a NumPy \.npy file .* but received other bytes/],
       ['none.npy', /bad\.jsonl:1: .*expected a readable \.npy file but received .*none\.npy/],
+      ['nan.safetensors', /bad\.jsonl:1: expected a finite \[Nv, Dv\] array in .*nan\.safetensors \(tensor 'features'\) but received shape \[1, 2\] with non-finite values/],
+      ['rank1.safetensors', /bad\.jsonl:1: expected a finite \[Nv, Dv\] array in .*rank1\.safetensors \(tensor 'features'\) but received shape \[2\]/],
     ];
     for (const [image, re] of cases) {
       fs.writeFileSync(path.join(d, 'bad.jsonl'), JSON.stringify({ prompt: [1], chosen: [2], image }) + '\n');

@@ -70,31 +70,36 @@ function features(where: string, dir: string, v: unknown): PreferenceRecord['ima
   }
   const spec = typeof v === 'string' ? { path: v } : (v as { path?: unknown; key?: unknown });
   if (!spec || typeof spec.path !== 'string')
-    fail('ERR_FORMAT', OP, `${where}: expected 'image' as a .safetensors path, {path, key} or an inline [Nv][Dv] array but received ${JSON.stringify(v).slice(0, 60)}`);
-  const file = path.resolve(dir, spec.path);
+    fail('ERR_FORMAT', OP, `${where}: expected 'image' as a .safetensors or .npy path, {path, key} or an inline [Nv][Dv] array but received ${JSON.stringify(v).slice(0, 60)}`);
+  const a = arrayFile(where, path.resolve(dir, spec.path), spec.key, 'features', 'image');
+  if (a.shape.length !== 2 || a.data.some((x) => !Number.isFinite(x)))
+    fail('ERR_FORMAT', OP, `${where}: expected a finite [Nv, Dv] array in ${a.from} but received shape [${a.shape.join(', ')}]${a.shape.length === 2 ? ' with non-finite values' : ''}`);
+  return { features: a.data, shape: [a.shape[0]!, a.shape[1]!] };
+}
+
+/**
+ * A float array from a file next to the data: a NumPy .npy file, or a tensor of a .safetensors file
+ * (`key`, default `defaultKey`, else the first), read as float32; errors are line-numbered ERR_FORMAT.
+ */
+function arrayFile(where: string, file: string, key: unknown, defaultKey: string, what: string): { data: Float32Array; shape: number[]; from: string } {
   if (file.endsWith('.npy')) {
-    let a: ReturnType<typeof readNpy>;
     try {
-      a = readNpy(file, OP);
+      return { ...readNpy(file, OP), from: file };
     } catch (e) {
       return fail('ERR_FORMAT', OP, `${where}: ${(e as Error).message.replace(`${OP}: `, '')}`);
     }
-    if (a.shape.length !== 2 || a.data.some((x) => !Number.isFinite(x)))
-      fail('ERR_FORMAT', OP, `${where}: expected a finite [Nv, Dv] array in ${file} but received shape [${a.shape.join(', ')}]${a.shape.length === 2 ? ' with non-finite values' : ''}`);
-    return { features: a.data, shape: [a.shape[0]!, a.shape[1]!] };
   }
   let map;
   try {
     map = loadSafetensors(file, { dtype: 'float32' });
   } catch (e) {
-    fail('ERR_FORMAT', OP, `${where}: expected a readable .safetensors image file but received ${file} (${(e as Error).message})`);
+    return fail('ERR_FORMAT', OP, `${where}: expected a readable .safetensors ${what} file but received ${file} (${(e as Error).message})`);
   }
-  const key = typeof spec.key === 'string' ? spec.key : map.has('features') ? 'features' : [...map.keys()][0]!;
-  const t = map.get(key);
+  const k = typeof key === 'string' ? key : map.has(defaultKey) ? defaultKey : [...map.keys()][0]!;
+  const t = map.get(k);
   try {
-    if (!t || t.shape.length !== 2 || t.dtype !== 'float32')
-      fail('ERR_FORMAT', OP, `${where}: expected a float32 [Nv, Dv] tensor '${key}' in ${file} but received ${t ? `${t.dtype} [${t.shape.join(', ')}]` : 'none'}`);
-    return { features: Float32Array.from(t.toFloat32Array()), shape: [t.shape[0]!, t.shape[1]!] };
+    if (!t) return fail('ERR_FORMAT', OP, `${where}: expected a tensor '${k}' in ${file} but received none`);
+    return { data: Float32Array.from(t.toFloat32Array()), shape: [...t.shape], from: `${file} (tensor '${k}')` };
   } finally {
     for (const x of map.values()) x.dispose();
   }
@@ -105,35 +110,10 @@ function pixels(where: string, dir: string, v: unknown): PreferenceRecord['pixel
   const spec = typeof v === 'string' ? { path: v } : (v as { path?: unknown; key?: unknown });
   if (!spec || typeof spec !== 'object' || typeof spec.path !== 'string')
     fail('ERR_FORMAT', OP, `${where}: expected 'pixels' as a .npy or .safetensors path or {path, key} but received ${JSON.stringify(v)?.slice(0, 60)}`);
-  const file = path.resolve(dir, spec.path);
-  let data: Float32Array;
-  let shape: number[];
-  if (file.endsWith('.npy')) {
-    try {
-      ({ data, shape } = readNpy(file, OP));
-    } catch (e) {
-      return fail('ERR_FORMAT', OP, `${where}: ${(e as Error).message.replace(`${OP}: `, '')}`);
-    }
-  } else {
-    let map;
-    try {
-      map = loadSafetensors(file, { dtype: 'float32' });
-    } catch (e) {
-      return fail('ERR_FORMAT', OP, `${where}: expected a readable .npy or .safetensors pixels file but received ${file} (${(e as Error).message})`);
-    }
-    const key = typeof spec.key === 'string' ? spec.key : map.has('pixels') ? 'pixels' : [...map.keys()][0]!;
-    const t = map.get(key);
-    try {
-      if (!t) return fail('ERR_FORMAT', OP, `${where}: expected a tensor '${key}' in ${file} but received none`);
-      data = Float32Array.from(t.toFloat32Array());
-      shape = [...t.shape];
-    } finally {
-      for (const x of map.values()) x.dispose();
-    }
-  }
-  if (shape.length < 1 || data.some((x) => !Number.isFinite(x)))
-    fail('ERR_FORMAT', OP, `${where}: expected finite pixels of rank >= 1 in ${file} but received shape [${shape.join(', ')}]${shape.length ? ' with non-finite values' : ''}`);
-  return { data, shape };
+  const a = arrayFile(where, path.resolve(dir, spec.path), spec.key, 'pixels', 'pixels');
+  if (a.shape.length < 1 || a.data.some((x) => !Number.isFinite(x)))
+    fail('ERR_FORMAT', OP, `${where}: expected finite pixels of rank >= 1 in ${a.from} but received shape [${a.shape.join(', ')}]${a.shape.length ? ' with non-finite values' : ''}`);
+  return { data: a.data, shape: a.shape };
 }
 
 /** Parses one JSONL line (throws a line-numbered ERR_FORMAT MmprefError). */

@@ -58,6 +58,10 @@ describe('recipes.bpo', () => {
     expect(seen[0]).not.toEqual(Array.from(records[0]!.image!.features)); // the first call sees the diffused pixels
     expect(seen[1]).toEqual(Array.from(records[0]!.image!.features));
     expect(Array.from(viaPixels[0]!.image!.features)).toEqual(Array.from(records[0]!.image!.features)); // clean features for training
+    // ... and bpoDataset (so recipes.bpo) trains on those clean features
+    const ds = await recipes.bpoDataset(m, px, { weakening: { seed: 4, temperature: 1, encodeImage } });
+    expect(ds.records.map((r) => Array.from(r.image!.features))).toEqual(records.map((r) => Array.from(r.image!.features)));
+    expect(ds.records.map((r) => r.rejected)).toEqual(viaFeatures.map((r) => r.rejected));
     // a record with both: its features are the clean branch, the encoder only sees the weakened pixels
     seen.length = 0;
     await recipes.bpoRejected(m, [{ ...px[0]!, image: records[0]!.image }], { seed: 4, encodeImage });

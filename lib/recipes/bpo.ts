@@ -18,7 +18,7 @@ import type { LlamaModel } from '../models/llama';
 import { diffuse } from '../ops/diffuse';
 import { contrastive } from '../ops/contrastive';
 import { sample } from '../ops/sample';
-import { tensor, type Tensor } from '../tensor';
+import { Tensor, tensor } from '../tensor';
 import type { FloatDType } from '../dtype';
 import { checkOptions, numberOpt } from '../validate';
 import { generate } from '../models/generate';
@@ -62,45 +62,36 @@ export const BPO_DEFAULTS = {
   lrSchedule: { type: 'cosine', warmupRatio: 0.03 },
 } as const;
 
-async function encoded(op: string, enc: NonNullable<BpoGenerateOptions['encodeImage']>, px: Tensor<'float32'>, r: PreferenceRecord): Promise<PreferenceRecord['image']> {
-  const e = await enc(px, r);
-  if (e instanceof Object && 'features' in e && !('dtype' in e)) {
-    const [nv, dv] = e.shape ?? [];
-    if (!(e.features instanceof Float32Array) || !Number.isSafeInteger(nv) || !Number.isSafeInteger(dv) || nv! * dv! !== e.features.length)
-      fail('ERR_SHAPE', op, `expected encodeImage to return float32 features [Nv, Dv] but received ${e.shape ? `shape [${e.shape.join(', ')}] over ${e.features?.length} values` : 'no shape'}`);
+async function encoded(op: string, enc: NonNullable<BpoGenerateOptions['encodeImage']>, pixels: Float32Array, shape: readonly number[], r: PreferenceRecord): Promise<PreferenceRecord['image']> {
+  const e = await enc(tensor(pixels, shape), r);
+  if (!(e instanceof Tensor)) {
+    const [nv, dv] = e?.shape ?? [];
+    if (!(e?.features instanceof Float32Array) || !Number.isSafeInteger(nv) || !Number.isSafeInteger(dv) || nv! * dv! !== e.features.length)
+      fail('ERR_SHAPE', op, `expected encodeImage to return float32 features [Nv, Dv] but received ${e?.shape ? `shape [${e.shape.join(', ')}] over ${e.features?.length} values` : 'no shape'}`);
     return { features: e.features, shape: [nv!, dv!] };
   }
-  const t = e as Tensor;
-  if (!t || typeof t.toFloat32Array !== 'function' || t.shape?.length !== 2)
-    fail('ERR_SHAPE', op, `expected encodeImage to return a [Nv, Dv] tensor but received ${t && t.shape ? `shape [${t.shape.join(', ')}]` : typeof t}`);
-  return { features: Float32Array.from(t.toFloat32Array()), shape: [t.shape[0]!, t.shape[1]!] };
+  if (e.shape.length !== 2) fail('ERR_SHAPE', op, `expected encodeImage to return a [Nv, Dv] tensor but received shape [${e.shape.join(', ')}]`);
+  return { features: Float32Array.from(e.toFloat32Array()), shape: [e.shape[0]!, e.shape[1]!] };
 }
 
-/** The clean and the weakened record: with raw pixels through encodeImage, else the features noised. */
-async function branchesOf(op: string, r: PreferenceRecord, t: number, seed: number, enc: BpoGenerateOptions['encodeImage']): Promise<[PreferenceRecord, PreferenceRecord]> {
-  if (!r.pixels) return [r, weaken(r, t, seed)];
-  if (!enc) fail('ERR_ARGUMENT', op, `expected encodeImage (your vision encoder) for record line ${r.line}'s raw pixels but received none`);
-  const px = tensor(r.pixels.data, [1, ...r.pixels.shape]);
-  const d = diffuse(px, { t, seed, offset: 0 });
-  try {
-    const noised = d.xt.reshape(r.pixels.shape) as Tensor<'float32'>;
-    const weak = await encoded(op, enc!, noised, r);
-    const clean = r.image ?? (await encoded(op, enc!, tensor(r.pixels.data, r.pixels.shape), r));
-    return [{ ...r, image: clean }, { ...r, image: weak }];
-  } finally {
-    px.dispose();
-    d.xt.dispose();
-  }
-}
-
-function weaken(r: PreferenceRecord, t: number, seed: number): PreferenceRecord {
-  if (!r.image) return r;
-  const x0 = tensor(r.image.features, [1, r.image.shape[0], r.image.shape[1]]);
+/** `data` of `shape` diffused to step t (Philox seed, offset 0), as a new array. */
+function diffused(data: Float32Array, shape: readonly number[], t: number, seed: number): Float32Array {
+  const x0 = tensor(data, [1, ...shape]);
   const d = diffuse(x0, { t, seed, offset: 0 });
-  const out = { ...r, image: { features: Float32Array.from(d.xt.toFloat32Array()), shape: r.image.shape } };
+  const out = Float32Array.from(d.xt.toFloat32Array());
   x0.dispose();
   d.xt.dispose();
   return out;
+}
+
+/** The clean and the weakened record: raw pixels are diffused and go through encodeImage, else the features are diffused. */
+async function branchesOf(op: string, r: PreferenceRecord, t: number, seed: number, enc: BpoGenerateOptions['encodeImage']): Promise<[PreferenceRecord, PreferenceRecord]> {
+  if (!r.pixels) return [r, r.image ? { ...r, image: { features: diffused(r.image.features, r.image.shape, t, seed), shape: r.image.shape } } : r];
+  if (!enc) fail('ERR_ARGUMENT', op, `expected encodeImage (your vision encoder) for record line ${r.line}'s raw pixels but received none`);
+  const { data, shape } = r.pixels;
+  const weak = await encoded(op, enc!, diffused(data, shape, t, seed), shape, r);
+  const clean = r.image ?? (await encoded(op, enc!, data, shape, r));
+  return [{ ...r, image: clean }, { ...r, image: weak }];
 }
 
 /** Generates one VCD answer per record (see the module comment): records with `rejected` set. */
@@ -292,8 +283,12 @@ export async function bpoDataset(model: LlamaModel, data: RecordSource, options:
   const recs: PreferenceRecord[] = [];
   for await (const r of data as AsyncIterable<PreferenceRecord>) recs.push(r);
   const negs: PreferenceRecord[][] = [];
-  for (const g of new Set(gens)) negs.push(g === 'weakening' ? await bpoRejected(model, recs, o.weakening) : await bpoErrorInjection(model, recs, o.injection));
-  const samples = recs.map((r, i) => ({ record: r, completions: [{ tokens: r.chosen, score: 1 }, ...negs.map((n) => ({ tokens: n[i]!.rejected!, score: 0 }))] }));
+  let base = recs; // the training records: with raw pixels, the weakening's (they carry the clean encoded features)
+  for (const g of new Set(gens)) {
+    const n = g === 'weakening' ? (base = await bpoRejected(model, recs, o.weakening)) : await bpoErrorInjection(model, recs, o.injection);
+    negs.push(n);
+  }
+  const samples = recs.map((r, i) => ({ record: base[i]!, completions: [{ tokens: r.chosen, score: 1 }, ...negs.map((n) => ({ tokens: n[i]!.rejected!, score: 0 }))] }));
   return bpoPairs(samples, o.filterSize === undefined ? {} : { filterSize: o.filterSize });
 }
 

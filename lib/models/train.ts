@@ -26,7 +26,7 @@ import type { FloatDType } from '../dtype';
 import { fail } from '../errors';
 import { Tensor, tensor, zeros, type TensorLike } from '../tensor';
 import { checkOptions, enumOpt, expectShape, sameDevice, tensorArg, boolOpt } from '../validate';
-import type { LlamaLayer, LlamaModel } from './llama';
+import type { LlamaLayer, LlamaModel, LlavaProjector } from './llama';
 import type { LoraState, LoraTarget } from './lora';
 
 export interface TrainBatch {
@@ -240,6 +240,13 @@ function layerForward(model: LlamaModel, l: number, x: Tensor<FloatDType>, s: Sa
   return { y, saved };
 }
 
+/** LLaVA's projector forward: h = linear_1(vf), a = GELU(h) (exact), p = linear_2(a); h and a are what the backward needs. */
+export function projectorForward(pr: LlavaProjector, vf: Tensor<FloatDType>): { h: Tensor<FloatDType>; a: Tensor<FloatDType>; p: Tensor<FloatDType> } {
+  const h = linear(vf, pr.w1, pr.b1 ? { bias: pr.b1 } : {}) as Tensor<FloatDType>;
+  const a = gelu(h) as Tensor<FloatDType>;
+  return { h, a, p: linear(a, pr.w2, pr.b2 ? { bias: pr.b2 } : {}) as Tensor<FloatDType> };
+}
+
 /** Projector forward (Linear, exact GELU, Linear) and the splice of its rows into x (CPU). */
 function splice(op: string, model: LlamaModel, s: SavedActivations, x: Tensor<FloatDType>, features: TensorLike, startsIn: ArrayLike<number> | undefined): void {
   const pr = model.projector;
@@ -256,9 +263,7 @@ function splice(op: string, model: LlamaModel, s: SavedActivations, x: Tensor<Fl
     if (!Number.isInteger(v) || v < 0 || v + nv > T) fail('ERR_RANGE', op, `expected imageStarts[${i}] an integer in [0, ${T - nv}] but received ${v}`);
     return v;
   });
-  const h = linear(vf, pr.w1, pr.b1 ? { bias: pr.b1 } : {}) as Tensor<FloatDType>;
-  const a = gelu(h) as Tensor<FloatDType>;
-  const p = linear(a, pr.w2, pr.b2 ? { bias: pr.b2 } : {}) as Tensor<FloatDType>;
+  const { h, a, p } = projectorForward(pr, vf);
   const dst = x.data as Float32Array | Uint16Array;
   const src = p.data as Float32Array | Uint16Array;
   for (let b = 0; b < B; b++) dst.set(src.subarray(b * nv * D, (b + 1) * nv * D), (b * T + starts[b]!) * D);

@@ -18,8 +18,7 @@
 import { fail } from '../errors';
 import { generate } from '../models/generate';
 import type { LlamaModel } from '../models/llama';
-import { gelu } from '../ops/gelu';
-import { linear } from '../ops/linear';
+import { projectorForward } from '../models/train';
 import { meanPoolNormalize } from '../ops/mean_pool_normalize';
 import { filter } from '../ops/cosine';
 import { tensor, type Tensor } from '../tensor';
@@ -99,9 +98,7 @@ export function rowsInputs(
   });
   const emb = model.embedTokens(tensor(ids, [rows.length, T]));
   const vf = tensor(r.image.features, [r.image.shape[0], r.image.shape[1]]);
-  const h = linear(vf, pr.w1, pr.b1 ? { bias: pr.b1 } : {}) as Tensor<FloatDType>;
-  const a = gelu(h);
-  const v = linear(a as Tensor<FloatDType>, pr.w2, pr.b2 ? { bias: pr.b2 } : {});
+  const { h, a, p: v } = projectorForward(pr, vf);
   const all = Float32Array.from(emb.toFloat32Array());
   const vis = v.toFloat32Array();
   pads.forEach((p, b) => all.set(vis, (b * T + p) * D));

@@ -38,6 +38,12 @@ describe('train steps', () => {
     // the base weights did not move: adapters off gives the first reference again
     const again = train.dpoStep(m, { tokens, labels }, { beta: 0.5, params: [] as string[] });
     expect(Array.from(again.refChosen.toFloat32Array())).toEqual(Array.from(refC.toFloat32Array()));
+    // a frozen reference model (full fine-tuning): the base model as a separate model gives the same references
+    const frozen = models.LlamaModel.random(CFG, { seed: 1, initStd: 0.3 });
+    const viaModel = train.dpoStep(m, { tokens, labels }, { beta: 0.5, params: [] as string[], reference: frozen });
+    expect(Array.from(viaModel.refChosen.toFloat32Array())).toEqual(Array.from(refC.toFloat32Array()));
+    expect(Array.from(viaModel.refRejected.toFloat32Array())).toEqual(Array.from(refR.toFloat32Array()));
+    expect(m.adaptersEnabled).toBe(true);
   });
 
   it('sftStep: full fine-tuning with AdamW lowers the token-mean cross-entropy', () => {
@@ -93,6 +99,7 @@ describe('train steps', () => {
   it('bad use is typed', () => {
     const m = models.LlamaModel.random(CFG, { seed: 5 });
     expectError(() => train.dpoStep(m, { tokens, labels }), 'ERR_ARGUMENT'); // no adapters, no refs
+    expectError(() => train.dpoStep(m, { tokens, labels }, { reference: {} as never }), 'ERR_ARGUMENT', /expected reference as a models\.LlamaModel but received object/);
     expectError(() => train.dpoStep(m, { tokens: tensor(Int32Array.from(rows.flat().slice(0, 3 * T)), [3, T]), labels }), 'ERR_SHAPE');
     expectError(() => new train.AdamW([]), 'ERR_ARGUMENT');
     const opt = new train.AdamW(m.parameters());

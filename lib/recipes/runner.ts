@@ -19,9 +19,7 @@ import type { LoraOptions } from '../models/lora';
 import type { TrainNoiseOptions } from '../models/train';
 import type { DpoLossOptions } from '../ops/dpo_loss';
 import { AdamW, type AdamWOptions } from '../train/optimizer';
-import { linearLogps } from '../ops/linear_logps';
-import { tensor, type Tensor } from '../tensor';
-import { dpoStep, sftStep, type DpoStepBatch } from '../train/steps';
+import { dpoStep, sftStep } from '../train/steps';
 import { boolOpt, checkOptions, enumOpt, numberOpt } from '../validate';
 import { dpoBatch, sftBatch } from './batch';
 import type { PreferenceRecord } from './data';
@@ -173,20 +171,6 @@ function copyModel(model: LlamaModel): LlamaModel {
   }
 }
 
-/** Reference log-probs of a DPO batch from the frozen model (no activations kept), as dpoStep's default. */
-function referenceLogps(ref: LlamaModel, batch: DpoStepBatch, average: boolean): { refChosen: Tensor<'float32'>; refRejected: Tensor<'float32'> } {
-  const { labels, refChosen: _c, refRejected: _r, ...inputs } = batch;
-  const { hidden, saved } = ref.forwardTrain(inputs, { checkpoint: true, logits: 'none' });
-  saved.dispose();
-  const r = linearLogps(hidden, ref.lmHead, labels, { ignoreIndex: -100, shift: true, average });
-  hidden.dispose();
-  r.counts.dispose();
-  const a = r.logps.toFloat32Array();
-  r.logps.dispose();
-  const B = a.length / 2;
-  return { refChosen: tensor(a.slice(0, B), [B]), refRejected: tensor(a.slice(B), [B]) };
-}
-
 async function body(run: TrainingRun, model: LlamaModel, source: RecordSource, o: Resolved): Promise<TrainResult> {
   const op = 'recipes.train';
   if (!o.full && model.loraParameters().length === 0) model.addLora({ rank: 8, alpha: 16, targets: ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'], seed: o.seed, ...o.lora });
@@ -263,8 +247,7 @@ async function loop(run: TrainingRun, model: LlamaModel, source: RecordSource, o
       const next = state.step + 1;
       opt.lr = state.lr * lrFactor(schedule, state.step);
       if (o.kind === 'dpo') {
-        if (reference) Object.assign(batch, referenceLogps(reference, batch, o.dpo?.average ?? false));
-        const m = dpoStep(model, batch, { beta: 0.1, ...o.dpo, ...noise, optimizer: opt });
+        const m = dpoStep(model, batch, { beta: 0.1, ...o.dpo, ...noise, optimizer: opt, ...(reference ? { reference } : {}) });
         m.refChosen.dispose();
         m.refRejected.dispose();
         tokens += m.tokens;

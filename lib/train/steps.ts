@@ -1,7 +1,7 @@
 /**
  * One training step of a LlamaModel, end to end on mmpref kernels:
- * - dpoStep: reference log-probs (given, or the same model with its LoRA adapters switched off:
- *   no second copy of the weights, no activations kept), the policy forward of the concatenated
+ * - dpoStep: reference log-probs (given, from a frozen `reference` model, or the same model with its
+ *   LoRA adapters switched off: no second copy of the weights; no activations kept), the policy forward of the concatenated
  *   chosen + rejected rows (NoiseBoost on the chosen rows' visual tokens when asked), dpo.step
  *   (any loss type), the backward and, unless accumulating, the optimizer update.
  * - sftStep: the same with the token-mean cross-entropy.
@@ -14,7 +14,7 @@
  */
 import { fail } from '../errors';
 import type { FloatDType } from '../dtype';
-import type { LlamaModel } from '../models/llama';
+import { LlamaModel } from '../models/llama';
 import { trainableNames, type TrainBatch, type TrainNoiseOptions } from '../models/train';
 import { crossEntropy } from '../ops/cross_entropy';
 import { linearCrossEntropy, linearLogps } from '../ops/linear_logps';
@@ -59,7 +59,11 @@ interface CommonStepOptions {
   memoryBudget?: number;
 }
 
-export type DpoStepOptions = DpoLossOptions & CommonStepOptions;
+export type DpoStepOptions = DpoLossOptions &
+  CommonStepOptions & {
+    /** A frozen reference model for the reference log-probs (full fine-tuning); default: this model with its adapters off. */
+    reference?: LlamaModel;
+  };
 export type SftStepOptions = CommonStepOptions;
 
 export interface StepMetrics {
@@ -124,30 +128,35 @@ function rowsOf(op: string, model: LlamaModel, b: StepBatch): number {
   return rows;
 }
 
-/** Reference log-probs of every row: the model with its adapters off, no activations kept. */
-function referenceLogps(op: string, model: LlamaModel, batch: StepBatch, rowOpts: { ignoreIndex?: number; shift: boolean; average?: boolean }, fused: boolean, memoryBudget?: number): Tensor<'float32'> {
-  if (!model._activeLora)
-    fail('ERR_ARGUMENT', op, 'expected refChosen and refRejected, or LoRA adapters on the model (its base weights are the reference), or referenceFree: true');
-  model.setAdaptersEnabled(false);
+/**
+ * Reference log-probs of every row, no activations kept: from `reference` (a frozen model), else
+ * the model itself with its adapters off.
+ */
+function referenceLogps(op: string, model: LlamaModel, reference: LlamaModel | undefined, batch: StepBatch, rowOpts: { ignoreIndex?: number; shift: boolean; average?: boolean }, fused: boolean, memoryBudget?: number): Tensor<'float32'> {
+  if (!reference && !model._activeLora)
+    fail('ERR_ARGUMENT', op, 'expected refChosen and refRejected, a reference model, LoRA adapters on the model (its base weights are the reference), or referenceFree: true');
+  const ref = reference ?? model;
+  if (!reference) model.setAdaptersEnabled(false);
   try {
     const { labels: _l, refChosen: _c, refRejected: _r, ...inputs } = batch as DpoStepBatch;
-    const { logits, hidden, saved } = model.forwardTrain(inputs, { checkpoint: true, logits: fused ? 'none' : 'all' });
+    const { logits, hidden, saved } = ref.forwardTrain(inputs, { checkpoint: true, logits: fused ? 'none' : 'all' });
     saved.dispose();
-    const r = fused ? linearLogps(hidden, model.lmHead, batch.labels, { ...rowOpts, ...(memoryBudget ? { memoryBudget } : {}) }) : sequenceLogps(logits!, batch.labels, rowOpts);
+    const r = fused ? linearLogps(hidden, ref.lmHead, batch.labels, { ...rowOpts, ...(memoryBudget ? { memoryBudget } : {}) }) : sequenceLogps(logits!, batch.labels, rowOpts);
     hidden.dispose();
     logits?.dispose();
     r.counts.dispose();
     return r.logps;
   } finally {
-    model.setAdaptersEnabled(true);
+    if (!reference) model.setAdaptersEnabled(true);
   }
 }
 
 /** One DPO step (chosen rows first, then rejected: 2B rows). */
 export function dpoStep(model: LlamaModel, batch: DpoStepBatch, options: DpoStepOptions = {}): DpoStepMetrics {
   const op = 'train.dpoStep';
-  const o = checkOptions(op, options, [...LOSS_KEYS, ...COMMON_KEYS]);
+  const o = checkOptions(op, options, [...LOSS_KEYS, ...COMMON_KEYS, 'reference']);
   const b = checkOptions(op, batch, ['tokens', 'inputsEmbeds', 'attentionMask', 'positions', 'visualFeatures', 'imageStarts', 'labels', 'refChosen', 'refRejected']);
+  if (o.reference !== undefined && !(o.reference instanceof LlamaModel)) fail('ERR_ARGUMENT', op, `expected reference as a models.LlamaModel but received ${typeof o.reference}`);
   const rows = rowsOf(op, model, b);
   if (rows % 2 || rows < 2) fail('ERR_SHAPE', op, `expected an even number of rows (chosen, then rejected) but received ${rows}`);
   const B = rows / 2;
@@ -166,7 +175,7 @@ export function dpoStep(model: LlamaModel, batch: DpoStepBatch, options: DpoStep
     refC = tensorArg(op, 'refChosen', b.refChosen, ['float32'], 1) as Tensor<'float32'>;
     refR = tensorArg(op, 'refRejected', b.refRejected, ['float32'], 1) as Tensor<'float32'>;
   } else {
-    const all = referenceLogps(op, model, b, { ignoreIndex, shift, average }, fused, o.memoryBudget);
+    const all = referenceLogps(op, model, o.reference, b, { ignoreIndex, shift, average }, fused, o.memoryBudget);
     const a = all.toFloat32Array();
     refC = tensor(a.slice(0, B), [B]);
     refR = tensor(a.slice(B), [B]);

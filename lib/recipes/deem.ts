@@ -26,7 +26,7 @@ import { lineChartSvg } from '../plot/svg';
 import { tensor, type Tensor, type TensorLike } from '../tensor';
 import { checkOptions, numberOpt } from '../validate';
 import type { PreferenceRecord } from './data';
-import { cycle, type RecordSource, type RunEvents, type RunResult } from './runner';
+import { cycle, openMetrics, type RecordSource, type RunEvents, type RunResult } from './runner';
 import { checkpointDir, latestCheckpoint, readTrainerState } from './state';
 import { startRun } from '../run_events';
 
@@ -229,14 +229,7 @@ async function deemBody(run: DeemRun, module: DeemModule, source: RecordSource, 
     state = { ...state, step: s.step, position: s.position, seed: s.seed, lr: s.lr };
     await module.load!(from);
   }
-  const metricsFile = o.out ? path.join(o.out, 'metrics.jsonl') : undefined;
-  const history: DeemStepEvent[] = [];
-  if (metricsFile) {
-    fs.mkdirSync(o.out!, { recursive: true });
-    if (from && fs.existsSync(metricsFile))
-      for (const l of fs.readFileSync(metricsFile, 'utf8').split('\n')) if (l.trim()) { const e = JSON.parse(l) as DeemStepEvent; if (e.step <= state.step) history.push(e); }
-    fs.writeFileSync(metricsFile, history.map((e) => JSON.stringify(e) + '\n').join(''));
-  }
+  const { metricsFile, history } = openMetrics<DeemStepEvent>(o.out, from, state.step);
   let last: string | undefined = from;
   const save = async () => {
     if (!o.out) return;

@@ -202,16 +202,28 @@ async function body(run: TrainingRun, model: LlamaModel, source: RecordSource, o
   }
 }
 
+/**
+ * A run's metrics.jsonl under `out` (none without out): fresh, or on resume from a checkpoint the
+ * events up to its step (later ones, written after that checkpoint, are dropped and the file rewritten).
+ */
+export function openMetrics<E extends { step: number }>(out: string | undefined, from: string | undefined, step: number): { metricsFile?: string; history: E[] } {
+  const history: E[] = [];
+  if (!out) return { history };
+  const metricsFile = path.join(out, 'metrics.jsonl');
+  fs.mkdirSync(out, { recursive: true });
+  if (from && fs.existsSync(metricsFile))
+    for (const l of fs.readFileSync(metricsFile, 'utf8').split('\n')) {
+      if (!l.trim()) continue;
+      const e = JSON.parse(l) as E;
+      if (e.step <= step) history.push(e);
+    }
+  fs.writeFileSync(metricsFile, history.map((e) => JSON.stringify(e) + '\n').join(''));
+  return { metricsFile, history };
+}
+
 async function loop(run: TrainingRun, model: LlamaModel, source: RecordSource, o: Resolved, state: TrainerState, from: string | undefined, opt: AdamW, schedule: ResolvedSchedule, reference: LlamaModel | undefined): Promise<TrainResult> {
   const op = 'recipes.train';
-  const metricsFile = o.out ? path.join(o.out, 'metrics.jsonl') : undefined;
-  const history: StepEvent[] = [];
-  if (metricsFile) {
-    fs.mkdirSync(o.out!, { recursive: true });
-    if (from && fs.existsSync(metricsFile))
-      for (const l of fs.readFileSync(metricsFile, 'utf8').split('\n')) if (l.trim()) { const e = JSON.parse(l) as StepEvent; if (e.step <= state.step) history.push(e); }
-    fs.writeFileSync(metricsFile, history.map((e) => JSON.stringify(e) + '\n').join(''));
-  }
+  const { metricsFile, history } = openMetrics<StepEvent>(o.out, from, state.step);
   let last: string | undefined = from;
   const save = () => {
     if (!o.out) return;

@@ -27,7 +27,7 @@ export const GENERATE_USAGE = `usage: mmpref generate --recipe bdhs|bpo --model 
                       prompt's token ids around the chosen answer (default with --tokenizer:
                       recipes.ERROR_INJECTION_TEMPLATE tokenized)
   --tokenizer DIR     tokenizer.json directory, for promptText/chosenText fields and the default
-                      injection prompt (needs the optional package @huggingface/transformers; untested)
+                      injection prompt (needs the optional package @huggingface/transformers)
   --filter-size N     bpo: drop records with a completion longer than N tokens (default 350)
   --max-new-tokens N  new tokens per answer (default: bdhs/weakening the chosen length, injection 1024)
   --seed N            sampling and mask seed (default 0)

@@ -16,7 +16,7 @@ type Raw = (...args: unknown[]) => unknown;
 export function callOp<D extends OpDecl, R = void>(d: D, named: NamedArgs<D>, async: false): R;
 export function callOp<D extends OpDecl, R = void>(d: D, named: NamedArgs<D>, async: true): Promise<R>;
 export function callOp<D extends OpDecl>(d: D, named: NamedArgs<D>, async: boolean): unknown {
-  if (!d.plan.empty) fastCheck(d)(named as Record<string, unknown>);
+  checkArgs(d, named as Record<string, unknown>);
   return d.invoke((native as unknown as Record<string, Raw>)[d.name]!, named as Record<string, unknown>, async);
 }
 
@@ -30,7 +30,7 @@ export interface Prepared<R> {
 
 /** A prepared native call of `d` returning `result` (e.g. the output tensor). */
 export function prepared<D extends OpDecl, R>(d: D, named: NamedArgs<D>, result: R): Prepared<R> {
-  if (!d.plan.empty) fastCheck(d)(named as Record<string, unknown>);
+  checkArgs(d, named as Record<string, unknown>);
   return new PreparedCall(d, named as Record<string, unknown>, result);
 }
 

@@ -108,9 +108,9 @@ export interface CheckStep {
   readonly text: string;
 }
 
-/** The rule as words, as lib/validate.ts numberArg writes it. */
-export function rangeText(r: NumberRange): string {
-  const parts = ['a finite number'];
+/** The rule as words ("a finite number >= 0 < 1"); lib/validate.ts numberArg's messages use it too. */
+export function rangeText(r: NumberRange, what = 'a finite number'): string {
+  const parts = [what];
   if (r.min !== undefined) parts.push(`>= ${r.min}`);
   if (r.gt !== undefined) parts.push(`> ${r.gt}`);
   if (r.max !== undefined) parts.push(`<= ${r.max}`);

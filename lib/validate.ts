@@ -5,6 +5,7 @@
  */
 import type { DType } from './dtype';
 import { fail } from './errors';
+import { rangeText } from './op_decl';
 import { Tensor, asTensor, describe, empty } from './tensor';
 
 export const shapeStr = (s: readonly number[]): string => `[${s.join(', ')}]`;
@@ -89,13 +90,7 @@ export function numberArg(op: string, name: string, v: unknown, rule: NumberRule
 }
 
 function ruleStr(r: NumberRule): string {
-  const parts: string[] = [];
-  parts.push(r.integer ? 'an integer' : r.allowInfinity ? 'a number' : 'a finite number');
-  if (r.min !== undefined) parts.push(`>= ${r.min}`);
-  if (r.gt !== undefined) parts.push(`> ${r.gt}`);
-  if (r.max !== undefined) parts.push(`<= ${r.max}`);
-  if (r.lt !== undefined) parts.push(`< ${r.lt}`);
-  return parts.join(' ');
+  return rangeText(r, r.integer ? 'an integer' : r.allowInfinity ? 'a number' : 'a finite number');
 }
 
 export function boolOpt(op: string, name: string, v: unknown, dflt: boolean): boolean {

@@ -12,9 +12,11 @@
 // test "pending", no failure counted anywhere and (vitest 4.1) even success: true: only the exit
 // status shows it (checked by scripts/ci-selftest.sh), so the exit status alone turns it red.
 // Prints the reasons, then a last line "counts: P F" for .ci/run's totals, where F counts failed
-// tests, failed files without a failed test, and one for each other reason above. Exits 0 if green.
+// tests, failed files without a failed test, and one for each other reason above; before it, a line
+// "failed-test: FILE > NAME: first line of the message" for each failed test. Exits 0 if green.
 'use strict';
 const fs = require('node:fs');
+const path = require('node:path');
 
 const [file, statusArg, label = 'vitest', minArg] = process.argv.slice(2);
 const status = Number(statusArg);
@@ -28,6 +30,7 @@ const reasons = [];
 let passed = 0;
 let failed = 0;
 let report = null;
+const failedNames = [];
 try {
   report = JSON.parse(fs.readFileSync(file, 'utf8'));
 } catch (e) {
@@ -42,6 +45,11 @@ if (report) {
   if (failedTests > 0) reasons.push(`${failedTests} failed test(s)`);
   for (const f of files) {
     const asserts = Array.isArray(f.assertionResults) ? f.assertionResults : [];
+    for (const a of asserts.filter((x) => x.status === 'failed')) {
+      // one line per failed test, picked up by .ci/run so that the end of the log names it
+      const why = String((a.failureMessages || [])[0] || '').split('\n')[0].slice(0, 200);
+      failedNames.push(`${path.relative(process.cwd(), String(f.name))} > ${a.fullName || a.title}${why ? `: ${why}` : ''}`);
+    }
     if (f.status === 'skipped' || f.status === 'todo') {
       console.log(`    ${label}: file ${f.name} ${f.status} (allowed; counted in "skipped")`);
     } else if (f.status !== 'passed' && !asserts.some((a) => a.status === 'failed')) {
@@ -75,6 +83,7 @@ if (report) {
   reasons.push('vitest exited 0 but wrote no report');
 }
 for (const r of reasons) console.log(`    ${label}: ${r}`);
+for (const n of failedNames) console.log(`failed-test: ${n}`);
 const green = failed === 0 && reasons.length === 0;
 console.log(green ? `--- ${label}: clean pass` : `--- ${label}: NOT a clean pass`);
 console.log(`counts: ${passed} ${failed}`);

@@ -7,8 +7,9 @@
 import { fail } from './errors';
 import { native, withCallerStack } from './native';
 import { type CheckStep, NAMED_DIM as NAMED_DIM_DECL, type NamedArgs, type OpDecl } from './op_decl';
-import { describe } from './tensor';
-import { shapeStr } from './validate';
+import type { DType } from './dtype';
+import { describe, empty, type Tensor } from './tensor';
+import { sameDevice, shapeStr, tensorArg } from './validate';
 
 type Raw = (...args: unknown[]) => unknown;
 
@@ -28,9 +29,14 @@ export interface Prepared<R> {
   result(): R;
 }
 
-/** A prepared native call of `d` returning `result` (e.g. the output tensor). */
-export function prepared<D extends OpDecl, R>(d: D, named: NamedArgs<D>, result: R): Prepared<R> {
+/**
+ * A prepared native call of `d` returning `result` (e.g. the output tensor). `then` runs after the
+ * declared checks passed: the op's relations the declaration cannot state (its prepare's checks in
+ * binding/<stem>.cc, with the same messages and in the same order).
+ */
+export function prepared<D extends OpDecl, R>(d: D, named: NamedArgs<D>, result: R, then?: () => void): Prepared<R> {
   checkArgs(d, named as Record<string, unknown>);
+  then?.();
   return new PreparedCall(d, named as Record<string, unknown>, result);
 }
 
@@ -46,6 +52,22 @@ class PreparedCall<R> implements Prepared<R> {
   result(): R {
     return this.value;
   }
+}
+
+/**
+ * An output whose shape the declaration states: a given `out` is checked here for being a tensor
+ * of `dtype` on like's device, and its shape by the declared pattern (the native message, "(from
+ * <arg> [...])"); otherwise a new tensor of `shape()` on like's device. `shape` is only called
+ * when no `out` is given and may assume nothing: a shape it cannot compute (wrong input ranks,
+ * which the declared check then reports) is returned as [0].
+ */
+export function declaredOutput<D extends DType>(op: string, out: unknown, shape: () => readonly number[] | null, dtype: D, like: Tensor, name = 'out'): Tensor<D> {
+  if (out !== undefined) {
+    const t = tensorArg(op, name, out, [dtype]);
+    sameDevice(op, { input: like, [name]: t });
+    return t as Tensor<D>;
+  }
+  return empty(shape() ?? [0], dtype, { device: like._device < 0 ? 'cpu' : `cuda:${like._device}` });
 }
 
 /**

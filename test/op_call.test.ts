@@ -110,3 +110,45 @@ describe('sizes, dtype ranges and environment variables', () => {
     expect(r.stderr).toMatch(/ignoring MMPREF_NUM_THREADS="4abc": expected an integer in \[1, 1024\]; using \d+ threads/);
   });
 });
+
+// ---- declared shapes and ranges: the public op (TS) and the raw binding (native) give one error ----
+
+import { similarity } from '../lib';
+import { MmprefError } from '../lib/errors';
+import { checkArgs, checkDeclared } from '../lib/op_call';
+import type { OpDecl } from '../lib/op_decl';
+import { MEAN_POOL_NORMALIZE } from '../lib/ops/mean_pool_normalize.args';
+
+function caught(f: () => unknown): { code: string; message: string } {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(MmprefError);
+    return { code: (e as MmprefError).code, message: (e as Error).message };
+  }
+  throw new Error('expected an error');
+}
+
+/**
+ * One bad call through the public op and through the raw binding: the same code and message
+ * (matching `re`); with `declared`, the TS declared check alone (compiled and generic) gives it too.
+ */
+function sameError(ts: () => unknown, d: OpDecl, rawArgs: unknown[], re: RegExp, declared = true): void {
+  const a = caught(ts);
+  expect(a.message).toMatch(re);
+  expect(caught(() => raw[d.name]!(...rawArgs, false)), a.message).toEqual(a);
+  if (!declared) return;
+  const named = Object.fromEntries(d.args.map((x, i) => [x.name, rawArgs[i]]));
+  expect(caught(() => checkArgs(d, named)), a.message).toEqual(a);
+  expect(caught(() => checkDeclared(d, named)), a.message).toEqual(a);
+}
+
+describe('declared checks: TS and native agree (declA ops)', () => {
+  it('meanPoolNormalize', () => {
+    const x = zeros([2, 3, 4]);
+    const M = MEAN_POOL_NORMALIZE;
+    sameError(() => similarity.meanPoolNormalize(zeros([2, 3])), M, [zeros([2, 3]), null, true, zeros([2, 3])], /^meanPoolNormalize: expected tokens with 3 dimensions but received \[2, 3\]$/);
+    sameError(() => similarity.meanPoolNormalize(x, { mask: zeros([2, 4], 'bool') }), M, [x, zeros([2, 4], 'bool'), true, zeros([2, 4])], /^meanPoolNormalize: expected mask of shape \[2, 3\] \(from tokens \[2, 3, 4\]\) but received \[2, 4\]$/);
+    sameError(() => similarity.meanPoolNormalize(x, { out: zeros([2, 3]) }), M, [x, null, true, zeros([2, 3])], /^meanPoolNormalize: expected out of shape \[2, 4\] \(from tokens \[2, 3, 4\]\) but received \[2, 3\]$/);
+  });
+});

@@ -2,13 +2,11 @@
  * similarity.meanPoolNormalize: sentence-transformers mean pooling over the tokens a mask selects,
  * then L2 normalisation (F.normalize, eps 1e-12): the sentence embedding BDHS compares.
  */
-import { FLOAT_DTYPES, type DType, type FloatDType } from '../dtype';
-import { withCallerStack } from '../native';
 import type { Tensor, TensorLike } from '../tensor';
 import type { NativeFn } from '../op_decl';
-import { callOp } from '../op_call';
+import { declaredOutput, prepared, syncAsync } from '../op_call';
 import { MEAN_POOL_NORMALIZE } from './mean_pool_normalize.args';
-import { boolOpt, checkOptions, expectShape, outputTensor, sameDevice, shapeStr, tensorArg } from '../validate';
+import { boolOpt, checkOptions, sameDevice, tensorArg } from '../validate';
 
 declare module '../native' {
   interface NativeAddon {
@@ -26,35 +24,17 @@ export interface MeanPoolNormalizeOptions {
 }
 
 const OP = 'meanPoolNormalize';
-const FLOATS = FLOAT_DTYPES;
-const MASKS: readonly DType[] = ['bool', 'uint8', 'int32', 'int64'];
 
 function prepare(tokens: TensorLike, options?: MeanPoolNormalizeOptions) {
   const o = checkOptions(OP, options, ['mask', 'normalize', 'out']);
-  const x = tensorArg(OP, 'tokens', tokens, FLOATS, 3);
-  const [m, t, e] = x.shape as [number, number, number];
-  let mask: Tensor | null = null;
-  if (o.mask !== undefined) {
-    mask = tensorArg(OP, 'mask', o.mask, MASKS);
-    expectShape(OP, 'mask', mask, [m, t], `tokens ${shapeStr(x.shape)}`);
-    sameDevice(OP, { tokens: x, mask });
-  }
+  const x = tensorArg(OP, 'tokens', tokens, MEAN_POOL_NORMALIZE.args[0].dtypes);
+  const mask = o.mask === undefined ? null : tensorArg(OP, 'mask', o.mask, MEAN_POOL_NORMALIZE.args[1].dtypes);
+  if (mask) sameDevice(OP, { tokens: x, mask });
   const normalize = boolOpt(OP, 'normalize', o.normalize, true);
-  const out = outputTensor(OP, o.out, [m, e], 'float32', x);
-  return { x, mask, normalize, out };
+  // shapes tokens [M, T, E], mask [M, T], out [M, E]: checked from the declaration (mean_pool_normalize.args.ts)
+  const out = declaredOutput(OP, o.out, () => (x.ndim === 3 ? [x.shape[0]!, x.shape[2]!] : null), 'float32', x);
+  return prepared(MEAN_POOL_NORMALIZE, { tokens: x, mask, normalize, out }, out);
 }
 
 /** Masked mean over T then L2 normalisation: tokens [M, T, E] -> float32 [M, E]; a row with no token gives zeros. */
-export function meanPoolNormalize(tokens: TensorLike, options?: MeanPoolNormalizeOptions): Tensor<'float32'> {
-  const p = prepare(tokens, options);
-  callOp(MEAN_POOL_NORMALIZE, { x: p.x, mask: p.mask, normalize: p.normalize, out: p.out }, false);
-  return p.out;
-}
-
-/** {@link meanPoolNormalize} off the main thread; bit-identical results. */
-export async function meanPoolNormalizeAsync(tokens: TensorLike, options?: MeanPoolNormalizeOptions): Promise<Tensor<'float32'>> {
-  const stack = new Error().stack;
-  const p = prepare(tokens, options);
-  await withCallerStack(callOp(MEAN_POOL_NORMALIZE, { x: p.x, mask: p.mask, normalize: p.normalize, out: p.out }, true), stack);
-  return p.out;
-}
+export const [meanPoolNormalize, meanPoolNormalizeAsync] = syncAsync(prepare);

@@ -5,16 +5,23 @@
 
 namespace mmpref::napi::args {
 
-// meanPoolNormalize(x, mask, normalize, out, async)
+// meanPoolNormalize(tokens, mask, normalize, out, async)
 struct mean_pool_normalize {
-  enum : int { x, mask, normalize, out, kCount };
-  static constexpr ArgDecl kArgs[kCount] = {
-      {"x", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"mask", ArgKind::kTensor, kOptional, 0x78u, 0x0u, 0, 0},
-      {"normalize", ArgKind::kBoolean, 0, 0, 0, 0, 0},
-      {"out", ArgKind::kTensor, kWrite, 0x1u, 0x0u, 0, 0},
+  enum : int { tokens, mask, normalize, out, kCount };
+  struct dim {
+    enum : int { M, T, E, kCount };
   };
-  static constexpr OpDecl kDecl = {"meanPoolNormalize", "meanPoolNormalize", kArgs, kCount};
+  static constexpr const char* kDimNames[] = {"M", "T", "E"};
+  static constexpr int32_t kShape_tokens[] = {-2, -3, -4};  // [M, T, E]
+  static constexpr int32_t kShape_mask[] = {-2, -3};  // [M, T]
+  static constexpr int32_t kShape_out[] = {-2, -4};  // [M, E]
+  static constexpr ArgDecl kArgs[kCount] = {
+      {"tokens", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, kShape_tokens, 3},
+      {"mask", ArgKind::kTensor, kOptional, 0x78u, 0x0u, 0, 0, kShape_mask, 2},
+      {"normalize", ArgKind::kBoolean, 0, 0, 0, 0, 0},
+      {"out", ArgKind::kTensor, kWrite, 0x1u, 0x0u, 0, 0, kShape_out, 2},
+  };
+  static constexpr OpDecl kDecl = {"meanPoolNormalize", "meanPoolNormalize", kArgs, kCount, kDimNames, dim::kCount};
 };
 
 }  // namespace mmpref::napi::args

@@ -117,6 +117,7 @@ import { similarity } from '../lib';
 import { MmprefError } from '../lib/errors';
 import { checkArgs, checkDeclared } from '../lib/op_call';
 import type { OpDecl } from '../lib/op_decl';
+import { COSINE, SIMILARITY_FILTER } from '../lib/ops/cosine.args';
 import { MEAN_POOL_NORMALIZE } from '../lib/ops/mean_pool_normalize.args';
 
 function caught(f: () => unknown): { code: string; message: string } {
@@ -150,5 +151,19 @@ describe('declared checks: TS and native agree (declA ops)', () => {
     sameError(() => similarity.meanPoolNormalize(zeros([2, 3])), M, [zeros([2, 3]), null, true, zeros([2, 3])], /^meanPoolNormalize: expected tokens with 3 dimensions but received \[2, 3\]$/);
     sameError(() => similarity.meanPoolNormalize(x, { mask: zeros([2, 4], 'bool') }), M, [x, zeros([2, 4], 'bool'), true, zeros([2, 4])], /^meanPoolNormalize: expected mask of shape \[2, 3\] \(from tokens \[2, 3, 4\]\) but received \[2, 4\]$/);
     sameError(() => similarity.meanPoolNormalize(x, { out: zeros([2, 3]) }), M, [x, null, true, zeros([2, 3])], /^meanPoolNormalize: expected out of shape \[2, 4\] \(from tokens \[2, 3, 4\]\) but received \[2, 3\]$/);
+  });
+
+  it('cosine and similarity.filter', () => {
+    const a = zeros([2, 3]);
+    sameError(() => similarity.cosine(a, zeros([4, 2])), COSINE, [a, zeros([4, 2]), false, zeros([2, 4])], /^cosine: expected b of shape \[4, 3\] \(from a \[2, 3\]\) but received \[4, 2\]$/);
+    sameError(() => similarity.cosine(zeros([6]), a), COSINE, [zeros([6]), a, false, zeros([6, 2])], /^cosine: expected a with 2 dimensions but received \[6\]$/);
+    // paired and out's shape depend on a flag: prepare's checks, one message
+    sameError(() => similarity.cosine(a, zeros([4, 3]), { paired: true }), COSINE, [a, zeros([4, 3]), true, zeros([2])], /^cosine: expected b of shape \[2, 3\] \(from a \[2, 3\], paired\) but received \[4, 3\]$/, false);
+    sameError(() => similarity.cosine(a, a, { out: zeros([2]) }), COSINE, [a, a, false, zeros([2])], /^cosine: expected out of shape \[2, 2\] \(from a and b\) but received \[2\]$/, false);
+    const F = SIMILARITY_FILTER;
+    sameError(() => similarity.filter(a, zeros([2, 4])), F, [a, zeros([2, 4]), false, 0.9, zeros([2], 'bool')], /^similarity\.filter: expected references of shape \[2, 3\] \(from candidates \[2, 3\]\) but received \[2, 4\]$/);
+    sameError(() => similarity.filter(a, a, { threshold: Infinity }), F, [a, a, false, Infinity, zeros([2], 'bool')], /^similarity\.filter: expected threshold a finite number >= -3.4028234663852886e\+38 <= 3.4028234663852886e\+38 but received Infinity$/);
+    sameError(() => similarity.filter(a, a, { threshold: NaN }), F, [a, a, false, NaN, zeros([2], 'bool')], /^similarity\.filter: expected a number for threshold but received number NaN$/);
+    sameError(() => similarity.filter(a, zeros([3, 3]), { paired: true }), F, [a, zeros([3, 3]), true, 0.9, zeros([2], 'bool')], /paired\) but received \[3, 3\]$/, false);
   });
 });

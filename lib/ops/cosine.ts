@@ -2,14 +2,12 @@
  * similarity.cosine and similarity.filter (BDHS semantic rejection, docs/methods.md).
  * cos(a, b) = a.b / (|a| |b|), 0 for a zero vector, clamped to [-1, 1]; float32 accumulation.
  */
-import { FLOAT_DTYPES, type FloatDType } from '../dtype';
 import { fail } from '../errors';
-import { withCallerStack } from '../native';
 import { empty, type Tensor, type TensorLike } from '../tensor';
-import type { NativeFn } from '../op_decl';
-import { callOp } from '../op_call';
+import type { NativeFn, OpDecl } from '../op_decl';
+import { declaredOutput, prepared, syncAsync } from '../op_call';
 import { COSINE, SIMILARITY_FILTER } from './cosine.args';
-import { boolOpt, checkOptions, numberOpt, outputTensor, sameDevice, shapeStr, tensorArg } from '../validate';
+import { boolOpt, checkOptions, expectShape, sameDevice, shapeStr, tensorArg } from '../validate';
 
 declare module '../native' {
   interface NativeAddon {
@@ -32,48 +30,46 @@ export interface FilterOptions {
   paired?: boolean;
 }
 
-const FLOATS = FLOAT_DTYPES;
-
-function pair(op: string, na: string, nb: string, a: TensorLike, b: TensorLike, paired: boolean) {
-  const x = tensorArg(op, na, a, FLOATS, 2);
-  const y = tensorArg(op, nb, b, [x.dtype], 2);
-  const [n, e] = x.shape as [number, number];
-  if (y.shape[1] !== e || (paired && y.shape[0] !== n))
-    fail('ERR_SHAPE', op, `expected ${nb} of shape [${paired ? n : 'M'}, ${e}] (from ${na} ${shapeStr(x.shape)}${paired ? ', paired' : ''}) but received ${shapeStr(y.shape)}`);
+/** The two embedding matrices (x's dtypes from the declaration, y of x's dtype), on one device. */
+function pair(d: OpDecl, na: string, nb: string, a: TensorLike, b: TensorLike) {
+  const op = d.label;
+  const x = tensorArg(op, na, a, d.args[0]!.kind === 'tensor' ? d.args[0]!.dtypes : []);
+  const y = tensorArg(op, nb, b, [x.dtype]);
   sameDevice(op, { [na]: x, [nb]: y });
-  return { x, y, n, m: y.shape[0]! };
+  return { x, y, n: x.shape[0] ?? 0, m: y.shape[0] ?? 0 };
+}
+
+// x [N, E] and y [M, E] are declared; paired (M = N) is a flag the pattern cannot state: prepare's check and message (binding/cosine.cc)
+function checkPaired(op: string, na: string, nb: string, x: Tensor, y: Tensor): void {
+  if (y.shape[0] !== x.shape[0])
+    fail('ERR_SHAPE', op, `expected ${nb} of shape ${shapeStr(x.shape)} (from ${na} ${shapeStr(x.shape)}, paired) but received ${shapeStr(y.shape)}`);
 }
 
 function prepareCosine(a: TensorLike, b: TensorLike, options?: CosineOptions) {
   const o = checkOptions('cosine', options, ['paired', 'out']);
   const paired = boolOpt('cosine', 'paired', o.paired, false);
-  const p = pair('cosine', 'a', 'b', a, b, paired);
-  const out = outputTensor('cosine', o.out, paired ? [p.n] : [p.n, p.m], 'float32', p.x);
-  return { ...p, paired, out };
+  const { x, y, n, m } = pair(COSINE, 'a', 'b', a, b);
+  const out = declaredOutput('cosine', o.out, () => (paired ? [n] : [n, m]), 'float32', x);
+  return prepared(COSINE, { a: x, b: y, paired, out }, out, () => {
+    if (paired) checkPaired('cosine', 'a', 'b', x, y);
+    expectShape('cosine', 'out', out, paired ? [n] : [n, m], paired ? 'paired a and b' : 'a and b');
+  });
 }
 
 /** Cosine similarities: a [N, E] x b [M, E] -> float32 [N, M], or paired [N, E] x [N, E] -> [N]. */
-export function cosine(a: TensorLike, b: TensorLike, options?: CosineOptions): Tensor<'float32'> {
-  const p = prepareCosine(a, b, options);
-  callOp(COSINE, { a: p.x, b: p.y, paired: p.paired, out: p.out }, false);
-  return p.out;
-}
+export const [cosine, cosineAsync] = syncAsync(prepareCosine);
 
-/** {@link cosine} off the main thread; bit-identical results. */
-export async function cosineAsync(a: TensorLike, b: TensorLike, options?: CosineOptions): Promise<Tensor<'float32'>> {
-  const stack = new Error().stack;
-  const p = prepareCosine(a, b, options);
-  await withCallerStack(callOp(COSINE, { a: p.x, b: p.y, paired: p.paired, out: p.out }, true), stack);
-  return p.out;
-}
+const FILTER = SIMILARITY_FILTER.label;
 
 function prepareFilter(candidates: TensorLike, references: TensorLike, options?: FilterOptions) {
-  const o = checkOptions('filter', options, ['threshold', 'paired']);
-  const paired = boolOpt('filter', 'paired', o.paired, false);
-  const threshold = numberOpt('filter', 'threshold', o.threshold, 0.97);
-  const p = pair('filter', 'candidates', 'references', candidates, references, paired);
-  const keep = empty([p.n], 'bool', { device: p.x._device < 0 ? 'cpu' : `cuda:${p.x._device}` });
-  return { ...p, paired, threshold, keep };
+  const o = checkOptions(FILTER, options, ['threshold', 'paired']);
+  const paired = boolOpt(FILTER, 'paired', o.paired, false);
+  const threshold = o.threshold === undefined ? 0.97 : o.threshold;
+  const { x, y, n } = pair(SIMILARITY_FILTER, 'candidates', 'references', candidates, references);
+  const keep = empty([n], 'bool', { device: x._device < 0 ? 'cpu' : `cuda:${x._device}` });
+  return prepared(SIMILARITY_FILTER, { candidates: x, references: y, paired, threshold, keep }, keep as Tensor<'bool'>, () => {
+    if (paired) checkPaired(FILTER, 'candidates', 'references', x, y);
+  });
 }
 
 /**
@@ -81,16 +77,4 @@ function prepareFilter(candidates: TensorLike, references: TensorLike, options?:
  * similarity with every reference (paired: with reference n) is below `threshold`. A NaN
  * similarity drops the candidate; with no references every candidate is kept.
  */
-export function filter(candidates: TensorLike, references: TensorLike, options?: FilterOptions): Tensor<'bool'> {
-  const p = prepareFilter(candidates, references, options);
-  callOp(SIMILARITY_FILTER, { candidates: p.x, references: p.y, paired: p.paired, threshold: p.threshold, keep: p.keep }, false);
-  return p.keep;
-}
-
-/** {@link filter} off the main thread; bit-identical results. */
-export async function filterAsync(candidates: TensorLike, references: TensorLike, options?: FilterOptions): Promise<Tensor<'bool'>> {
-  const stack = new Error().stack;
-  const p = prepareFilter(candidates, references, options);
-  await withCallerStack(callOp(SIMILARITY_FILTER, { candidates: p.x, references: p.y, paired: p.paired, threshold: p.threshold, keep: p.keep }, true), stack);
-  return p.keep;
-}
+export const [filter, filterAsync] = syncAsync(prepareFilter);

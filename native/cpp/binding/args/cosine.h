@@ -8,26 +8,40 @@ namespace mmpref::napi::args {
 // cosine(a, b, paired, out, async)
 struct cosine {
   enum : int { a, b, paired, out, kCount };
+  struct dim {
+    enum : int { N, E, M, kCount };
+  };
+  static constexpr const char* kDimNames[] = {"N", "E", "M"};
+  static constexpr int32_t kShape_a[] = {-2, -3};  // [N, E]
+  static constexpr int32_t kShape_b[] = {-4, -3};  // [M, E]
   static constexpr ArgDecl kArgs[kCount] = {
-      {"a", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"b", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
+      {"a", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, kShape_a, 2},
+      {"b", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, kShape_b, 2},
       {"paired", ArgKind::kBoolean, 0, 0, 0, 0, 0},
       {"out", ArgKind::kTensor, kWrite, 0x1u, 0x0u, 0, 0},
   };
-  static constexpr OpDecl kDecl = {"cosine", "cosine", kArgs, kCount};
+  static constexpr OpDecl kDecl = {"cosine", "cosine", kArgs, kCount, kDimNames, dim::kCount};
 };
 
 // similarityFilter(candidates, references, paired, threshold, keep, async)
 struct similarity_filter {
   enum : int { candidates, references, paired, threshold, keep, kCount };
-  static constexpr ArgDecl kArgs[kCount] = {
-      {"candidates", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"references", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"paired", ArgKind::kBoolean, 0, 0, 0, 0, 0},
-      {"threshold", ArgKind::kNumber, 0, 0, 0, 0, 0},
-      {"keep", ArgKind::kTensor, kWrite, 0x40u, 0x0u, 0, 0},
+  struct dim {
+    enum : int { N, E, M, kCount };
   };
-  static constexpr OpDecl kDecl = {"similarityFilter", "similarityFilter", kArgs, kCount};
+  static constexpr const char* kDimNames[] = {"N", "E", "M"};
+  static constexpr int32_t kShape_candidates[] = {-2, -3};  // [N, E]
+  static constexpr int32_t kShape_references[] = {-4, -3};  // [M, E]
+  static constexpr NumRange kRange_threshold = {-3.4028234663852886e+38, 3.4028234663852886e+38, 0, 0, kHasMin | kHasMax, "a finite number >= -3.4028234663852886e+38 <= 3.4028234663852886e+38"};
+  static constexpr int32_t kShape_keep[] = {-2};  // [N]
+  static constexpr ArgDecl kArgs[kCount] = {
+      {"candidates", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, kShape_candidates, 2},
+      {"references", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, kShape_references, 2},
+      {"paired", ArgKind::kBoolean, 0, 0, 0, 0, 0},
+      {"threshold", ArgKind::kNumber, 0, 0, 0, 0, 0, nullptr, 0, -1, &kRange_threshold},
+      {"keep", ArgKind::kTensor, kWrite, 0x40u, 0x0u, 0, 0, kShape_keep, 1},
+  };
+  static constexpr OpDecl kDecl = {"similarityFilter", "similarity.filter", kArgs, kCount, kDimNames, dim::kCount};
 };
 
 }  // namespace mmpref::napi::args

@@ -113,12 +113,13 @@ describe('sizes, dtype ranges and environment variables', () => {
 
 // ---- declared shapes and ranges: the public op (TS) and the raw binding (native) give one error ----
 
-import { similarity } from '../lib';
+import { noise, sampling, similarity } from '../lib';
 import { MmprefError } from '../lib/errors';
 import { checkArgs, checkDeclared } from '../lib/op_call';
 import type { OpDecl } from '../lib/op_decl';
 import { COSINE, SIMILARITY_FILTER } from '../lib/ops/cosine.args';
 import { MEAN_POOL_NORMALIZE } from '../lib/ops/mean_pool_normalize.args';
+import { NEFTUNE } from '../lib/ops/neftune.args';
 
 function caught(f: () => unknown): { code: string; message: string } {
   try {
@@ -166,4 +167,13 @@ describe('declared checks: TS and native agree (declA ops)', () => {
     sameError(() => similarity.filter(a, a, { threshold: NaN }), F, [a, a, false, NaN, zeros([2], 'bool')], /^similarity\.filter: expected a number for threshold but received number NaN$/);
     sameError(() => similarity.filter(a, zeros([3, 3]), { paired: true }), F, [a, zeros([3, 3]), true, 0.9, zeros([2], 'bool')], /paired\) but received \[3, 3\]$/, false);
   });
+  it('noise.neftune', () => {
+    const x = zeros([2, 4, 8]);
+    const i32 = (n: number) => zeros([n], 'int32');
+    sameError(() => noise.neftune(zeros([2, 8])), NEFTUNE, [zeros([2, 8]), zeros([2, 8]), null, null, 5, false, 1, 0], /^noise\.neftune: expected embeds with 3 dimensions but received \[2, 8\]$/);
+    sameError(() => noise.neftune(x, { lengths: i32(3) }), NEFTUNE, [x, zeros([2, 4, 8]), i32(3), null, 5, false, 1, 0], /^noise\.neftune: expected lengths of shape \[2\] \(from embeds \[2, 4, 8\]\) but received \[3\]$/);
+    sameError(() => noise.neftune(x, { mask: zeros([2, 5], 'bool') }), NEFTUNE, [x, zeros([2, 4, 8]), null, zeros([2, 5], 'bool'), 5, false, 1, 0], /^noise\.neftune: expected mask of shape \[2, 4\] \(from embeds \[2, 4, 8\]\) but received \[2, 5\]$/);
+    sameError(() => noise.neftune(x, { alpha: 1e39 }), NEFTUNE, [x, zeros([2, 4, 8]), null, null, 1e39, false, 1, 0], /^noise\.neftune: expected alpha a finite number >= 0 <= 3.4028234663852886e\+38 but received 1e\+39$/);
+  });
+
 });

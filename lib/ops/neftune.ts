@@ -13,7 +13,7 @@
 import { FLOAT_DTYPES, type DType, type FloatDType } from '../dtype';
 import { fail } from '../errors';
 import type { Tensor, TensorLike } from '../tensor';
-import { boolOpt, checkOptions, enumOpt, numberOpt, shapeStr, tensorArg } from '../validate';
+import { boolOpt, checkOptions, enumOpt, shapeStr, tensorArg } from '../validate';
 import type { NativeFn } from '../op_decl';
 import { callOp } from '../op_call';
 import { NEFTUNE } from './neftune.args';
@@ -65,9 +65,10 @@ interface Prepared {
 
 function prepare(x: TensorLike, options: NeftuneOptions | undefined): Prepared {
   const o = checkOptions(OP, options, ['alpha', 'lengths', 'mask', 'norm', 'inPlace', 'out', 'seed', 'offset']);
+  // embeds [B, L, D] (its rank first: B and L shape the lengths and mask arrays), lengths [B], mask [B, L], out like embeds and alpha's range: declared (neftune.args.ts)
   const t = tensorArg(OP, 'embeds', x, FLOATS, 3);
   const [B, L] = t.shape as [number, number, number];
-  const alpha = numberOpt(OP, 'alpha', o.alpha, 5, { min: 0 });
+  const alpha = o.alpha === undefined ? 5 : o.alpha;
   const padded = enumOpt(OP, 'norm', o.norm, NORMS, 'length') === 'padded';
   const inPlace = boolOpt(OP, 'inPlace', o.inPlace, false);
   if (o.lengths !== undefined && o.mask !== undefined) fail('ERR_ARGUMENT', OP, 'expected lengths or mask, not both');

@@ -8,17 +8,25 @@ namespace mmpref::napi::args {
 // neftune(embeds, out, lengths, mask, alpha, paddedNorm, seed, offset, async)
 struct neftune {
   enum : int { embeds, out, lengths, mask, alpha, paddedNorm, seed, offset, kCount };
+  struct dim {
+    enum : int { B, L, D, kCount };
+  };
+  static constexpr const char* kDimNames[] = {"B", "L", "D"};
+  static constexpr int32_t kShape_embeds[] = {-2, -3, -4};  // [B, L, D]
+  static constexpr int32_t kShape_lengths[] = {-2};  // [B]
+  static constexpr int32_t kShape_mask[] = {-2, -3};  // [B, L]
+  static constexpr NumRange kRange_alpha = {0, 3.4028234663852886e+38, 0, 0, kHasMin | kHasMax, "a finite number >= 0 <= 3.4028234663852886e+38"};
   static constexpr ArgDecl kArgs[kCount] = {
-      {"embeds", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"out", ArgKind::kTensor, kWrite, 0x7u, 0x1u, 0, 0},
-      {"lengths", ArgKind::kTensor, kOptional | kIndex, 0x8u, 0x0u, 0, 0},
-      {"mask", ArgKind::kTensor, kOptional, 0x60u, 0x0u, 0, 0},
-      {"alpha", ArgKind::kNumber, 0, 0, 0, 0, 0},
+      {"embeds", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, kShape_embeds, 3},
+      {"out", ArgKind::kTensor, kWrite, 0x7u, 0x1u, 0, 0, nullptr, 0, 0},
+      {"lengths", ArgKind::kTensor, kOptional | kIndex, 0x8u, 0x0u, 0, 0, kShape_lengths, 1},
+      {"mask", ArgKind::kTensor, kOptional, 0x60u, 0x0u, 0, 0, kShape_mask, 2},
+      {"alpha", ArgKind::kNumber, 0, 0, 0, 0, 0, nullptr, 0, -1, &kRange_alpha},
       {"paddedNorm", ArgKind::kBoolean, 0, 0, 0, 0, 0},
       {"seed", ArgKind::kU64, 0, 0, 0, 0, 0},
       {"offset", ArgKind::kU64, 0, 0, 0, 0, 0},
   };
-  static constexpr OpDecl kDecl = {"neftune", "noise.neftune", kArgs, kCount};
+  static constexpr OpDecl kDecl = {"neftune", "noise.neftune", kArgs, kCount, kDimNames, dim::kCount};
 };
 
 }  // namespace mmpref::napi::args

@@ -120,6 +120,7 @@ import type { OpDecl } from '../lib/op_decl';
 import { COSINE, SIMILARITY_FILTER } from '../lib/ops/cosine.args';
 import { MEAN_POOL_NORMALIZE } from '../lib/ops/mean_pool_normalize.args';
 import { NEFTUNE } from '../lib/ops/neftune.args';
+import { VISUAL_TOKENS } from '../lib/ops/visual_tokens.args';
 
 function caught(f: () => unknown): { code: string; message: string } {
   try {
@@ -174,6 +175,16 @@ describe('declared checks: TS and native agree (declA ops)', () => {
     sameError(() => noise.neftune(x, { lengths: i32(3) }), NEFTUNE, [x, zeros([2, 4, 8]), i32(3), null, 5, false, 1, 0], /^noise\.neftune: expected lengths of shape \[2\] \(from embeds \[2, 4, 8\]\) but received \[3\]$/);
     sameError(() => noise.neftune(x, { mask: zeros([2, 5], 'bool') }), NEFTUNE, [x, zeros([2, 4, 8]), null, zeros([2, 5], 'bool'), 5, false, 1, 0], /^noise\.neftune: expected mask of shape \[2, 4\] \(from embeds \[2, 4, 8\]\) but received \[2, 5\]$/);
     sameError(() => noise.neftune(x, { alpha: 1e39 }), NEFTUNE, [x, zeros([2, 4, 8]), null, null, 1e39, false, 1, 0], /^noise\.neftune: expected alpha a finite number >= 0 <= 3.4028234663852886e\+38 but received 1e\+39$/);
+  });
+
+  it('noise.visualTokens', () => {
+    const x = zeros([2, 4, 8]);
+    const m = zeros([2, 4], 'bool');
+    const V = VISUAL_TOKENS;
+    sameError(() => noise.visualTokens(x, { mask: zeros([2, 5], 'bool') }), V, [x, zeros([2, 4, 8]), zeros([2, 5], 'bool'), null, 0.5, 0, 1, 1, 0], /^noise\.visualTokens: expected mask of shape \[2, 4\] \(from x \[2, 4, 8\]\) but received \[2, 5\]$/);
+    sameError(() => noise.visualTokens(x, { rows: zeros([3], 'bool') }), V, [x, zeros([2, 4, 8]), m, zeros([3], 'bool'), 0.5, 0, 1, 1, 0], /^noise\.visualTokens: expected rows of shape \[2\] \(from x \[2, 4, 8\]\) but received \[3\]$/);
+    sameError(() => noise.visualTokens(x, { prob: 1.5 }), V, [x, zeros([2, 4, 8]), m, null, 0.5, 0, 1.5, 1, 0], /^noise\.visualTokens: expected prob a finite number >= 0 <= 1 but received 1.5$/);
+    sameError(() => noise.visualTokens(x, { sigma: -0.1 }), V, [x, zeros([2, 4, 8]), m, null, -0.1, 0, 1, 1, 0], /^noise\.visualTokens: expected sigma a finite number >= 0 <= 3.4028234663852886e\+38 but received -0.1$/);
   });
 
 });

@@ -16,7 +16,7 @@
 import { FLOAT_DTYPES, type DType, type FloatDType } from '../dtype';
 import { fail } from '../errors';
 import { type Tensor, type TensorLike, tensor } from '../tensor';
-import { boolOpt, checkOptions, enumOpt, numberOpt, shapeStr, tensorArg } from '../validate';
+import { boolOpt, checkOptions, enumOpt, shapeStr, tensorArg } from '../validate';
 import type { NativeFn } from '../op_decl';
 import { callOp } from '../op_call';
 import { VISUAL_TOKENS } from './visual_tokens.args';
@@ -105,11 +105,12 @@ function spansToMask(spans: unknown, B: number, N: number): Uint8Array {
 
 function prepare(x: TensorLike, options: VisualTokensOptions | undefined): Prepared {
   const o = checkOptions(OP, options, ['spans', 'mask', 'sigma', 'scale', 'prob', 'rows', 'seed', 'offset', 'inPlace', 'out']);
+  // x [B, N, D] (its rank first: B and N shape the mask, spans and rows), out like x, mask [B, N], rows [B] and the ranges of sigma and prob: declared (visual_tokens.args.ts)
   const t = tensorArg(OP, 'x', x, FLOATS, 3);
   const [B, N] = t.shape as [number, number, number];
-  const sigma = numberOpt(OP, 'sigma', o.sigma, 0.5, { min: 0 });
+  const sigma = o.sigma === undefined ? 0.5 : o.sigma;
   const scale = TOKEN_SCALES.indexOf(enumOpt(OP, 'scale', o.scale, TOKEN_SCALES, 'absolute'));
-  const prob = numberOpt(OP, 'prob', o.prob, 1, { min: 0, max: 1 });
+  const prob = o.prob === undefined ? 1 : o.prob;
   const inPlace = boolOpt(OP, 'inPlace', o.inPlace, false);
   if (o.spans !== undefined && o.mask !== undefined) fail('ERR_ARGUMENT', OP, 'expected spans or mask, not both');
   const s = resolveStream(OP, o);

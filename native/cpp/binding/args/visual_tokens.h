@@ -8,18 +8,27 @@ namespace mmpref::napi::args {
 // visualTokens(x, out, mask, rows, sigma, scale, prob, seed, offset, async)
 struct visual_tokens {
   enum : int { x, out, mask, rows, sigma, scale, prob, seed, offset, kCount };
+  struct dim {
+    enum : int { B, N, D, kCount };
+  };
+  static constexpr const char* kDimNames[] = {"B", "N", "D"};
+  static constexpr int32_t kShape_x[] = {-2, -3, -4};  // [B, N, D]
+  static constexpr int32_t kShape_mask[] = {-2, -3};  // [B, N]
+  static constexpr int32_t kShape_rows[] = {-2};  // [B]
+  static constexpr NumRange kRange_sigma = {0, 3.4028234663852886e+38, 0, 0, kHasMin | kHasMax, "a finite number >= 0 <= 3.4028234663852886e+38"};
+  static constexpr NumRange kRange_prob = {0, 1, 0, 0, kHasMin | kHasMax, "a finite number >= 0 <= 1"};
   static constexpr ArgDecl kArgs[kCount] = {
-      {"x", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"out", ArgKind::kTensor, kWrite, 0x7u, 0x1u, 0, 0},
-      {"mask", ArgKind::kTensor, 0, 0x60u, 0x0u, 0, 0},
-      {"rows", ArgKind::kTensor, kOptional, 0x60u, 0x0u, 0, 0},
-      {"sigma", ArgKind::kNumber, 0, 0, 0, 0, 0},
+      {"x", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, kShape_x, 3},
+      {"out", ArgKind::kTensor, kWrite, 0x7u, 0x1u, 0, 0, nullptr, 0, 0},
+      {"mask", ArgKind::kTensor, 0, 0x60u, 0x0u, 0, 0, kShape_mask, 2},
+      {"rows", ArgKind::kTensor, kOptional, 0x60u, 0x0u, 0, 0, kShape_rows, 1},
+      {"sigma", ArgKind::kNumber, 0, 0, 0, 0, 0, nullptr, 0, -1, &kRange_sigma},
       {"scale", ArgKind::kInteger, 0, 0, 0, INT64_C(0), INT64_C(2)},
-      {"prob", ArgKind::kNumber, 0, 0, 0, 0, 0},
+      {"prob", ArgKind::kNumber, 0, 0, 0, 0, 0, nullptr, 0, -1, &kRange_prob},
       {"seed", ArgKind::kU64, 0, 0, 0, 0, 0},
       {"offset", ArgKind::kU64, 0, 0, 0, 0, 0},
   };
-  static constexpr OpDecl kDecl = {"visualTokens", "noise.visualTokens", kArgs, kCount};
+  static constexpr OpDecl kDecl = {"visualTokens", "noise.visualTokens", kArgs, kCount, kDimNames, dim::kCount};
 };
 
 }  // namespace mmpref::napi::args

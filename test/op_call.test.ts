@@ -118,6 +118,7 @@ import { MmprefError } from '../lib/errors';
 import { checkArgs, checkDeclared } from '../lib/op_call';
 import type { OpDecl } from '../lib/op_decl';
 import { COSINE, SIMILARITY_FILTER } from '../lib/ops/cosine.args';
+import { CONTRASTIVE } from '../lib/ops/contrastive.args';
 import { MEAN_POOL_NORMALIZE } from '../lib/ops/mean_pool_normalize.args';
 import { NEFTUNE } from '../lib/ops/neftune.args';
 import { VISUAL_TOKENS } from '../lib/ops/visual_tokens.args';
@@ -187,4 +188,13 @@ describe('declared checks: TS and native agree (declA ops)', () => {
     sameError(() => noise.visualTokens(x, { sigma: -0.1 }), V, [x, zeros([2, 4, 8]), m, null, -0.1, 0, 1, 1, 0], /^noise\.visualTokens: expected sigma a finite number >= 0 <= 3.4028234663852886e\+38 but received -0.1$/);
   });
 
+  it('sampling.contrastive', () => {
+    const l = zeros([2, 3]);
+    const C = CONTRASTIVE;
+    sameError(() => sampling.contrastive(l, zeros([1, 3])), C, [l, zeros([1, 3]), null, 1, 0.1, zeros([2, 3])], /^contrastive: expected distortedLogits of shape \[2, 3\] \(from logits \[2, 3\]\) but received \[1, 3\]$/);
+    sameError(() => sampling.contrastive(l, l, { rowActive: zeros([3], 'bool') }), C, [l, l, zeros([3], 'bool'), 1, 0.1, zeros([2, 3])], /^contrastive: expected rowActive of shape \[2\] \(from logits \[2, 3\]\) but received \[3\]$/);
+    sameError(() => sampling.contrastive(l, l, { out: zeros([3, 2]) }), C, [l, l, null, 1, 0.1, zeros([3, 2])], /^contrastive: expected out of shape \[2, 3\] \(from logits \[2, 3\]\) but received \[3, 2\]$/);
+    sameError(() => sampling.contrastive(l, l, { beta: 1.5 }), C, [l, l, null, 1, 1.5, zeros([2, 3])], /^contrastive: expected beta a finite number >= 0 <= 1 but received 1.5$/);
+    sameError(() => sampling.contrastive(tensor([1], []), tensor([1], [])), C, [tensor([1], []), tensor([1], []), null, 1, 0.1, tensor([0], [])], /^contrastive: expected logits with at least 1 dimension but received a scalar$/);
+  });
 });

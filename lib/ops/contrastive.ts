@@ -3,14 +3,11 @@
  * only tokens whose clean probability is at least beta times the top one (others -Infinity).
  * docs/methods.md; computed on the raw logits, before the sampler's processors.
  */
-import { FLOAT_DTYPES, type FloatDType } from '../dtype';
-import { fail } from '../errors';
-import { withCallerStack } from '../native';
 import type { Tensor, TensorLike } from '../tensor';
 import type { NativeFn } from '../op_decl';
-import { callOp } from '../op_call';
+import { declaredOutput, prepared, syncAsync } from '../op_call';
 import { CONTRASTIVE } from './contrastive.args';
-import { checkOptions, expectShape, numberOpt, outputTensor, sameDevice, shapeStr, tensorArg } from '../validate';
+import { checkOptions, sameDevice, tensorArg } from '../validate';
 
 declare module '../native' {
   interface NativeAddon {
@@ -30,25 +27,16 @@ export interface ContrastiveOptions {
 }
 
 const OP = 'contrastive';
-const FLOATS = FLOAT_DTYPES;
 
 function prepare(logits: TensorLike, distortedLogits: TensorLike, options?: ContrastiveOptions) {
   const o = checkOptions(OP, options, ['alpha', 'beta', 'rowActive', 'out']);
-  const l = tensorArg(OP, 'logits', logits, FLOATS);
-  if (l.ndim < 1) fail('ERR_SHAPE', OP, 'expected logits with at least 1 dimension but received a scalar (shape [])');
+  const l = tensorArg(OP, 'logits', logits, CONTRASTIVE.args[0].dtypes);
   const ld = tensorArg(OP, 'distortedLogits', distortedLogits, [l.dtype]);
-  expectShape(OP, 'distortedLogits', ld, l.shape, `logits ${shapeStr(l.shape)}`);
-  const alpha = numberOpt(OP, 'alpha', o.alpha, 1);
-  if (!Number.isFinite(Math.fround(alpha))) fail('ERR_RANGE', OP, `expected alpha to be a finite float32 but received ${alpha}`);
-  const beta = numberOpt(OP, 'beta', o.beta, 0.1, { min: 0, max: 1 });
-  let act: Tensor | null = null;
-  if (o.rowActive !== undefined) {
-    act = tensorArg(OP, 'rowActive', o.rowActive, ['bool']);
-    expectShape(OP, 'rowActive', act, l.shape.slice(0, -1), `logits ${shapeStr(l.shape)}`);
-  }
+  const act = o.rowActive === undefined ? null : tensorArg(OP, 'rowActive', o.rowActive, ['bool']);
   sameDevice(OP, { logits: l, distortedLogits: ld, rowActive: act ?? undefined });
-  const out = outputTensor(OP, o.out, l.shape, 'float32', l);
-  return { l, ld, act, alpha, beta, out };
+  const out = declaredOutput(OP, o.out, () => l.shape, 'float32', l);
+  // shapes logits, distortedLogits, out [..., V] and rowActive [...], ranges of alpha and beta: declared (contrastive.args.ts)
+  return prepared(CONTRASTIVE, { logits: l, distortedLogits: ld, rowActive: act, alpha: o.alpha === undefined ? 1 : o.alpha, beta: o.beta === undefined ? 0.1 : o.beta, out }, out);
 }
 
 /**
@@ -56,16 +44,4 @@ function prepare(logits: TensorLike, distortedLogits: TensorLike, options?: Cont
  * (per row), -Infinity elsewhere. float32/float16/bfloat16 [..., V] in (one dtype), float32 out.
  * +Infinity inputs and results are clamped to the largest float32; -Infinity logits stay -Infinity.
  */
-export function contrastive(logits: TensorLike, distortedLogits: TensorLike, options?: ContrastiveOptions): Tensor<'float32'> {
-  const p = prepare(logits, distortedLogits, options);
-  callOp(CONTRASTIVE, { logits: p.l, distortedLogits: p.ld, rowActive: p.act, alpha: p.alpha, beta: p.beta, out: p.out }, false);
-  return p.out;
-}
-
-/** {@link contrastive} off the main thread; bit-identical results. */
-export async function contrastiveAsync(logits: TensorLike, distortedLogits: TensorLike, options?: ContrastiveOptions): Promise<Tensor<'float32'>> {
-  const stack = new Error().stack;
-  const p = prepare(logits, distortedLogits, options);
-  await withCallerStack(callOp(CONTRASTIVE, { logits: p.l, distortedLogits: p.ld, rowActive: p.act, alpha: p.alpha, beta: p.beta, out: p.out }, true), stack);
-  return p.out;
-}
+export const [contrastive, contrastiveAsync] = syncAsync(prepare);

@@ -8,15 +8,25 @@ namespace mmpref::napi::args {
 // contrastive(logits, distortedLogits, rowActive, alpha, beta, out, async)
 struct contrastive {
   enum : int { logits, distortedLogits, rowActive, alpha, beta, out, kCount };
-  static constexpr ArgDecl kArgs[kCount] = {
-      {"logits", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"distortedLogits", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"rowActive", ArgKind::kTensor, kOptional, 0x40u, 0x0u, 0, 0},
-      {"alpha", ArgKind::kNumber, 0, 0, 0, 0, 0},
-      {"beta", ArgKind::kNumber, 0, 0, 0, 0, 0},
-      {"out", ArgKind::kTensor, kWrite, 0x1u, 0x0u, 0, 0},
+  struct dim {
+    enum : int { V, kCount };
   };
-  static constexpr OpDecl kDecl = {"contrastive", "contrastive", kArgs, kCount};
+  static constexpr const char* kDimNames[] = {"V"};
+  static constexpr int32_t kShape_logits[] = {-1, -2};  // [..., V]
+  static constexpr int32_t kShape_distortedLogits[] = {-1, -2};  // [..., V]
+  static constexpr int32_t kShape_rowActive[] = {-1};  // [...]
+  static constexpr NumRange kRange_alpha = {-3.4028234663852886e+38, 3.4028234663852886e+38, 0, 0, kHasMin | kHasMax, "a finite number >= -3.4028234663852886e+38 <= 3.4028234663852886e+38"};
+  static constexpr NumRange kRange_beta = {0, 1, 0, 0, kHasMin | kHasMax, "a finite number >= 0 <= 1"};
+  static constexpr int32_t kShape_out[] = {-1, -2};  // [..., V]
+  static constexpr ArgDecl kArgs[kCount] = {
+      {"logits", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, kShape_logits, 2},
+      {"distortedLogits", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, kShape_distortedLogits, 2},
+      {"rowActive", ArgKind::kTensor, kOptional, 0x40u, 0x0u, 0, 0, kShape_rowActive, 1},
+      {"alpha", ArgKind::kNumber, 0, 0, 0, 0, 0, nullptr, 0, -1, &kRange_alpha},
+      {"beta", ArgKind::kNumber, 0, 0, 0, 0, 0, nullptr, 0, -1, &kRange_beta},
+      {"out", ArgKind::kTensor, kWrite, 0x1u, 0x0u, 0, 0, kShape_out, 2},
+  };
+  static constexpr OpDecl kDecl = {"contrastive", "contrastive", kArgs, kCount, kDimNames, dim::kCount};
 };
 
 }  // namespace mmpref::napi::args

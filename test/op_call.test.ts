@@ -121,6 +121,7 @@ import { COSINE, SIMILARITY_FILTER } from '../lib/ops/cosine.args';
 import { CONTRASTIVE } from '../lib/ops/contrastive.args';
 import { MEAN_POOL_NORMALIZE } from '../lib/ops/mean_pool_normalize.args';
 import { NEFTUNE } from '../lib/ops/neftune.args';
+import { RANDOM_FILL } from '../lib/ops/random_fill.args';
 import { VISUAL_TOKENS } from '../lib/ops/visual_tokens.args';
 
 function caught(f: () => unknown): { code: string; message: string } {
@@ -137,12 +138,13 @@ function caught(f: () => unknown): { code: string; message: string } {
  * One bad call through the public op and through the raw binding: the same code and message
  * (matching `re`); with `declared`, the TS declared check alone (compiled and generic) gives it too.
  */
-function sameError(ts: () => unknown, d: OpDecl, rawArgs: unknown[], re: RegExp, declared = true): void {
-  const a = caught(ts);
+function sameError(ts: (() => unknown) | null, d: OpDecl, rawArgs: unknown[], re: RegExp, declared = true): void {
+  const named = Object.fromEntries(d.args.map((x, i) => [x.name, rawArgs[i]]));
+  // null: the public op checks its own (list or option) names first; compare the declared TS check with native
+  const a = caught(ts ?? (() => checkArgs(d, named)));
   expect(a.message).toMatch(re);
   expect(caught(() => raw[d.name]!(...rawArgs, false)), a.message).toEqual(a);
   if (!declared) return;
-  const named = Object.fromEntries(d.args.map((x, i) => [x.name, rawArgs[i]]));
   expect(caught(() => checkArgs(d, named)), a.message).toEqual(a);
   expect(caught(() => checkDeclared(d, named)), a.message).toEqual(a);
 }
@@ -197,4 +199,10 @@ describe('declared checks: TS and native agree (declA ops)', () => {
     sameError(() => sampling.contrastive(l, l, { beta: 1.5 }), C, [l, l, null, 1, 1.5, zeros([2, 3])], /^contrastive: expected beta a finite number >= 0 <= 1 but received 1.5$/);
     sameError(() => sampling.contrastive(tensor([1], []), tensor([1], [])), C, [tensor([1], []), tensor([1], []), null, 1, 0.1, tensor([0], [])], /^contrastive: expected logits with at least 1 dimension but received a scalar$/);
   });
+  it('random (randomFill: the declared ranges of a and b)', () => {
+    const f = zeros([4]);
+    sameError(null, RANDOM_FILL, [f, 2, 1e39, 1, 1, 0, 0, 0], /^random: expected a a finite number >= -3.4028234663852886e\+38 <= 3.4028234663852886e\+38 but received 1e\+39$/);
+    sameError(null, RANDOM_FILL, [f, 1, 0, -Infinity, 1, 0, 0, 0], /^random: expected b a finite number .* but received -Infinity$/);
+  });
+
 });

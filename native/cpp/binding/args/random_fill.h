@@ -8,11 +8,13 @@ namespace mmpref::napi::args {
 // randomFill(out, kind, a, b, seed, offset, startBlock, startSkip, async)
 struct random_fill {
   enum : int { out, kind, a, b, seed, offset, startBlock, startSkip, kCount };
+  static constexpr NumRange kRange_a = {-3.4028234663852886e+38, 3.4028234663852886e+38, 0, 0, kHasMin | kHasMax, "a finite number >= -3.4028234663852886e+38 <= 3.4028234663852886e+38"};
+  static constexpr NumRange kRange_b = {-3.4028234663852886e+38, 3.4028234663852886e+38, 0, 0, kHasMin | kHasMax, "a finite number >= -3.4028234663852886e+38 <= 3.4028234663852886e+38"};
   static constexpr ArgDecl kArgs[kCount] = {
       {"out", ArgKind::kTensor, kWrite, 0xfu, 0x0u, 0, 0},
       {"kind", ArgKind::kInteger, 0, 0, 0, INT64_C(0), INT64_C(2)},
-      {"a", ArgKind::kNumber, 0, 0, 0, 0, 0},
-      {"b", ArgKind::kNumber, 0, 0, 0, 0, 0},
+      {"a", ArgKind::kNumber, 0, 0, 0, 0, 0, nullptr, 0, -1, &kRange_a},
+      {"b", ArgKind::kNumber, 0, 0, 0, 0, 0, nullptr, 0, -1, &kRange_b},
       {"seed", ArgKind::kU64, 0, 0, 0, 0, 0},
       {"offset", ArgKind::kU64, 0, 0, 0, 0, 0},
       {"startBlock", ArgKind::kU64, 0, 0, 0, 0, 0},

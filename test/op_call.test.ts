@@ -118,6 +118,7 @@ import { MmprefError } from '../lib/errors';
 import { checkArgs, checkDeclared } from '../lib/op_call';
 import type { OpDecl } from '../lib/op_decl';
 import { COSINE, SIMILARITY_FILTER } from '../lib/ops/cosine.args';
+import { GRAD_SCALE, GRAD_SUM_SQUARES } from '../lib/ops/clip_grad_norm.args';
 import { CONTRASTIVE } from '../lib/ops/contrastive.args';
 import { MEAN_POOL_NORMALIZE } from '../lib/ops/mean_pool_normalize.args';
 import { NEFTUNE } from '../lib/ops/neftune.args';
@@ -203,6 +204,12 @@ describe('declared checks: TS and native agree (declA ops)', () => {
     const f = zeros([4]);
     sameError(null, RANDOM_FILL, [f, 2, 1e39, 1, 1, 0, 0, 0], /^random: expected a a finite number >= -3.4028234663852886e\+38 <= 3.4028234663852886e\+38 but received 1e\+39$/);
     sameError(null, RANDOM_FILL, [f, 1, 0, -Infinity, 1, 0, 0, 0], /^random: expected b a finite number .* but received -Infinity$/);
+  });
+
+  it('optim.clipGradNorm (its native halves)', () => {
+    const g = zeros([2, 3]);
+    sameError(null, GRAD_SUM_SQUARES, [g, zeros([3])], /^optim\.clipGradNorm: expected out of shape \[2\] but received \[3\]$/);
+    sameError(null, GRAD_SCALE, [g, zeros([3, 2]), 0.5], /^optim\.clipGradNorm: expected out of shape \[2, 3\] \(from x\) but received \[3, 2\]$/);
   });
 
 });

@@ -1,24 +1,20 @@
-// The native halves of optim.clipGradNorm (ops/clip_grad_norm.h); arguments declared in
-// lib/ops/clip_grad_norm.args.ts.
+// The native halves of optim.clipGradNorm (ops/clip_grad_norm.h); arguments and shapes (the sum's
+// out a float32 [2] (hi, lo) pair, the scale's out like x) declared in lib/ops/clip_grad_norm.args.ts.
 #include "../ops/clip_grad_norm.h"
 #include "args/clip_grad_norm.h"
 
 namespace mmpref::napi {
 namespace {
 
-
 MMPREF_LAUNCH_OP(args::grad_sum_squares, SumSquaresArgs, grad_sum_squares, prepare_sum) {
   MMPREF_RETURN_IF_ERROR(c.one_device());
-  MMPREF_RETURN_IF_ERROR(c.shape_is(A::out, {2}, "a (hi, lo) pair"));
   const TensorView& x = c.t(A::x);
   job->args = SumSquaresArgs{x.data, static_cast<float*>(c.t(A::out).data), x.dtype, x.numel, x.device};
   return Status::Ok();
 }
 
-
 MMPREF_LAUNCH_OP(args::grad_scale, GradScaleArgs, grad_scale, prepare_scale) {
   MMPREF_RETURN_IF_ERROR(c.one_device());
-  MMPREF_RETURN_IF_ERROR(c.same_shape(A::out, A::x, true));
   // NB: NaN is allowed: a non-finite norm scales by NaN, as torch does without error_if_nonfinite
   const double coef = c.number(A::coef);
   if (!(coef != coef) && !(coef >= 0 && coef <= 1))

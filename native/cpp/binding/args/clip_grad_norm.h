@@ -10,7 +10,7 @@ struct grad_scale {
   enum : int { x, out, coef, kCount };
   static constexpr ArgDecl kArgs[kCount] = {
       {"x", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"out", ArgKind::kTensor, kWrite, 0x7u, 0x1u, 0, 0},
+      {"out", ArgKind::kTensor, kWrite, 0x7u, 0x1u, 0, 0, nullptr, 0, 0},
       {"coef", ArgKind::kNumber, 0, 0, 0, 0, 0},
   };
   static constexpr OpDecl kDecl = {"_gradScale", "optim.clipGradNorm", kArgs, kCount};
@@ -19,9 +19,10 @@ struct grad_scale {
 // _gradSumSquares(x, out, async)
 struct grad_sum_squares {
   enum : int { x, out, kCount };
+  static constexpr int32_t kShape_out[] = {2};  // [2]
   static constexpr ArgDecl kArgs[kCount] = {
       {"x", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"out", ArgKind::kTensor, kWrite, 0x1u, 0x0u, 0, 0},
+      {"out", ArgKind::kTensor, kWrite, 0x1u, 0x0u, 0, 0, kShape_out, 1},
   };
   static constexpr OpDecl kDecl = {"_gradSumSquares", "optim.clipGradNorm", kArgs, kCount};
 };

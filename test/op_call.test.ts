@@ -118,6 +118,7 @@ import { MmprefError } from '../lib/errors';
 import { checkArgs, checkDeclared } from '../lib/op_call';
 import type { OpDecl } from '../lib/op_decl';
 import { COSINE, SIMILARITY_FILTER } from '../lib/ops/cosine.args';
+import { ADAMW } from '../lib/ops/adamw.args';
 import { GRAD_SCALE, GRAD_SUM_SQUARES } from '../lib/ops/clip_grad_norm.args';
 import { CONTRASTIVE } from '../lib/ops/contrastive.args';
 import { MEAN_POOL_NORMALIZE } from '../lib/ops/mean_pool_normalize.args';
@@ -212,4 +213,12 @@ describe('declared checks: TS and native agree (declA ops)', () => {
     sameError(null, GRAD_SCALE, [g, zeros([3, 2]), 0.5], /^optim\.clipGradNorm: expected out of shape \[2, 3\] \(from x\) but received \[3, 2\]$/);
   });
 
+  it('optim.adamw (one tensor per call)', () => {
+    const p = zeros([2, 3]);
+    const args = (o: Record<string, unknown>) => ADAMW.args.map((a) => (a.name in o ? o[a.name] : ({ param: p, grad: zeros([2, 3]), m: zeros([2, 3]), v: zeros([2, 3]), master: null, lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, step: 1 } as Record<string, unknown>)[a.name]));
+    sameError(null, ADAMW, args({ v: zeros([6]) }), /^optim\.adamw: expected v of shape \[2, 3\] \(from param \[2, 3\]\) but received \[6\]$/);
+    sameError(null, ADAMW, args({ master: zeros([2, 3, 1]) }), /^optim\.adamw: expected master of shape \[2, 3\] \(from param \[2, 3\]\) but received \[2, 3, 1\]$/);
+    sameError(null, ADAMW, args({ beta2: 1 }), /^optim\.adamw: expected beta2 a finite number >= 0 < 1 but received 1$/);
+    sameError(null, ADAMW, args({ lr: -1 }), /^optim\.adamw: expected lr a finite number >= 0 <= 3.4028234663852886e\+38 but received -1$/);
+  });
 });

@@ -8,17 +8,27 @@ namespace mmpref::napi::args {
 // _adamw(param, grad, m, v, master, lr, beta1, beta2, eps, weightDecay, step, async)
 struct adamw {
   enum : int { param, grad, m, v, master, lr, beta1, beta2, eps, weightDecay, step, kCount };
+  static constexpr int32_t kShape_param[] = {-1};  // [...]
+  static constexpr int32_t kShape_grad[] = {-1};  // [...]
+  static constexpr int32_t kShape_m[] = {-1};  // [...]
+  static constexpr int32_t kShape_v[] = {-1};  // [...]
+  static constexpr int32_t kShape_master[] = {-1};  // [...]
+  static constexpr NumRange kRange_lr = {0, 3.4028234663852886e+38, 0, 0, kHasMin | kHasMax, "a finite number >= 0 <= 3.4028234663852886e+38"};
+  static constexpr NumRange kRange_beta1 = {0, 0, 0, 1, kHasMin | kHasLt, "a finite number >= 0 < 1"};
+  static constexpr NumRange kRange_beta2 = {0, 0, 0, 1, kHasMin | kHasLt, "a finite number >= 0 < 1"};
+  static constexpr NumRange kRange_eps = {0, 3.4028234663852886e+38, 0, 0, kHasMin | kHasMax, "a finite number >= 0 <= 3.4028234663852886e+38"};
+  static constexpr NumRange kRange_weightDecay = {0, 3.4028234663852886e+38, 0, 0, kHasMin | kHasMax, "a finite number >= 0 <= 3.4028234663852886e+38"};
   static constexpr ArgDecl kArgs[kCount] = {
-      {"param", ArgKind::kTensor, kWrite, 0x7u, 0x0u, 0, 0},
-      {"grad", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"m", ArgKind::kTensor, kWrite, 0x1u, 0x0u, 0, 0},
-      {"v", ArgKind::kTensor, kWrite, 0x1u, 0x0u, 0, 0},
-      {"master", ArgKind::kTensor, kOptional | kWrite, 0x1u, 0x0u, 0, 0},
-      {"lr", ArgKind::kNumber, 0, 0, 0, 0, 0},
-      {"beta1", ArgKind::kNumber, 0, 0, 0, 0, 0},
-      {"beta2", ArgKind::kNumber, 0, 0, 0, 0, 0},
-      {"eps", ArgKind::kNumber, 0, 0, 0, 0, 0},
-      {"weightDecay", ArgKind::kNumber, 0, 0, 0, 0, 0},
+      {"param", ArgKind::kTensor, kWrite, 0x7u, 0x0u, 0, 0, kShape_param, 1},
+      {"grad", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, kShape_grad, 1},
+      {"m", ArgKind::kTensor, kWrite, 0x1u, 0x0u, 0, 0, kShape_m, 1},
+      {"v", ArgKind::kTensor, kWrite, 0x1u, 0x0u, 0, 0, kShape_v, 1},
+      {"master", ArgKind::kTensor, kOptional | kWrite, 0x1u, 0x0u, 0, 0, kShape_master, 1},
+      {"lr", ArgKind::kNumber, 0, 0, 0, 0, 0, nullptr, 0, -1, &kRange_lr},
+      {"beta1", ArgKind::kNumber, 0, 0, 0, 0, 0, nullptr, 0, -1, &kRange_beta1},
+      {"beta2", ArgKind::kNumber, 0, 0, 0, 0, 0, nullptr, 0, -1, &kRange_beta2},
+      {"eps", ArgKind::kNumber, 0, 0, 0, 0, 0, nullptr, 0, -1, &kRange_eps},
+      {"weightDecay", ArgKind::kNumber, 0, 0, 0, 0, 0, nullptr, 0, -1, &kRange_weightDecay},
       {"step", ArgKind::kInteger, 0, 0, 0, INT64_C(1), INT64_C(9007199254740992)},
   };
   static constexpr OpDecl kDecl = {"_adamw", "optim.adamw", kArgs, kCount};

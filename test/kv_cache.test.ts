@@ -188,11 +188,11 @@ describe('attention.KVCache', () => {
     const kc = empty([1, 2, 8, 4]);
     const vc = empty([1, 2, 8, 4]);
     expectError(() => call(kc, vc, zeros([1, 2, 3, 4]), zeros([1, 2, 3, 4]), 6, false), 'ERR_RANGE', /holds 8 positions but appending 3 at 6 needs 9/);
-    expectError(() => call(kc, vc, zeros([1, 2, 3, 5]), zeros([1, 2, 3, 5]), 0, false), 'ERR_SHAPE', /expected k of shape \[1, 2, t, 4\]/);
+    expectError(() => call(kc, vc, zeros([1, 2, 3, 5]), zeros([1, 2, 3, 5]), 0, false), 'ERR_SHAPE', /expected k of shape \[1, 2, 3, 4\] \(from kCache \[1, 2, 8, 4\]\) but received \[1, 2, 3, 5\]/);
     expectError(() => call(kc, empty([1, 2, 7, 4]), zeros([1, 2, 3, 4]), zeros([1, 2, 3, 4]), 0, false), 'ERR_SHAPE', /expected vCache of shape \[1, 2, 8, 4\] \(from kCache\)/);
     expectError(() => call(kc, vc, zeros([1, 2, 3, 4]), zeros([1, 2, 2, 4]), 0, false), 'ERR_SHAPE', /expected v of shape \[1, 2, 3, 4\] \(from k\)/);
     expectError(() => call(kc, vc, zeros([1, 2, 3, 4], 'float16'), zeros([1, 2, 3, 4], 'float16'), 0, false), 'ERR_DTYPE', /expected k of dtype float32 \(from kCache\)/);
-    expectError(() => call(kc, vc, zeros([2, 3, 4]), zeros([2, 3, 4]), 0, false), 'ERR_SHAPE', /expected k of shape \[1, 2, t, 4\]/);
+    expectError(() => call(kc, vc, zeros([2, 3, 4]), zeros([2, 3, 4]), 0, false), 'ERR_SHAPE', /expected k with 4 dimensions but received \[2, 3, 4\]/);
     expectError(() => call(kc, vc, zeros([1, 2, 3, 4]), zeros([1, 2, 3, 4]), -1, false), 'ERR_RANGE', /start/);
     expectError(() => call(kc, vc, zeros([1, 2, 3, 4]), zeros([1, 2, 3, 4]), 0), 'ERR_ARGUMENT', /async flag/);
   });

@@ -121,6 +121,7 @@ import { COSINE, SIMILARITY_FILTER } from '../lib/ops/cosine.args';
 import { ADAMW } from '../lib/ops/adamw.args';
 import { GRAD_SCALE, GRAD_SUM_SQUARES } from '../lib/ops/clip_grad_norm.args';
 import { CONTRASTIVE } from '../lib/ops/contrastive.args';
+import { KV_CACHE_APPEND } from '../lib/ops/kv_cache.args';
 import { MEAN_POOL_NORMALIZE } from '../lib/ops/mean_pool_normalize.args';
 import { NEFTUNE } from '../lib/ops/neftune.args';
 import { RANDOM_FILL } from '../lib/ops/random_fill.args';
@@ -221,4 +222,11 @@ describe('declared checks: TS and native agree (declA ops)', () => {
     sameError(null, ADAMW, args({ beta2: 1 }), /^optim\.adamw: expected beta2 a finite number >= 0 < 1 but received 1$/);
     sameError(null, ADAMW, args({ lr: -1 }), /^optim\.adamw: expected lr a finite number >= 0 <= 3.4028234663852886e\+38 but received -1$/);
   });
+  it('KVCache.append (kvCacheAppend)', () => {
+    const kc = zeros([1, 2, 8, 4]);
+    sameError(null, KV_CACHE_APPEND, [kc, zeros([1, 2, 8, 4]), zeros([1, 2, 3, 5]), zeros([1, 2, 3, 5]), 0], /^KVCache\.append: expected k of shape \[1, 2, 3, 4\] \(from kCache \[1, 2, 8, 4\]\) but received \[1, 2, 3, 5\]$/);
+    sameError(null, KV_CACHE_APPEND, [kc, zeros([1, 2, 7, 4]), zeros([1, 2, 3, 4]), zeros([1, 2, 3, 4]), 0], /^KVCache\.append: expected vCache of shape \[1, 2, 8, 4\] \(from kCache\) but received \[1, 2, 7, 4\]$/);
+    sameError(null, KV_CACHE_APPEND, [kc, zeros([1, 2, 8, 4]), zeros([1, 2, 3, 4]), zeros([1, 2, 3, 4], 'float16'), 0], /^KVCache\.append: expected v of dtype float32 \(from k\) but received float16$/);
+  });
+
 });

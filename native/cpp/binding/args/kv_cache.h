@@ -8,14 +8,20 @@ namespace mmpref::napi::args {
 // kvCacheAppend(kCache, vCache, k, v, start, async)
 struct kv_cache_append {
   enum : int { kCache, vCache, k, v, start, kCount };
+  struct dim {
+    enum : int { B, H, C, D, T, kCount };
+  };
+  static constexpr const char* kDimNames[] = {"B", "H", "C", "D", "T"};
+  static constexpr int32_t kShape_kCache[] = {-2, -3, -4, -5};  // [B, H, C, D]
+  static constexpr int32_t kShape_k[] = {-2, -3, -6, -5};  // [B, H, T, D]
   static constexpr ArgDecl kArgs[kCount] = {
-      {"kCache", ArgKind::kTensor, kWrite, 0x7u, 0x0u, 0, 0},
-      {"vCache", ArgKind::kTensor, kWrite, 0x7u, 0x0u, 0, 0},
-      {"k", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"v", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
+      {"kCache", ArgKind::kTensor, kWrite, 0x7u, 0x0u, 0, 0, kShape_kCache, 4},
+      {"vCache", ArgKind::kTensor, kWrite, 0x7u, 0x0u, 0, 0, nullptr, 0, 0},
+      {"k", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, kShape_k, 4},
+      {"v", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, nullptr, 0, 2},
       {"start", ArgKind::kInteger, 0, 0, 0, INT64_C(0), INT64_C(9007199254740992)},
   };
-  static constexpr OpDecl kDecl = {"kvCacheAppend", "KVCache.append", kArgs, kCount};
+  static constexpr OpDecl kDecl = {"kvCacheAppend", "KVCache.append", kArgs, kCount, kDimNames, dim::kCount};
 };
 
 }  // namespace mmpref::napi::args

@@ -154,12 +154,12 @@ describe('attention.imageKeyMask', () => {
     expectError(() => call(sp([[0, 8, 3]]), null, out, 0.5, 0, 0, false), 'ERR_RANGE', /inside \[0, 10\)/);
     expectError(() => call(sp([[0, -1, 3]]), null, out, 0.5, 0, 0, false), 'ERR_RANGE', /inside/);
     expectError(() => call(sp([[1, 0, 5], [1, 4, 2]]), null, out, 0.5, 0, 0, false), 'ERR_RANGE', /non-overlapping spans but row 1/);
-    expectError(() => call(sp([[0, 0, 1]]), null, out, 1.5, 0, 0, false), 'ERR_RANGE', /maskRatio in \[0, 1\]/);
-    expectError(() => call(sp([[0, 0, 1]]), null, out, NaN, 0, 0, false), 'ERR_RANGE', /maskRatio/);
+    expectError(() => call(sp([[0, 0, 1]]), null, out, 1.5, 0, 0, false), 'ERR_RANGE', /expected maskRatio a finite number >= 0 <= 1 but received 1.5/);
+    expectError(() => call(sp([[0, 0, 1]]), null, out, NaN, 0, 0, false), 'ERR_ARGUMENT', /expected a number for maskRatio but received number NaN/);
     expectError(() => call(sp([[0, 0, 1]]), null, out, 0.5, -1, 0, false), 'ERR_RANGE', /seed/);
-    expectError(() => call(tensor(Int32Array.from([0, 1]), [1, 2], { dtype: 'int32' }), null, out, 0.5, 0, 0, false), 'ERR_SHAPE', /spans of shape \[S, 3\]/);
+    expectError(() => call(tensor(Int32Array.from([0, 1]), [1, 2], { dtype: 'int32' }), null, out, 0.5, 0, 0, false), 'ERR_SHAPE', /expected spans of shape \[1, 3\] but received \[1, 2\]/);
     expectError(() => call(sp([[0, 0, 1]]), empty([2, 9], 'bool'), out, 0.5, 0, 0, false), 'ERR_SHAPE', /keyMask of shape \[2, 10\]/);
-    expectError(() => call(sp([[0, 0, 1]]), null, empty([20], 'bool'), 0.5, 0, 0, false), 'ERR_SHAPE', /out of shape \[B, L\]/);
+    expectError(() => call(sp([[0, 0, 1]]), null, empty([20], 'bool'), 0.5, 0, 0, false), 'ERR_SHAPE', /expected out with 2 dimensions but received \[20\]/);
     expectError(() => call(sp([[0, 0, 1]]), null, empty([2, 10], 'uint8'), 0.5, 0, 0, false), 'ERR_DTYPE', /expected out of dtype bool/);
     expectError(() => call(sp([[0, 0, 1]]), null, out, 0.5, 0, 0), 'ERR_ARGUMENT', /async flag/);
   });

@@ -121,6 +121,7 @@ import { COSINE, SIMILARITY_FILTER } from '../lib/ops/cosine.args';
 import { ADAMW } from '../lib/ops/adamw.args';
 import { GRAD_SCALE, GRAD_SUM_SQUARES } from '../lib/ops/clip_grad_norm.args';
 import { CONTRASTIVE } from '../lib/ops/contrastive.args';
+import { IMAGE_KEY_MASK } from '../lib/ops/image_key_mask.args';
 import { KV_CACHE_APPEND } from '../lib/ops/kv_cache.args';
 import { MEAN_POOL_NORMALIZE } from '../lib/ops/mean_pool_normalize.args';
 import { NEFTUNE } from '../lib/ops/neftune.args';
@@ -229,4 +230,11 @@ describe('declared checks: TS and native agree (declA ops)', () => {
     sameError(null, KV_CACHE_APPEND, [kc, zeros([1, 2, 8, 4]), zeros([1, 2, 3, 4]), zeros([1, 2, 3, 4], 'float16'), 0], /^KVCache\.append: expected v of dtype float32 \(from k\) but received float16$/);
   });
 
+  it('attention.imageKeyMask (imageKeyMask)', () => {
+    const sp = tensor(Int32Array.from([0, 0, 1]), [1, 3], { dtype: 'int32' });
+    const out = zeros([2, 10], 'bool');
+    sameError(null, IMAGE_KEY_MASK, [tensor(Int32Array.from([0, 1]), [1, 2], { dtype: 'int32' }), null, out, 0.5, 0, 0], /^imageKeyMask: expected spans of shape \[1, 3\] but received \[1, 2\]$/);
+    sameError(null, IMAGE_KEY_MASK, [sp, null, zeros([20], 'bool'), 0.5, 0, 0], /^imageKeyMask: expected out with 2 dimensions but received \[20\]$/);
+    sameError(null, IMAGE_KEY_MASK, [sp, null, out, 1.5, 0, 0], /^imageKeyMask: expected maskRatio a finite number >= 0 <= 1 but received 1.5$/);
+  });
 });

@@ -1,5 +1,6 @@
-// imageKeyMask (ops/image_key_mask.h); arguments declared in lib/ops/image_key_mask.args.ts.
-//   spans int32 [S, 3] on the CPU (row, start, length), keyMask bool/uint8 [B, L], out bool [B, L].
+// imageKeyMask (ops/image_key_mask.h); arguments, shapes and maskRatio's range declared in
+// lib/ops/image_key_mask.args.ts: spans int32 [S, 3] on the CPU (row, start, length), keyMask
+// bool/uint8 [B, L] (checked here), out bool [B, L].
 // spans is an index argument: validated here from the private copy, then copied into the job.
 #include <algorithm>
 #include <cmath>
@@ -15,11 +16,10 @@ using A = args::image_key_mask;
 
 Status range_error(const std::string& what) { return make_status(Code::kRange, std::string(kOp) + ": " + what); }
 
-// Every span inside [0, L) of an existing row, and no two spans of a row overlapping.
+// Every span inside [0, L) of an existing row, and no two spans of a row overlapping (spans [S, 3]
+// declared).
 Status read_spans(const TensorView& t, int64_t batch, int64_t length, std::vector<ImageKeySpan>* out) {
   if (t.device >= 0) return make_status(Code::kDevice, std::string(kOp) + ": spans must be a CPU tensor");
-  if (t.ndim != 2 || t.shape[1] != 3)
-    return make_status(Code::kShape, std::string(kOp) + ": expected spans of shape [S, 3] but received " + shape_str(t));
   const int32_t* p = t.ptr<int32_t>();
   out->reserve(size_t(t.shape[0]));
   for (int64_t s = 0; s < t.shape[0]; ++s) {
@@ -45,14 +45,11 @@ Status read_spans(const TensorView& t, int64_t batch, int64_t length, std::vecto
 
 MMPREF_LAUNCH_OP(args::image_key_mask, ImageKeyMaskArgs, image_key_mask, prepare) {
   const TensorView& out = c.t(A::out);
-  const double ratio = c.number(A::maskRatio);
-  if (!(ratio >= 0.0 && ratio <= 1.0)) return range_error("expected maskRatio in [0, 1] but received " + std::to_string(ratio));
-  if (out.ndim != 2) return c.error(Code::kShape, "expected out of shape [B, L] but received " + shape_str(out));
   if (out.shape[1] > (int64_t(1) << 32) || out.shape[0] > (int64_t(1) << 32))
     return c.error(Code::kShape, "expected out with at most 2^32 rows and positions but received " + shape_str(out));
+  // NB: not one_device(): spans is always a CPU tensor
   if (c.has(A::keyMask)) {
-    const TensorView& base = c.t(A::keyMask);
-    if (base.device != out.device)
+    if (c.t(A::keyMask).device != out.device)
       return c.error(Code::kDevice, "expected keyMask on the device of out but received another device");
     MMPREF_RETURN_IF_ERROR(c.same_shape(A::keyMask, A::out));
   }
@@ -62,7 +59,7 @@ MMPREF_LAUNCH_OP(args::image_key_mask, ImageKeyMaskArgs, image_key_mask, prepare
   g.out = out.ptr<uint8_t>();
   g.batch = out.shape[0];
   g.length = out.shape[1];
-  g.threshold = image_key_threshold(ratio);
+  g.threshold = image_key_threshold(c.number(A::maskRatio));
   g.seed = c.u64(A::seed);
   g.offset = c.u64(A::offset);
   g.device = out.device;

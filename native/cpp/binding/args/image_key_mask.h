@@ -8,15 +8,22 @@ namespace mmpref::napi::args {
 // imageKeyMask(spans, keyMask, out, maskRatio, seed, offset, async)
 struct image_key_mask {
   enum : int { spans, keyMask, out, maskRatio, seed, offset, kCount };
+  struct dim {
+    enum : int { S, B, L, kCount };
+  };
+  static constexpr const char* kDimNames[] = {"S", "B", "L"};
+  static constexpr int32_t kShape_spans[] = {-2, 3};  // [S, 3]
+  static constexpr int32_t kShape_out[] = {-3, -4};  // [B, L]
+  static constexpr NumRange kRange_maskRatio = {0, 1, 0, 0, kHasMin | kHasMax, "a finite number >= 0 <= 1"};
   static constexpr ArgDecl kArgs[kCount] = {
-      {"spans", ArgKind::kTensor, kIndex, 0x8u, 0x0u, 0, 0},
+      {"spans", ArgKind::kTensor, kIndex, 0x8u, 0x0u, 0, 0, kShape_spans, 2},
       {"keyMask", ArgKind::kTensor, kOptional, 0x60u, 0x0u, 0, 0},
-      {"out", ArgKind::kTensor, kWrite, 0x40u, 0x0u, 0, 0},
-      {"maskRatio", ArgKind::kNumber, 0, 0, 0, 0, 0},
+      {"out", ArgKind::kTensor, kWrite, 0x40u, 0x0u, 0, 0, kShape_out, 2},
+      {"maskRatio", ArgKind::kNumber, 0, 0, 0, 0, 0, nullptr, 0, -1, &kRange_maskRatio},
       {"seed", ArgKind::kU64, 0, 0, 0, 0, 0},
       {"offset", ArgKind::kU64, 0, 0, 0, 0, 0},
   };
-  static constexpr OpDecl kDecl = {"imageKeyMask", "imageKeyMask", kArgs, kCount};
+  static constexpr OpDecl kDecl = {"imageKeyMask", "imageKeyMask", kArgs, kCount, kDimNames, dim::kCount};
 };
 
 }  // namespace mmpref::napi::args

@@ -121,6 +121,7 @@ import { COSINE, SIMILARITY_FILTER } from '../lib/ops/cosine.args';
 import { ADAMW } from '../lib/ops/adamw.args';
 import { GRAD_SCALE, GRAD_SUM_SQUARES } from '../lib/ops/clip_grad_norm.args';
 import { CONTRASTIVE } from '../lib/ops/contrastive.args';
+import { DIFFUSE } from '../lib/ops/diffuse.args';
 import { IMAGE_KEY_MASK } from '../lib/ops/image_key_mask.args';
 import { KV_CACHE_APPEND } from '../lib/ops/kv_cache.args';
 import { MEAN_POOL_NORMALIZE } from '../lib/ops/mean_pool_normalize.args';
@@ -237,4 +238,12 @@ describe('declared checks: TS and native agree (declA ops)', () => {
     sameError(null, IMAGE_KEY_MASK, [sp, null, zeros([20], 'bool'), 0.5, 0, 0], /^imageKeyMask: expected out with 2 dimensions but received \[20\]$/);
     sameError(null, IMAGE_KEY_MASK, [sp, null, out, 1.5, 0, 0], /^imageKeyMask: expected maskRatio a finite number >= 0 <= 1 but received 1.5$/);
   });
+  it('noise.diffuse (its native call)', () => {
+    const x = zeros([2, 8]);
+    const ca = zeros([10]);
+    sameError(null, DIFFUSE, [x, zeros([2, 9]), null, null, 1, ca, ca, null, null, 1, 1, 0], /^noise\.diffuse: expected out of shape \[2, 8\] \(from x0 \[2, 8\]\) but received \[2, 9\]$/);
+    sameError(null, DIFFUSE, [x, zeros([2, 8]), zeros([16]), null, 1, ca, ca, null, null, 1, 1, 0], /^noise\.diffuse: expected eps of shape \[2, 8\] \(from x0 \[2, 8\]\) but received \[16\]$/);
+    sameError(null, DIFFUSE, [x, zeros([2, 8]), null, null, 1, ca, zeros([9]), null, null, 1, 1, 0], /^noise\.diffuse: expected sqrtOneMinusAlphasCumprod of shape \[10\] \(from sqrtAlphasCumprod\) but received \[9\]$/);
+  });
+
 });

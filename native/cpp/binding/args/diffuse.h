@@ -8,21 +8,30 @@ namespace mmpref::napi::args {
 // diffuse(x0, out, eps, t, tScalar, sqrtAlphasCumprod, sqrtOneMinusAlphasCumprod, normSub, normDiv, inner, seed, offset, async)
 struct diffuse {
   enum : int { x0, out, eps, t, tScalar, sqrtAlphasCumprod, sqrtOneMinusAlphasCumprod, normSub, normDiv, inner, seed, offset, kCount };
+  struct dim {
+    enum : int { T, C, kCount };
+  };
+  static constexpr const char* kDimNames[] = {"T", "C"};
+  static constexpr int32_t kShape_x0[] = {-1};  // [...]
+  static constexpr int32_t kShape_out[] = {-1};  // [...]
+  static constexpr int32_t kShape_eps[] = {-1};  // [...]
+  static constexpr int32_t kShape_sqrtAlphasCumprod[] = {-2};  // [T]
+  static constexpr int32_t kShape_normSub[] = {-3};  // [C]
   static constexpr ArgDecl kArgs[kCount] = {
-      {"x0", ArgKind::kTensor, 0, 0x27u, 0x0u, 0, 0},
-      {"out", ArgKind::kTensor, kWrite, 0x7u, 0x1u, 0, 0},
-      {"eps", ArgKind::kTensor, kOptional | kWrite, 0x1u, 0x0u, 0, 0},
+      {"x0", ArgKind::kTensor, 0, 0x27u, 0x0u, 0, 0, kShape_x0, 1},
+      {"out", ArgKind::kTensor, kWrite, 0x7u, 0x1u, 0, 0, kShape_out, 1},
+      {"eps", ArgKind::kTensor, kOptional | kWrite, 0x1u, 0x0u, 0, 0, kShape_eps, 1},
       {"t", ArgKind::kTensor, kOptional | kIndex, 0x8u, 0x0u, 0, 0},
       {"tScalar", ArgKind::kInteger, 0, 0, 0, -INT64_C(2147483648), INT64_C(2147483647)},
-      {"sqrtAlphasCumprod", ArgKind::kTensor, 0, 0x1u, 0x0u, 0, 0},
-      {"sqrtOneMinusAlphasCumprod", ArgKind::kTensor, 0, 0x1u, 0x0u, 0, 0},
-      {"normSub", ArgKind::kTensor, kOptional, 0x1u, 0x0u, 0, 0},
-      {"normDiv", ArgKind::kTensor, kOptional, 0x1u, 0x0u, 0, 0},
+      {"sqrtAlphasCumprod", ArgKind::kTensor, 0, 0x1u, 0x0u, 0, 0, kShape_sqrtAlphasCumprod, 1},
+      {"sqrtOneMinusAlphasCumprod", ArgKind::kTensor, 0, 0x1u, 0x0u, 0, 0, nullptr, 0, 5},
+      {"normSub", ArgKind::kTensor, kOptional, 0x1u, 0x0u, 0, 0, kShape_normSub, 1},
+      {"normDiv", ArgKind::kTensor, kOptional, 0x1u, 0x0u, 0, 0, nullptr, 0, 7},
       {"inner", ArgKind::kInteger, 0, 0, 0, INT64_C(1), INT64_C(9007199254740992)},
       {"seed", ArgKind::kU64, 0, 0, 0, 0, 0},
       {"offset", ArgKind::kU64, 0, 0, 0, 0, 0},
   };
-  static constexpr OpDecl kDecl = {"diffuse", "noise.diffuse", kArgs, kCount};
+  static constexpr OpDecl kDecl = {"diffuse", "noise.diffuse", kArgs, kCount, kDimNames, dim::kCount};
 };
 
 }  // namespace mmpref::napi::args

@@ -126,6 +126,7 @@ import { IMAGE_KEY_MASK } from '../lib/ops/image_key_mask.args';
 import { KV_CACHE_APPEND } from '../lib/ops/kv_cache.args';
 import { MEAN_POOL_NORMALIZE } from '../lib/ops/mean_pool_normalize.args';
 import { NEFTUNE } from '../lib/ops/neftune.args';
+import { PREDICTION_LOSS } from '../lib/ops/prediction_loss.args';
 import { RANDOM_FILL } from '../lib/ops/random_fill.args';
 import { VISUAL_TOKENS } from '../lib/ops/visual_tokens.args';
 
@@ -246,4 +247,11 @@ describe('declared checks: TS and native agree (declA ops)', () => {
     sameError(null, DIFFUSE, [x, zeros([2, 8]), null, null, 1, ca, zeros([9]), null, null, 1, 1, 0], /^noise\.diffuse: expected sqrtOneMinusAlphasCumprod of shape \[10\] \(from sqrtAlphasCumprod\) but received \[9\]$/);
   });
 
+  it('noise.predictionLoss (its native call)', () => {
+    const p = zeros([2, 8]);
+    const rest = (grad: unknown, table: unknown, scale: number) => [p, zeros([2, 8]), grad, zeros([2]), zeros([2]), zeros([]), null, table, null, 1, scale];
+    sameError(null, PREDICTION_LOSS, rest(zeros([2, 8], 'float16'), null, 1), /^noise\.predictionLoss: expected grad of dtype float32 \(from epsPred\) but received float16$/);
+    sameError(null, PREDICTION_LOSS, rest(null, zeros([2, 5]), 1), /^noise\.predictionLoss: expected weightTable with 1 dimension but received \[2, 5\]$/);
+    sameError(null, PREDICTION_LOSS, rest(null, null, 1e39), /^noise\.predictionLoss: expected gradScale a finite number .* but received 1e\+39$/);
+  });
 });

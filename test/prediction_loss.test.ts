@@ -155,7 +155,7 @@ describe('noise.predictionLoss', () => {
     expectError(() => call(p, e, empty([2, 8], 'bfloat16'), ...out(), null, null, null, -1, 1, false), 'ERR_DTYPE', /grad/);
     expectError(() => call(p, e, p, ...out(), null, null, null, -1, 1, false), 'ERR_ARGUMENT', /shares memory/);
     expectError(() => call(p, e, null, ...out(), null, tensor([1, 1], [2]), null, 5, 1, false), 'ERR_RANGE', /received 5 for sample 0/);
-    expectError(() => call(p, e, null, ...out(), null, null, null, -1, NaN, false), 'ERR_RANGE', /gradScale/);
+    expectError(() => call(p, e, null, ...out(), null, null, null, -1, NaN, false), 'ERR_ARGUMENT', /expected a number for gradScale but received number NaN/);
     expectError(() => call(p, e, null, ...out(), null, null, null, -1, false), 'ERR_ARGUMENT');
   });
 });

@@ -8,20 +8,26 @@ namespace mmpref::napi::args {
 // predictionLoss(epsPred, eps, grad, perSample, weightsOut, loss, weights, weightTable, t, tScalar, gradScale, async)
 struct prediction_loss {
   enum : int { epsPred, eps, grad, perSample, weightsOut, loss, weights, weightTable, t, tScalar, gradScale, kCount };
+  struct dim {
+    enum : int { T, kCount };
+  };
+  static constexpr const char* kDimNames[] = {"T"};
+  static constexpr int32_t kShape_weightTable[] = {-2};  // [T]
+  static constexpr NumRange kRange_gradScale = {-3.4028234663852886e+38, 3.4028234663852886e+38, 0, 0, kHasMin | kHasMax, "a finite number >= -3.4028234663852886e+38 <= 3.4028234663852886e+38"};
   static constexpr ArgDecl kArgs[kCount] = {
       {"epsPred", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
       {"eps", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"grad", ArgKind::kTensor, kOptional | kWrite, 0x7u, 0x0u, 0, 0},
+      {"grad", ArgKind::kTensor, kOptional | kWrite, 0x7u, 0x0u, 0, 0, nullptr, 0, 0},
       {"perSample", ArgKind::kTensor, kWrite, 0x1u, 0x0u, 0, 0},
       {"weightsOut", ArgKind::kTensor, kWrite, 0x1u, 0x0u, 0, 0},
       {"loss", ArgKind::kTensor, kWrite, 0x1u, 0x0u, 0, 0},
       {"weights", ArgKind::kTensor, kOptional, 0x1u, 0x0u, 0, 0},
-      {"weightTable", ArgKind::kTensor, kOptional, 0x1u, 0x0u, 0, 0},
+      {"weightTable", ArgKind::kTensor, kOptional, 0x1u, 0x0u, 0, 0, kShape_weightTable, 1},
       {"t", ArgKind::kTensor, kOptional | kIndex, 0x8u, 0x0u, 0, 0},
       {"tScalar", ArgKind::kInteger, 0, 0, 0, -INT64_C(2147483648), INT64_C(2147483647)},
-      {"gradScale", ArgKind::kNumber, 0, 0, 0, 0, 0},
+      {"gradScale", ArgKind::kNumber, 0, 0, 0, 0, 0, nullptr, 0, -1, &kRange_gradScale},
   };
-  static constexpr OpDecl kDecl = {"predictionLoss", "noise.predictionLoss", kArgs, kCount};
+  static constexpr OpDecl kDecl = {"predictionLoss", "noise.predictionLoss", kArgs, kCount, kDimNames, dim::kCount};
 };
 
 }  // namespace mmpref::napi::args

@@ -128,6 +128,7 @@ import { MEAN_POOL_NORMALIZE } from '../lib/ops/mean_pool_normalize.args';
 import { NEFTUNE } from '../lib/ops/neftune.args';
 import { PREDICTION_LOSS } from '../lib/ops/prediction_loss.args';
 import { RANDOM_FILL } from '../lib/ops/random_fill.args';
+import { SAMPLE } from '../lib/ops/sample.args';
 import { VISUAL_TOKENS } from '../lib/ops/visual_tokens.args';
 
 function caught(f: () => unknown): { code: string; message: string } {
@@ -253,5 +254,15 @@ describe('declared checks: TS and native agree (declA ops)', () => {
     sameError(null, PREDICTION_LOSS, rest(zeros([2, 8], 'float16'), null, 1), /^noise\.predictionLoss: expected grad of dtype float32 \(from epsPred\) but received float16$/);
     sameError(null, PREDICTION_LOSS, rest(null, zeros([2, 5]), 1), /^noise\.predictionLoss: expected weightTable with 1 dimension but received \[2, 5\]$/);
     sameError(null, PREDICTION_LOSS, rest(null, null, 1e39), /^noise\.predictionLoss: expected gradScale a finite number .* but received 1e\+39$/);
+  });
+  it('sampling.sample', () => {
+    const l = tensor([1, 2, 3, 4], [2, 2]);
+    const raw = (o: Record<string, unknown>) => SAMPLE.args.map((a) => (a.name in o ? o[a.name] : ({ logits: l, history: null, repetitionPenalty: 1, temperature: 1, topK: 0, topP: 1, minP: 0, seed: 1, seeds: null, step: 0, tokens: zeros([2], 'int32'), logprobs: zeros([2]) } as Record<string, unknown>)[a.name]));
+    const hist = zeros([3, 2], 'int32');
+    sameError(() => sampling.sample(l, { history: hist, seed: 1 }), SAMPLE, raw({ history: hist }), /^sample: expected history of shape \[2, 2\] \(from logits \[2, 2\]\) but received \[3, 2\]$/);
+    sameError(() => sampling.sample(l, { topP: 1.1, seed: 1 }), SAMPLE, raw({ topP: 1.1 }), /^sample: expected topP a finite number >= 0 <= 1 but received 1.1$/);
+    sameError(() => sampling.sample(l, { minP: -0.1, seed: 1 }), SAMPLE, raw({ minP: -0.1 }), /^sample: expected minP a finite number >= 0 <= 1 but received -0.1$/);
+    sameError(() => sampling.sample(tensor([1, 2, 3])), SAMPLE, raw({ logits: tensor([1, 2, 3]) }), /^sample: expected logits with 2 dimensions but received \[3\]$/);
+    sameError(null, SAMPLE, raw({ logprobs: zeros([3]) }), /^sample: expected logprobs of shape \[2\] \(from logits \[2, 2\]\) but received \[3\]$/);
   });
 });

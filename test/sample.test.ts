@@ -348,7 +348,7 @@ describe('sampling.sample: large vocabulary, determinism, errors', () => {
     expectError(() => sampling.sample(tensor([1, 2], [1, 2], { dtype: 'int32' })), 'ERR_DTYPE', /expected logits of dtype float32 or float16 or bfloat16 but received int32/);
     expectError(() => sampling.sample(tensor([1, 2, 3])), 'ERR_SHAPE', /expected logits with 2 dimensions but received \[3\]/);
     expectError(() => sampling.sample(tensor(new Float32Array(0), [2, 0])), 'ERR_SHAPE', /1 <= V/);
-    expectError(() => sampling.sample(l, { history: h([1, 2, 3, 4, 5, 6]).reshape([3, 2]) }), 'ERR_SHAPE', /expected history of shape \[2, H\]/);
+    expectError(() => sampling.sample(l, { history: h([1, 2, 3, 4, 5, 6]).reshape([3, 2]) }), 'ERR_SHAPE', /expected history of shape \[2, 2\] \(from logits \[2, 2\]\) but received \[3, 2\]/);
     expectError(() => sampling.sample(l, { history: tensor([1, 2], [2, 1]) as never }), 'ERR_DTYPE', /history of dtype int32/);
     expectError(() => sampling.sample(l, { seed: [1, 2, 3] }), 'ERR_SHAPE', /expected 2 seeds/);
     expectError(() => sampling.sample(l, { seed: -1 }), 'ERR_RANGE', /seed/);
@@ -381,7 +381,7 @@ describe('sampling.sample: large vocabulary, determinism, errors', () => {
     const tok = tensor(new Int32Array(2), [2], { dtype: 'int32' });
     const lp = tensor(new Float32Array(2), [2]);
     const call = (...a: unknown[]) => (native.sample as (...x: unknown[]) => unknown)(...a);
-    expectError(() => call(l, null, 1, 1, 0, 1, 0, 0, null, 0, tok, tensor(new Float32Array(3), [3]), false), 'ERR_SHAPE', /tokens and logprobs/);
+    expectError(() => call(l, null, 1, 1, 0, 1, 0, 0, null, 0, tok, tensor(new Float32Array(3), [3]), false), 'ERR_SHAPE', /expected logprobs of shape \[2\] \(from logits \[2, \d+\]\) but received \[3\]/);
     expectError(() => call(l, null, 1, 1, 0, 2, 0, 0, null, 0, tok, lp, false), 'ERR_RANGE', /topP/);
     expectError(() => call(l, null, 0, 1, 0, 1, 0, 0, null, 0, tok, lp, false), 'ERR_RANGE', /repetitionPenalty/);
     expectError(() => call(l, null, 1, 1e-50, 0, 1, 0, 0, null, 0, tok, lp, false), 'ERR_RANGE', /temperature/);

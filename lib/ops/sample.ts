@@ -79,16 +79,14 @@ function prepare(logits: TensorLike, options?: SampleOptions) {
   if (temperature > 0 && Math.fround(temperature) < FLT_MIN)
     fail('ERR_RANGE', OP, `expected temperature 0 or >= ${FLT_MIN} (float32) but received ${temperature}`);
   const topK = numberOpt(OP, 'topK', o.topK, 0, { min: 0, integer: true });
-  const topP = numberOpt(OP, 'topP', o.topP, 1, { min: 0, max: 1 });
-  const minP = numberOpt(OP, 'minP', o.minP, 0, { min: 0, max: 1 });
+  const topP = o.topP === undefined ? 1 : o.topP;
+  const minP = o.minP === undefined ? 0 : o.minP;
   const penalty = numberOpt(OP, 'repetitionPenalty', o.repetitionPenalty, 1, { gt: 0 });
   if (!(Math.fround(penalty) > 0 && Number.isFinite(Math.fround(penalty))))
     fail('ERR_RANGE', OP, `expected repetitionPenalty to be a positive float32 but received ${penalty}`);
   let history: Tensor | null = null;
   if (o.history !== undefined) {
-    history = tensorArg(OP, 'history', o.history, ['int32'], 2);
-    if (history.shape[0] !== rows)
-      fail('ERR_SHAPE', OP, `expected history of shape [${rows}, H] (from logits ${shapeStr(l.shape)}) but received ${shapeStr(history.shape)}`);
+    history = tensorArg(OP, 'history', o.history, ['int32']);
     sameDevice(OP, { logits: l, history });
   } else if (penalty !== 1) {
     fail('ERR_ARGUMENT', OP, `expected history (the tokens to penalise) with repetitionPenalty ${penalty} but received none`);
@@ -98,6 +96,7 @@ function prepare(logits: TensorLike, options?: SampleOptions) {
   const dev = l._device < 0 ? 'cpu' : (`cuda:${l._device}` as const);
   const tokens = empty([rows], 'int32', { device: dev });
   const logprobs = empty([rows], 'float32', { device: dev });
+  // shapes logits [B, V], history [B, H], tokens and logprobs [B], the ranges of topP and minP: declared (sample.args.ts)
   const args = { logits: l, history, repetitionPenalty: penalty, temperature, topK, topP, minP, seed, seeds, step, tokens, logprobs };
   return { l, args, result: { tokens, logprobs, seed: seeds ?? seed } };
 }

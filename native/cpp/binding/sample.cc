@@ -1,4 +1,5 @@
-// sample (ops/sample.h); arguments declared in lib/ops/sample.args.ts: logits float [B, V],
+// sample (ops/sample.h); arguments, shapes and the ranges of topP, minP declared in
+// lib/ops/sample.args.ts: logits float [B, V],
 // history int32 [B, H] (an index argument: a private copy), seeds null or a BigUint64Array of B
 // per-row seeds (copied when read), tokens int32 [B], logprobs float32 [B].
 #include <cmath>
@@ -30,22 +31,15 @@ Status prepare(const Call& c, SampleJob* job) {
   SampleArgs& s = job->args;
   const TensorView& logits = c.t(A::logits);
   MMPREF_RETURN_IF_ERROR(c.one_device());
-  if (logits.ndim != 2 || logits.shape[1] < 1 || logits.shape[1] > kSampleMaxVocab)
+  const int64_t rows = c.dim(A::dim::B), vocab = c.dim(A::dim::V);
+  if (vocab < 1 || vocab > kSampleMaxVocab)
     return c.error(Code::kShape, "expected logits [B, V] with 1 <= V <= " + std::to_string(kSampleMaxVocab) + " but received " + shape_str(logits));
-  const int64_t rows = logits.shape[0];
-  if (c.has(A::history) && (c.t(A::history).ndim != 2 || c.t(A::history).shape[0] != rows))
-    return c.error(Code::kShape, "expected history [" + std::to_string(rows) + ", H] but received " + shape_str(c.t(A::history)));
-  if (!c.shape_is(A::tokens, {rows}, "").ok() || !c.shape_is(A::logprobs, {rows}, "").ok())
-    return c.error(Code::kShape, "expected tokens and logprobs of shape [" + std::to_string(rows) + "] (from logits " + shape_str(logits) +
-                                     ") but received " + shape_str(c.t(A::tokens)) + " and " + shape_str(c.t(A::logprobs)));
   // scalars (float32 is what the kernels use: it must not round to 0 or infinity)
-  const double temperature = c.number(A::temperature), top_p = c.number(A::topP), min_p = c.number(A::minP);
+  const double temperature = c.number(A::temperature);
   const float pf = float(c.number(A::repetitionPenalty)), tf = float(temperature);
   if (!(std::isfinite(pf) && pf > 0)) return c.error(Code::kRange, "expected repetitionPenalty > 0 and finite");
   if (!(std::isfinite(tf) && tf >= 0 && (tf > 0) == (temperature > 0)))
     return c.error(Code::kRange, "expected temperature 0 or a finite float32 > 0");
-  if (!(top_p >= 0 && top_p <= 1)) return c.error(Code::kRange, "expected topP in [0, 1]");
-  if (!(min_p >= 0 && min_p <= 1)) return c.error(Code::kRange, "expected minP in [0, 1]");
   if (c.has(A::seeds)) {
     if (int64_t(c.u64s(A::seeds).size()) != rows)
       return c.error(Code::kShape, "expected " + std::to_string(rows) + " seeds (one per row) but received " +
@@ -57,14 +51,14 @@ Status prepare(const Call& c, SampleJob* job) {
   s.logits = logits.data;
   s.dtype = logits.dtype;
   s.rows = rows;
-  s.vocab = logits.shape[1];
+  s.vocab = vocab;
   s.history = c.has(A::history) ? c.t(A::history).ptr<int32_t>() : nullptr;
-  s.hist_len = c.has(A::history) ? c.t(A::history).shape[1] : 0;
+  s.hist_len = c.has(A::history) ? c.dim(A::dim::H) : 0;
   s.penalty = pf;
   s.temperature = tf;
   s.top_k = c.integer(A::topK);
-  s.top_p = top_p;
-  s.min_p = float(min_p);
+  s.top_p = c.number(A::topP);
+  s.min_p = float(c.number(A::minP));
   s.tokens = c.t(A::tokens).ptr<int32_t>();
   s.logprobs = c.t(A::logprobs).ptr<float>();
   s.device = logits.device;

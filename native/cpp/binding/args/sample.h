@@ -8,21 +8,33 @@ namespace mmpref::napi::args {
 // sample(logits, history, repetitionPenalty, temperature, topK, topP, minP, seed, seeds, step, tokens, logprobs, async)
 struct sample {
   enum : int { logits, history, repetitionPenalty, temperature, topK, topP, minP, seed, seeds, step, tokens, logprobs, kCount };
+  struct dim {
+    enum : int { B, V, H, kCount };
+  };
+  static constexpr const char* kDimNames[] = {"B", "V", "H"};
+  static constexpr int32_t kShape_logits[] = {-2, -3};  // [B, V]
+  static constexpr int32_t kShape_history[] = {-2, -4};  // [B, H]
+  static constexpr NumRange kRange_repetitionPenalty = {0, 0, 0, 0, kHasGt, "a finite number > 0"};
+  static constexpr NumRange kRange_temperature = {0, 0, 0, 0, kHasMin, "a finite number >= 0"};
+  static constexpr NumRange kRange_topP = {0, 1, 0, 0, kHasMin | kHasMax, "a finite number >= 0 <= 1"};
+  static constexpr NumRange kRange_minP = {0, 1, 0, 0, kHasMin | kHasMax, "a finite number >= 0 <= 1"};
+  static constexpr int32_t kShape_tokens[] = {-2};  // [B]
+  static constexpr int32_t kShape_logprobs[] = {-2};  // [B]
   static constexpr ArgDecl kArgs[kCount] = {
-      {"logits", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"history", ArgKind::kTensor, kOptional | kIndex, 0x8u, 0x0u, 0, 0},
-      {"repetitionPenalty", ArgKind::kNumber, 0, 0, 0, 0, 0},
-      {"temperature", ArgKind::kNumber, 0, 0, 0, 0, 0},
+      {"logits", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, kShape_logits, 2},
+      {"history", ArgKind::kTensor, kOptional | kIndex, 0x8u, 0x0u, 0, 0, kShape_history, 2},
+      {"repetitionPenalty", ArgKind::kNumber, 0, 0, 0, 0, 0, nullptr, 0, -1, &kRange_repetitionPenalty},
+      {"temperature", ArgKind::kNumber, 0, 0, 0, 0, 0, nullptr, 0, -1, &kRange_temperature},
       {"topK", ArgKind::kInteger, 0, 0, 0, INT64_C(0), INT64_C(9007199254740992)},
-      {"topP", ArgKind::kNumber, 0, 0, 0, 0, 0},
-      {"minP", ArgKind::kNumber, 0, 0, 0, 0, 0},
+      {"topP", ArgKind::kNumber, 0, 0, 0, 0, 0, nullptr, 0, -1, &kRange_topP},
+      {"minP", ArgKind::kNumber, 0, 0, 0, 0, 0, nullptr, 0, -1, &kRange_minP},
       {"seed", ArgKind::kU64, 0, 0, 0, 0, 0},
       {"seeds", ArgKind::kU64Array, 0, 0, 0, 0, 0},
       {"step", ArgKind::kU64, 0, 0, 0, 0, 0},
-      {"tokens", ArgKind::kTensor, kWrite, 0x8u, 0x0u, 0, 0},
-      {"logprobs", ArgKind::kTensor, kWrite, 0x1u, 0x0u, 0, 0},
+      {"tokens", ArgKind::kTensor, kWrite, 0x8u, 0x0u, 0, 0, kShape_tokens, 1},
+      {"logprobs", ArgKind::kTensor, kWrite, 0x1u, 0x0u, 0, 0, kShape_logprobs, 1},
   };
-  static constexpr OpDecl kDecl = {"sample", "sample", kArgs, kCount};
+  static constexpr OpDecl kDecl = {"sample", "sample", kArgs, kCount, kDimNames, dim::kCount};
 };
 
 }  // namespace mmpref::napi::args

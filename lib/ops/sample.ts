@@ -7,10 +7,9 @@
 import { randomInt } from 'node:crypto';
 import { FLOAT_DTYPES, type FloatDType } from '../dtype';
 import { fail } from '../errors';
-import { withCallerStack } from '../native';
 import { describe, empty, type Tensor, type TensorLike } from '../tensor';
 import type { NativeFn } from '../op_decl';
-import { callOp } from '../op_call';
+import { prepared, syncAsync } from '../op_call';
 import { SAMPLE } from './sample.args';
 import { checkOptions, numberOpt, sameDevice, seedOpt, shapeStr, tensorArg } from '../validate';
 
@@ -98,7 +97,7 @@ function prepare(logits: TensorLike, options?: SampleOptions) {
   const logprobs = empty([rows], 'float32', { device: dev });
   // shapes logits [B, V], history [B, H], tokens and logprobs [B], the ranges of topP and minP: declared (sample.args.ts)
   const args = { logits: l, history, repetitionPenalty: penalty, temperature, topK, topP, minP, seed, seeds, step, tokens, logprobs };
-  return { l, args, result: { tokens, logprobs, seed: seeds ?? seed } };
+  return prepared(SAMPLE, args, { tokens, logprobs, seed: seeds ?? seed } as SampleResult);
 }
 
 /**
@@ -106,16 +105,4 @@ function prepare(logits: TensorLike, options?: SampleOptions) {
  * temperature, top-k, top-p, min-p (Hugging Face order), then a draw from the renormalised
  * filtered distribution. Returns { tokens int32 [B], logprobs float32 [B] }.
  */
-export function sample(logits: TensorLike, options?: SampleOptions): SampleResult {
-  const p = prepare(logits, options);
-  callOp(SAMPLE, p.args, false);
-  return p.result;
-}
-
-/** {@link sample} off the main thread; bit-identical results. */
-export async function sampleAsync(logits: TensorLike, options?: SampleOptions): Promise<SampleResult> {
-  const stack = new Error().stack;
-  const p = prepare(logits, options);
-  await withCallerStack(callOp(SAMPLE, p.args, true), stack);
-  return p.result;
-}
+export const [sample, sampleAsync] = syncAsync(prepare);

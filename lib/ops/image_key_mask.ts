@@ -10,9 +10,8 @@
  */
 import { describe, empty, parseDevice, tensor, type DeviceSpec, type Tensor, type TensorLike } from '../tensor';
 import { fail } from '../errors';
-import { withCallerStack } from '../native';
 import type { NativeFn } from '../op_decl';
-import { callOp } from '../op_call';
+import { prepared, syncAsync } from '../op_call';
 import { IMAGE_KEY_MASK } from './image_key_mask.args';
 import { checkOptions, expectShape, numberOpt, outputTensor, seedOpt, tensorArg } from '../validate';
 
@@ -92,16 +91,7 @@ export function maskRatioOpt(op: string, v: unknown): number {
   return numberOpt(op, 'maskRatio', v, 1, { min: 0, max: 1 });
 }
 
-interface Prepared {
-  spans: Tensor<'int32'>;
-  keyMask: Tensor | null;
-  out: Tensor<'bool'>;
-  ratio: number;
-  seed: number | bigint;
-  offset: number | bigint;
-}
-
-function prepare(imageSpans: ImageSpans, options?: ImageKeyMaskOptions): Prepared {
+function prepare(imageSpans: ImageSpans, options?: ImageKeyMaskOptions) {
   const o = checkOptions(OP, options, ['maskRatio', 'seed', 'offset', 'length', 'keyMask', 'device', 'out']);
   // defaults and options
   if (!Array.isArray(imageSpans))
@@ -123,7 +113,7 @@ function prepare(imageSpans: ImageSpans, options?: ImageKeyMaskOptions): Prepare
   else out = empty(shape, 'bool', { device: device === undefined || device < 0 ? 'cpu' : `cuda:${device}` });
   if (device !== undefined && device !== out._device)
     fail('ERR_DEVICE', OP, `expected device ${o.device} to match ${keyMask ? 'keyMask' : 'out'} but received ${out.device === 'cpu' ? 'cpu' : `cuda:${out._device}`}`);
-  return { spans, keyMask, out, ratio, seed, offset };
+  return prepared(IMAGE_KEY_MASK, { spans, keyMask, out, maskRatio: ratio, seed, offset }, out);
 }
 
 /**
@@ -133,16 +123,4 @@ function prepare(imageSpans: ImageSpans, options?: ImageKeyMaskOptions): Prepare
  * @example
  *   const keep = attention.imageKeyMask([[[5, 576]], [[3, 576]]], { maskRatio: 0.99, seed: 7, length: 1024 });
  */
-export function imageKeyMask(imageSpans: ImageSpans, options?: ImageKeyMaskOptions): Tensor<'bool'> {
-  const p = prepare(imageSpans, options);
-  callOp(IMAGE_KEY_MASK, { spans: p.spans, keyMask: p.keyMask, out: p.out, maskRatio: p.ratio, seed: p.seed, offset: p.offset }, false);
-  return p.out;
-}
-
-/** {@link imageKeyMask} off the main thread; bit-identical results. */
-export async function imageKeyMaskAsync(imageSpans: ImageSpans, options?: ImageKeyMaskOptions): Promise<Tensor<'bool'>> {
-  const stack = new Error().stack;
-  const p = prepare(imageSpans, options);
-  await withCallerStack(callOp(IMAGE_KEY_MASK, { spans: p.spans, keyMask: p.keyMask, out: p.out, maskRatio: p.ratio, seed: p.seed, offset: p.offset }, true), stack);
-  return p.out;
-}
+export const [imageKeyMask, imageKeyMaskAsync] = syncAsync(prepare);

@@ -1,10 +1,9 @@
 /** permute: a contiguous copy of x with its dimensions reordered (x.permute(perm) in PyTorch). */
 import type { DType } from '../dtype';
 import { fail } from '../errors';
-import { withCallerStack } from '../native';
 import { describe, type Tensor, type TensorLike } from '../tensor';
 import type { NativeFn } from '../op_decl';
-import { callOp } from '../op_call';
+import { prepared, syncAsync } from '../op_call';
 import { PERMUTE } from './permute.args';
 import { checkOptions, outputTensor, shapeStr, tensorArg } from '../validate';
 
@@ -31,19 +30,11 @@ function prepare<D extends DType>(x: TensorLike<D>, perm: readonly number[], opt
   const shape = perm.map((p) => t.shape[p]!);
   const out = outputTensor(op, o.out, shape, t.dtype, t);
   if (out === (t as Tensor)) fail('ERR_ARGUMENT', op, 'out must not be x');
-  return { t, out, perm: [...perm] };
+  return prepared(PERMUTE, { x: t, out, perm: [...perm] }, out);
 }
 
 /** y = x.permute(perm), contiguous; e.g. permute(q, [0, 2, 1, 3]) turns [B, T, H, d] into [B, H, T, d]. */
-export function permute<D extends DType>(x: TensorLike<D>, perm: readonly number[], options?: PermuteOptions): Tensor<D> {
-  const p = prepare(x, perm, options);
-  callOp(PERMUTE, { x: p.t, out: p.out, perm: p.perm }, false);
-  return p.out;
-}
-
-export async function permuteAsync<D extends DType>(x: TensorLike<D>, perm: readonly number[], options?: PermuteOptions): Promise<Tensor<D>> {
-  const stack = new Error().stack;
-  const p = prepare(x, perm, options);
-  await withCallerStack(callOp(PERMUTE, { x: p.t, out: p.out, perm: p.perm }, true) as Promise<void>, stack);
-  return p.out;
-}
+export const [permute, permuteAsync] = syncAsync(prepare) as [
+  <D extends DType>(x: TensorLike<D>, perm: readonly number[], options?: PermuteOptions) => Tensor<D>,
+  <D extends DType>(x: TensorLike<D>, perm: readonly number[], options?: PermuteOptions) => Promise<Tensor<D>>,
+];

@@ -13,11 +13,10 @@
  */
 import { FLOAT_DTYPES, type FloatDType } from '../dtype';
 import { fail } from '../errors';
-import { withCallerStack } from '../native';
 import { type DeviceSpec, type Tensor, describe, empty, parseDevice } from '../tensor';
 import { checkOptions, expectShape, numberOpt, tensorArg } from '../validate';
 import type { NativeFn } from '../op_decl';
-import { callOp } from '../op_call';
+import { prepared, syncAsync } from '../op_call';
 import { RANDOM_FILL } from './random_fill.args';
 import { type Seed, type StreamOptions, resolveStream } from '../op_args';
 
@@ -65,17 +64,6 @@ export interface BitsOptions extends StreamOptions, StartOption {
 const KIND = { bits: 0, uniform: 1, normal: 2 } as const;
 const FLOAT_MAX = 3.4028234663852886e38;
 
-interface Prepared {
-  out: Tensor;
-  kind: number;
-  a: number;
-  b: number;
-  seed: Seed;
-  offset: Seed;
-  startBlock: Seed;
-  startSkip: number;
-}
-
 /** The `start` option as (block, word in block). */
 function startOpt(op: string, v: unknown): { startBlock: Seed; startSkip: number } {
   if (v === undefined) return { startBlock: 0, startSkip: 0 };
@@ -108,7 +96,7 @@ function checkShapeArg(op: string, shape: unknown): readonly number[] {
   return shape as number[];
 }
 
-function prepareNormal(shape: readonly number[], options?: NormalOptions<FloatDType>): Prepared {
+function prepareNormal(shape: readonly number[], options?: NormalOptions<FloatDType>) {
   const op = 'random.normal';
   const o = checkOptions(op, options, ['seed', 'offset', 'dtype', 'device', 'out', 'mean', 'std', 'start']);
   const dtype = dtypeOpt(op, o.dtype);
@@ -116,10 +104,10 @@ function prepareNormal(shape: readonly number[], options?: NormalOptions<FloatDT
   const std = numberOpt(op, 'std', o.std, 1, { min: 0, max: FLOAT_MAX });
   const s = resolveStream(op, o);
   const out = outFor(op, checkShapeArg(op, shape), o.out, dtype, o.device);
-  return { out, kind: KIND.normal, a: mean, b: std, ...s, ...startOpt(op, o.start) };
+  return fill(out, KIND.normal, mean, std, s, startOpt(op, o.start));
 }
 
-function prepareUniform(shape: readonly number[], options?: UniformOptions<FloatDType>): Prepared {
+function prepareUniform(shape: readonly number[], options?: UniformOptions<FloatDType>) {
   const op = 'random.uniform';
   const o = checkOptions(op, options, ['seed', 'offset', 'dtype', 'device', 'out', 'low', 'high', 'start']);
   const dtype = dtypeOpt(op, o.dtype);
@@ -129,56 +117,33 @@ function prepareUniform(shape: readonly number[], options?: UniformOptions<Float
   if (!Number.isFinite(Math.fround(high - low))) fail('ERR_RANGE', op, `expected high - low within float32 range but received ${high - low}`);
   const s = resolveStream(op, o);
   const out = outFor(op, checkShapeArg(op, shape), o.out, dtype, o.device);
-  return { out, kind: KIND.uniform, a: low, b: high - low, ...s, ...startOpt(op, o.start) };
+  return fill(out, KIND.uniform, low, high - low, s, startOpt(op, o.start));
 }
 
-function prepareBits(shape: readonly number[], options?: BitsOptions): Prepared {
+function prepareBits(shape: readonly number[], options?: BitsOptions) {
   const op = 'random.bits';
   const o = checkOptions(op, options, ['seed', 'offset', 'device', 'out', 'start']);
   const s = resolveStream(op, o);
   const out = outFor(op, checkShapeArg(op, shape), o.out, 'int32', o.device);
-  return { out, kind: KIND.bits, a: 0, b: 1, ...s, ...startOpt(op, o.start) };
+  return fill(out, KIND.bits, 0, 1, s, startOpt(op, o.start));
 }
 
-function run(p: Prepared): Tensor {
-  callOp(RANDOM_FILL, { out: p.out, kind: p.kind, a: p.a, b: p.b, seed: p.seed, offset: p.offset, startBlock: p.startBlock, startSkip: p.startSkip }, false);
-  return p.out;
-}
-
-async function runAsync(p: Prepared, stack: string | undefined): Promise<Tensor> {
-  await withCallerStack(callOp(RANDOM_FILL, { out: p.out, kind: p.kind, a: p.a, b: p.b, seed: p.seed, offset: p.offset, startBlock: p.startBlock, startSkip: p.startSkip }, true), stack);
-  return p.out;
+/** out filled with a + b * (element of `kind`) of the stream; a and b's ranges are declared (random_fill.args.ts). */
+function fill(out: Tensor, kind: number, a: number, b: number, s: { seed: Seed; offset: Seed }, start: { startBlock: Seed; startSkip: number }) {
+  return prepared(RANDOM_FILL, { out, kind, a, b, ...s, ...start }, out);
 }
 
 /** Standard normal samples (mean + std * N(0, 1)) of `shape`: element i is normal i of stream (seed, offset). */
-export function normal<D extends FloatDType = 'float32'>(shape: readonly number[], options?: NormalOptions<D>): Tensor<D> {
-  return run(prepareNormal(shape, options)) as Tensor<D>;
-}
-
-/** {@link normal} off the main thread; bit-identical results. */
-export async function normalAsync<D extends FloatDType = 'float32'>(shape: readonly number[], options?: NormalOptions<D>): Promise<Tensor<D>> {
-  const stack = new Error().stack;
-  return (await runAsync(prepareNormal(shape, options), stack)) as Tensor<D>;
-}
+export const [normal, normalAsync] = syncAsync(prepareNormal) as [
+  <D extends FloatDType = 'float32'>(shape: readonly number[], options?: NormalOptions<D>) => Tensor<D>,
+  <D extends FloatDType = 'float32'>(shape: readonly number[], options?: NormalOptions<D>) => Promise<Tensor<D>>,
+];
 
 /** Uniform samples in [low, high) of `shape`: element i uses word i of stream (seed, offset). */
-export function uniform<D extends FloatDType = 'float32'>(shape: readonly number[], options?: UniformOptions<D>): Tensor<D> {
-  return run(prepareUniform(shape, options)) as Tensor<D>;
-}
-
-/** {@link uniform} off the main thread; bit-identical results. */
-export async function uniformAsync<D extends FloatDType = 'float32'>(shape: readonly number[], options?: UniformOptions<D>): Promise<Tensor<D>> {
-  const stack = new Error().stack;
-  return (await runAsync(prepareUniform(shape, options), stack)) as Tensor<D>;
-}
+export const [uniform, uniformAsync] = syncAsync(prepareUniform) as [
+  <D extends FloatDType = 'float32'>(shape: readonly number[], options?: UniformOptions<D>) => Tensor<D>,
+  <D extends FloatDType = 'float32'>(shape: readonly number[], options?: UniformOptions<D>) => Promise<Tensor<D>>,
+];
 
 /** The raw Philox words of stream (seed, offset): element i = word i (block i / 4, word i % 4), as int32 bits. */
-export function bits(shape: readonly number[], options?: BitsOptions): Tensor<'int32'> {
-  return run(prepareBits(shape, options)) as Tensor<'int32'>;
-}
-
-/** {@link bits} off the main thread; bit-identical results. */
-export async function bitsAsync(shape: readonly number[], options?: BitsOptions): Promise<Tensor<'int32'>> {
-  const stack = new Error().stack;
-  return (await runAsync(prepareBits(shape, options), stack)) as Tensor<'int32'>;
-}
+export const [bits, bitsAsync] = syncAsync(prepareBits) as [(shape: readonly number[], options?: BitsOptions) => Tensor<'int32'>, (shape: readonly number[], options?: BitsOptions) => Promise<Tensor<'int32'>>];

@@ -606,12 +606,6 @@ Status Call::shape_is(int a, std::initializer_list<int64_t> dims, const std::str
   return error(Code::kShape, std::string("expected ") + name(a) + " of shape " + want + "] (from " + from + ") but received " + shape_str(x));
 }
 
-Status Call::ndim_is(int a, int ndim) const {
-  if (t(a).ndim == ndim) return Status::Ok();
-  return error(Code::kShape, std::string("expected ") + name(a) + " with " + std::to_string(ndim) + " dimensions but received " +
-                                 shape_str(t(a)));
-}
-
 Status Call::numel_is(int a, int64_t n, const std::string& from) const {
   if (t(a).numel == n) return Status::Ok();
   return error(Code::kShape, std::string("expected ") + name(a) + " of " + std::to_string(n) + " elements (" + from + ") but received " +

@@ -113,7 +113,6 @@ class Call {
   Status same_dtype(int a, int b) const;
   // Argument a has exactly `dims`; `from` explains the expectation ("x [2, 3]").
   Status shape_is(int a, std::initializer_list<int64_t> dims, const std::string& from) const;
-  Status ndim_is(int a, int ndim) const;
   Status numel_is(int a, int64_t n, const std::string& from) const;
   // All present tensor arguments on one device.
   Status one_device() const;

@@ -4,7 +4,7 @@
  */
 import { fail } from '../errors';
 import { empty, type Tensor, type TensorLike } from '../tensor';
-import type { NativeFn, OpDecl } from '../op_decl';
+import { dtypesOf, type NativeFn, type OpDecl } from '../op_decl';
 import { declaredOutput, prepared, syncAsync } from '../op_call';
 import { COSINE, SIMILARITY_FILTER } from './cosine.args';
 import { boolOpt, checkOptions, expectShape, sameDevice, shapeStr, tensorArg } from '../validate';
@@ -33,7 +33,7 @@ export interface FilterOptions {
 /** The two embedding matrices (x's dtypes from the declaration, y of x's dtype), on one device. */
 function pair(d: OpDecl, na: string, nb: string, a: TensorLike, b: TensorLike) {
   const op = d.label;
-  const x = tensorArg(op, na, a, d.args[0]!.kind === 'tensor' ? d.args[0]!.dtypes : []);
+  const x = tensorArg(op, na, a, dtypesOf(d, na));
   const y = tensorArg(op, nb, b, [x.dtype]);
   sameDevice(op, { [na]: x, [nb]: y });
   return { x, y, n: x.shape[0] ?? 0, m: y.shape[0] ?? 0 };

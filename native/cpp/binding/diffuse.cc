@@ -25,26 +25,11 @@ MMPREF_LAUNCH_OP(args::diffuse, DiffuseArgs, diffuse, prepare) {
   if (u8 && (C < 1 || S % C != 0 || (S / C) % inner != 0))
     return c.error(Code::kShape, "expected " + std::to_string(C) + " channels with inner size " + std::to_string(inner) + " to tile samples of " +
                                      std::to_string(S) + " elements but received x0 " + shape_str(x) + ": they do not tile");
-  DiffuseArgs& r = job->args;
-  r.x = x.data;
-  r.x_dtype = x.dtype;
-  r.y = c.t(A::out).data;
-  r.y_dtype = c.t(A::out).dtype;
-  r.eps = c.has(A::eps) ? c.t(A::eps).template ptr<float>() : nullptr;
-  r.batch = B;
-  r.sample = S;
-  r.t = c.has(A::t) ? c.t(A::t).template ptr<int32_t>() : nullptr;
-  r.t_scalar = int32_t(c.integer(A::tScalar));
-  r.coef_a = ca.ptr<float>();
-  r.coef_b = c.t(A::sqrtOneMinusAlphasCumprod).template ptr<float>();
-  r.steps = ca.numel;
-  r.norm_sub = u8 ? c.t(A::normSub).template ptr<float>() : nullptr;
-  r.norm_div = u8 ? c.t(A::normDiv).template ptr<float>() : nullptr;
-  r.channels = C;
-  r.inner = inner;
-  r.seed = c.u64(A::seed);
-  r.offset = c.u64(A::offset);
-  r.device = x.device;
+  const TensorView& out = c.t(A::out);
+  job->args = DiffuseArgs{x.data, x.dtype, out.data, out.dtype, c.t(A::eps).template ptr<float>(), B, S, c.t(A::t).template ptr<int32_t>(),
+                          int32_t(c.integer(A::tScalar)), ca.ptr<float>(), c.t(A::sqrtOneMinusAlphasCumprod).template ptr<float>(),
+                          ca.numel, u8 ? c.t(A::normSub).template ptr<float>() : nullptr, u8 ? c.t(A::normDiv).template ptr<float>() : nullptr, C, inner,
+                          c.u64(A::seed), c.u64(A::offset), x.device};
   return Status::Ok();
 }
 

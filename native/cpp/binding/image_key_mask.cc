@@ -55,7 +55,7 @@ MMPREF_LAUNCH_OP(args::image_key_mask, ImageKeyMaskArgs, image_key_mask, prepare
   }
   ImageKeyMaskArgs& g = job->args;
   MMPREF_RETURN_IF_ERROR(read_spans(c.t(A::spans), out.shape[0], out.shape[1], &g.spans));
-  g.base = c.has(A::keyMask) ? c.t(A::keyMask).template ptr<uint8_t>() : nullptr;
+  g.base = c.t(A::keyMask).template ptr<uint8_t>();
   g.out = out.ptr<uint8_t>();
   g.batch = out.shape[0];
   g.length = out.shape[1];

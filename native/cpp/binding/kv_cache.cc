@@ -13,17 +13,8 @@ MMPREF_LAUNCH_OP(args::kv_cache_append, KvCacheAppendArgs, kv_cache_append, prep
     return c.error(Code::kRange, "expected start + t <= " + std::to_string(capacity) + ": the cache holds " + std::to_string(capacity) +
                                      " positions but appending " + std::to_string(count) + " at " + std::to_string(start) + " needs " +
                                      std::to_string(start + count));
-  KvCacheAppendArgs& g = job->args;
-  g.k_cache = kc.data;
-  g.v_cache = c.t(A::vCache).data;
-  g.k = k.data;
-  g.v = c.t(A::v).data;
-  g.rows = c.dim(A::dim::B) * c.dim(A::dim::H);
-  g.capacity = capacity;
-  g.start = start;
-  g.count = count;
-  g.row_bytes = c.dim(A::dim::D) * dtype_size(kc.dtype);
-  g.device = kc.device;
+  job->args = KvCacheAppendArgs{kc.data, c.t(A::vCache).data, k.data, c.t(A::v).data, c.dim(A::dim::B) * c.dim(A::dim::H), capacity, start,
+                                count, c.dim(A::dim::D) * dtype_size(kc.dtype), kc.device};
   return Status::Ok();
 }
 

@@ -9,20 +9,9 @@ MMPREF_LAUNCH_OP(args::neftune, NeftuneArgs, neftune, prepare) {
   const TensorView& x = c.t(A::embeds);
   MMPREF_RETURN_IF_ERROR(c.one_device());
   if (c.has(A::lengths) && c.has(A::mask)) return c.error(Code::kArgument, "expected lengths or mask, not both");
-  NeftuneArgs& r = job->args;
-  r.x = x.data;
-  r.y = c.t(A::out).data;
-  r.dtype = x.dtype;
-  r.batch = c.dim(A::dim::B);
-  r.seq = c.dim(A::dim::L);
-  r.dim = c.dim(A::dim::D);
-  r.lengths = c.has(A::lengths) ? c.t(A::lengths).template ptr<int32_t>() : nullptr;
-  r.mask = c.has(A::mask) ? c.t(A::mask).template ptr<uint8_t>() : nullptr;
-  r.alpha = float(c.number(A::alpha));
-  r.padded_norm = c.boolean(A::paddedNorm);
-  r.seed = c.u64(A::seed);
-  r.offset = c.u64(A::offset);
-  r.device = x.device;
+  job->args = NeftuneArgs{x.data, c.t(A::out).data, x.dtype, c.dim(A::dim::B), c.dim(A::dim::L), c.dim(A::dim::D),
+                          c.t(A::lengths).template ptr<int32_t>(), c.t(A::mask).template ptr<uint8_t>(), float(c.number(A::alpha)),
+                          c.boolean(A::paddedNorm), c.u64(A::seed), c.u64(A::offset), x.device};
   return Status::Ok();
 }
 

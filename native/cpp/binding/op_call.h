@@ -89,7 +89,8 @@ class Call {
   const char* op() const { return decl_.label; }
   bool async() const { return async_; }
   Job* job() const { return job_; }
-  // Tensor argument i (a default TensorView when absent).
+  // Tensor argument i (a default TensorView when absent: data nullptr, so t(i).ptr<T>() is the
+  // optional pointer).
   const TensorView& t(int i) const { return v_[i].t; }
   const TensorView* opt(int i) const { return v_[i].present ? &v_[i].t : nullptr; }
   bool has(int i) const { return v_[i].present; }

@@ -23,24 +23,12 @@ MMPREF_LAUNCH_OP(args::prediction_loss, PredictionLossArgs, prediction_loss, pre
   if (c.has(A::weights)) MMPREF_RETURN_IF_ERROR(c.shape_is(A::weights, {B}, "epsPred [B, ...]"));
   if (c.has(A::weightTable) && c.dim(A::dim::T) < 1) return c.error(Code::kShape, "expected a weight table of at least 1 step but received 0");
   if (c.has(A::t)) MMPREF_RETURN_IF_ERROR(c.shape_is(A::t, {B}, "epsPred [B, ...]"));
-  PredictionLossArgs& r = job->args;
-  r.pred = p.data;
-  r.pred_dtype = p.dtype;
-  r.target = c.t(A::eps).data;
-  r.target_dtype = c.t(A::eps).dtype;
-  r.grad = c.has(A::grad) ? c.t(A::grad).data : nullptr;
-  r.per_sample = c.t(A::perSample).template ptr<float>();
-  r.weights_out = c.t(A::weightsOut).template ptr<float>();
-  r.loss = c.t(A::loss).template ptr<float>();
-  r.batch = B;
-  r.sample = S;
-  r.weights = c.has(A::weights) ? c.t(A::weights).template ptr<float>() : nullptr;
-  r.wtab = c.has(A::weightTable) ? c.t(A::weightTable).template ptr<float>() : nullptr;
-  r.steps = c.has(A::weightTable) ? c.t(A::weightTable).numel : 0;
-  r.t = c.has(A::t) ? c.t(A::t).template ptr<int32_t>() : nullptr;
-  r.t_scalar = int32_t(c.integer(A::tScalar));
-  r.grad_scale = float(c.number(A::gradScale));
-  r.device = p.device;
+  const TensorView& e = c.t(A::eps);
+  job->args = PredictionLossArgs{p.data, p.dtype, e.data, e.dtype, c.t(A::grad).data, c.t(A::perSample).template ptr<float>(),
+                                 c.t(A::weightsOut).template ptr<float>(), c.t(A::loss).template ptr<float>(), B, S,
+                                 c.t(A::weights).template ptr<float>(), c.t(A::weightTable).template ptr<float>(),
+                                 c.has(A::weightTable) ? c.dim(A::dim::T) : 0, c.t(A::t).template ptr<int32_t>(),
+                                 int32_t(c.integer(A::tScalar)), float(c.number(A::gradScale)), p.device};
   return Status::Ok();
 }
 

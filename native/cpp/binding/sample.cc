@@ -28,7 +28,6 @@ struct SampleJob : Job {
 };
 
 Status prepare(const Call& c, SampleJob* job) {
-  SampleArgs& s = job->args;
   const TensorView& logits = c.t(A::logits);
   MMPREF_RETURN_IF_ERROR(c.one_device());
   const int64_t rows = c.dim(A::dim::B), vocab = c.dim(A::dim::V);
@@ -46,22 +45,9 @@ Status prepare(const Call& c, SampleJob* job) {
                                        std::to_string(c.u64s(A::seeds).size()));
     job->seeds = c.u64s(A::seeds);
   }
-  s.seed = c.u64(A::seed);
-  s.step = c.u64(A::step);
-  s.logits = logits.data;
-  s.dtype = logits.dtype;
-  s.rows = rows;
-  s.vocab = vocab;
-  s.history = c.has(A::history) ? c.t(A::history).ptr<int32_t>() : nullptr;
-  s.hist_len = c.has(A::history) ? c.dim(A::dim::H) : 0;
-  s.penalty = pf;
-  s.temperature = tf;
-  s.top_k = c.integer(A::topK);
-  s.top_p = c.number(A::topP);
-  s.min_p = float(c.number(A::minP));
-  s.tokens = c.t(A::tokens).ptr<int32_t>();
-  s.logprobs = c.t(A::logprobs).ptr<float>();
-  s.device = logits.device;
+  job->args = SampleArgs{logits.data, logits.dtype, rows, vocab, c.t(A::history).ptr<int32_t>(), c.has(A::history) ? c.dim(A::dim::H) : 0,
+                         pf, tf, c.integer(A::topK), c.number(A::topP), float(c.number(A::minP)), nullptr, c.u64(A::seed), c.u64(A::step),
+                         c.t(A::tokens).ptr<int32_t>(), c.t(A::logprobs).ptr<float>(), logits.device};
   return Status::Ok();
 }
 

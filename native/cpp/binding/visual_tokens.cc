@@ -8,21 +8,10 @@ namespace mmpref::napi {
 MMPREF_LAUNCH_OP(args::visual_tokens, VisualTokensArgs, visual_tokens, prepare) {
   const TensorView& x = c.t(A::x);
   MMPREF_RETURN_IF_ERROR(c.one_device());
-  VisualTokensArgs& r = job->args;
-  r.x = x.data;
-  r.y = c.t(A::out).data;
-  r.dtype = x.dtype;
-  r.batch = c.dim(A::dim::B);
-  r.tokens = c.dim(A::dim::N);
-  r.dim = c.dim(A::dim::D);
-  r.mask = c.t(A::mask).template ptr<uint8_t>();
-  r.rows = c.has(A::rows) ? c.t(A::rows).template ptr<uint8_t>() : nullptr;
-  r.sigma = float(c.number(A::sigma));
-  r.scale = TokenScale(c.integer(A::scale));
-  r.prob = float(c.number(A::prob));
-  r.seed = c.u64(A::seed);
-  r.offset = c.u64(A::offset);
-  r.device = x.device;
+  job->args = VisualTokensArgs{x.data, c.t(A::out).data, x.dtype, c.dim(A::dim::B), c.dim(A::dim::N), c.dim(A::dim::D),
+                               c.t(A::mask).template ptr<uint8_t>(), c.t(A::rows).template ptr<uint8_t>(),
+                               float(c.number(A::sigma)), TokenScale(c.integer(A::scale)), float(c.number(A::prob)), c.u64(A::seed),
+                               c.u64(A::offset), x.device};
   return Status::Ok();
 }
 

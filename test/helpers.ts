@@ -114,3 +114,15 @@ export async function expectRejection(p: Promise<unknown>, code: ErrorCode, re?:
     if (err !== undefined) throw err;
   }, code, re);
 }
+
+/** The code and message of the MmprefError fn throws (to compare two errors, e.g. the TS and the native check of one call). */
+export function caught(fn: () => unknown): { code: string; message: string } {
+  let err: unknown;
+  try {
+    fn();
+  } catch (e) {
+    err = e;
+  }
+  if (!(err instanceof MmprefError)) throw new Error(`expected an MmprefError but ${err === undefined ? 'nothing was thrown' : `got ${String(err)}`}`);
+  return { code: err.code, message: err.message };
+}

@@ -6,7 +6,7 @@ import { attention, full, models, ops, tensor, zeros } from '../lib';
 import { envThreads } from '../lib/env';
 import { native } from '../lib/native';
 import { Tensor } from '../lib/tensor';
-import { expectError, expectRejection, RawTensor } from './helpers';
+import { caught, expectError, expectRejection, RawTensor } from './helpers';
 
 const raw = native as unknown as Record<string, (...a: unknown[]) => unknown>;
 const view = (buf: ArrayBuffer, off: number, shape: number[], dtype: 'float32' | 'int32' = 'float32') =>
@@ -114,7 +114,6 @@ describe('sizes, dtype ranges and environment variables', () => {
 // ---- declared shapes and ranges: the public op (TS) and the raw binding (native) give one error ----
 
 import { noise, sampling, similarity } from '../lib';
-import { MmprefError } from '../lib/errors';
 import { checkArgs, checkDeclared } from '../lib/op_call';
 import type { OpDecl } from '../lib/op_decl';
 import { COSINE, SIMILARITY_FILTER } from '../lib/ops/cosine.args';
@@ -130,16 +129,6 @@ import { PREDICTION_LOSS } from '../lib/ops/prediction_loss.args';
 import { RANDOM_FILL } from '../lib/ops/random_fill.args';
 import { SAMPLE } from '../lib/ops/sample.args';
 import { VISUAL_TOKENS } from '../lib/ops/visual_tokens.args';
-
-function caught(f: () => unknown): { code: string; message: string } {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MmprefError);
-    return { code: (e as MmprefError).code, message: (e as Error).message };
-  }
-  throw new Error('expected an error');
-}
 
 /**
  * One bad call through the public op and through the raw binding: the same code and message

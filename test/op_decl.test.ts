@@ -36,7 +36,7 @@ describe('op declarations (lib/ops/*.args.ts)', () => {
 // ---- shape patterns and number ranges (one declaration, checked in TS and native alike) ----------
 
 import { ops, tensor, zeros } from '../lib';
-import { MmprefError } from '../lib/errors';
+import { caught } from './helpers';
 import { checkArgs, checkDeclared } from '../lib/op_call';
 import { defineOp, index as indexArg, input, number, output } from '../lib/op_decl';
 import { ADD } from '../lib/ops/add.args';
@@ -48,16 +48,6 @@ import { ROTARY } from '../lib/ops/rotary.args';
 import { SWIGLU } from '../lib/ops/swiglu.args';
 
 const rawFn = native as unknown as Record<string, (...a: unknown[]) => unknown>;
-function caught(f: () => unknown): { code: string; message: string } {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(MmprefError);
-    return { code: (e as MmprefError).code, message: (e as Error).message };
-  }
-  throw new Error('expected an error');
-}
-
 describe('declared shapes and ranges', () => {
   it('the public op (TS check) and the raw binding (native check) reject the same bad call with the same code and message', () => {
     const x = zeros([2, 4]);

@@ -1,7 +1,7 @@
 // sample (ops/sample.h); arguments, shapes and the ranges of topP, minP declared in
-// lib/ops/sample.args.ts: logits float [B, V],
-// history int32 [B, H] (an index argument: a private copy), seeds null or a BigUint64Array of B
-// per-row seeds (copied when read), tokens int32 [B], logprobs float32 [B].
+// lib/ops/sample.args.ts: logits float [B, V], history int32 [B, H] (an index argument: a private
+// copy), seeds null or a BigUint64Array of B per-row seeds (copied when read), tokens int32 [B],
+// logprobs float32 [B].
 #include <cmath>
 #include <vector>
 
@@ -13,17 +13,12 @@ namespace {
 
 using A = args::sample;
 
-struct SampleJob : Job {
-  SampleArgs args;
+// The launcher pair's job, plus the per-row seeds it owns (args.seeds points into them once it runs).
+struct SampleJob : LaunchJob<SampleArgs, sample_cpu, MMPREF_CUDA(sample_cuda)> {
   std::vector<uint64_t> seeds;
   Status run() override {
     if (!seeds.empty()) args.seeds = seeds.data();
-    if (args.device < 0) return sample_cpu(args);
-#if MMPREF_HAVE_CUDA
-    return sample_cuda(args);
-#else
-    return make_status(Code::kDevice, "sample: this build has no CUDA support");
-#endif
+    return LaunchJob::run();
   }
 };
 

@@ -74,11 +74,6 @@ class Args {
 };
 std::string type_of(const Napi::Value& v);
 
-// Dtype masks for Args::tensor.
-constexpr uint32_t dtype_bit(DType t) { return 1u << int(t); }
-constexpr uint32_t kFloatMask =
-    dtype_bit(DType::kFloat32) | dtype_bit(DType::kFloat16) | dtype_bit(DType::kBFloat16);
-
 // The Tensor field names (_code, shape, _device, _store) as strings created once per env.
 constexpr int kTensorKeyCount = 4;
 bool tensor_keys(napi_env env, napi_value* keys);

@@ -110,3 +110,35 @@ describe('sizes, dtype ranges and environment variables', () => {
     expect(r.stderr).toMatch(/ignoring MMPREF_NUM_THREADS="4abc": expected an integer in \[1, 1024\]; using \d+ threads/);
   });
 });
+
+// declB's ops on declared shapes: the public op (TS check) and the raw binding (native check) give
+// the same code and message for the same bad call (declared patterns, and the relations their
+// small prepares keep).
+describe('declared shapes (crossEntropy, sequenceLogps, linear, gemm, linearLogps, attention.masked): TS and raw binding agree', () => {
+  const caught = (f: () => unknown): { code: string; message: string } => {
+    try {
+      f();
+    } catch (e) {
+      const err = e as Error & { code: string };
+      expect(err.constructor.name).toBe('MmprefError');
+      return { code: err.code, message: err.message };
+    }
+    throw new Error('expected an error');
+  };
+  const agree = (ts: () => unknown, op: string, rawArgs: unknown[], re: RegExp) => {
+    const a = caught(ts);
+    expect(a.message).toMatch(re);
+    expect(caught(() => raw[op]!(...rawArgs, false)), a.message).toEqual(a);
+  };
+  const i32 = (shape: number[]) => zeros(shape, 'int32');
+
+  it('ops.crossEntropy', () => {
+    const x = zeros([2, 3, 5]);
+    const lab = i32([2, 3]);
+    const outs = (rows: number[]) => [zeros(rows), zeros([1]), i32([1])];
+    agree(() => ops.crossEntropy(x, i32([2, 2])), 'crossEntropy', [x, i32([2, 2]), null, ...outs([2, 3]), null, -100, false, true, 1], /^ops\.crossEntropy: expected labels of shape \[2, 3\] \(from logits \[2, 3, 5\]\) but received \[2, 2\]$/);
+    agree(() => ops.crossEntropy(x, i32([6])), 'crossEntropy', [x, i32([6]), null, ...outs([2, 3]), null, -100, false, true, 1], /^ops\.crossEntropy: expected labels of shape \[2, 3\] \(from logits \[2, 3, 5\]\) but received \[6\]$/);
+    agree(() => ops.crossEntropy(x, lab, { grad: true, reduction: 'none', gradOut: zeros([6]) }), 'crossEntropy', [x, lab, zeros([6]), ...outs([2, 3]), zeros([2, 3, 5]), -100, false, false, 1], /^ops\.crossEntropy: expected gradOut of shape \[2, 3\] \(from logits \[2, 3, 5\]\) but received \[6\]$/);
+    agree(() => ops.crossEntropy(zeros([2, 3, 4, 5]), i32([2, 3, 4])), 'crossEntropy', [zeros([2, 3, 4, 5]), i32([2, 3, 4]), null, ...outs([2, 3, 4]), null, -100, false, true, 1], /^ops\.crossEntropy: expected logits of shape \[B, T, V\] or \[N, V\] but received \[2, 3, 4, 5\]$/);
+  });
+});

@@ -111,6 +111,8 @@ describe('sizes, dtype ranges and environment variables', () => {
   });
 });
 
+import { dpo } from '../lib';
+
 // declB's ops on declared shapes: the public op (TS check) and the raw binding (native check) give
 // the same code and message for the same bad call (declared patterns, and the relations their
 // small prepares keep).
@@ -140,5 +142,21 @@ describe('declared shapes (crossEntropy, sequenceLogps, linear, gemm, linearLogp
     agree(() => ops.crossEntropy(x, i32([6])), 'crossEntropy', [x, i32([6]), null, ...outs([2, 3]), null, -100, false, true, 1], /^ops\.crossEntropy: expected labels of shape \[2, 3\] \(from logits \[2, 3, 5\]\) but received \[6\]$/);
     agree(() => ops.crossEntropy(x, lab, { grad: true, reduction: 'none', gradOut: zeros([6]) }), 'crossEntropy', [x, lab, zeros([6]), ...outs([2, 3]), zeros([2, 3, 5]), -100, false, false, 1], /^ops\.crossEntropy: expected gradOut of shape \[2, 3\] \(from logits \[2, 3, 5\]\) but received \[6\]$/);
     agree(() => ops.crossEntropy(zeros([2, 3, 4, 5]), i32([2, 3, 4])), 'crossEntropy', [zeros([2, 3, 4, 5]), i32([2, 3, 4]), null, ...outs([2, 3, 4]), null, -100, false, true, 1], /^ops\.crossEntropy: expected logits of shape \[B, T, V\] or \[N, V\] but received \[2, 3, 4, 5\]$/);
+  });
+
+  it('dpo.sequenceLogps, dpo.logpsBackward', () => {
+    const x = zeros([2, 3, 5]);
+    const p = zeros([6, 5]);
+    const lab = i32([2, 3]);
+    const fwd = (lg: unknown, lb: unknown, cu: unknown, b: number, rows: number) => [lg, lb, cu, zeros([b]), i32([b]), zeros([rows]), null, -100, true, false];
+    agree(() => dpo.sequenceLogps(x, i32([2, 2])), 'sequenceLogps', fwd(x, i32([2, 2]), null, 2, 6), /^sequenceLogps: expected labels of shape \[2, 3\] \(from logits \[2, 3, 5\]\) but received \[2, 2\]$/);
+    agree(() => dpo.sequenceLogps(p, i32([6])), 'sequenceLogps', fwd(p, i32([6]), null, 6, 6), /^sequenceLogps: expected logits of shape \[B, T, V\] \(or \[N, V\] with cuSeqlens\) but received \[6, 5\]$/);
+    agree(() => dpo.sequenceLogps(x, lab, { cuSeqlens: i32([2]) }), 'sequenceLogps', fwd(x, lab, i32([2]), 1, 6), /^sequenceLogps: expected packed logits of shape \[N, V\] \(with cuSeqlens\) but received \[2, 3, 5\]$/);
+    agree(() => dpo.sequenceLogps(p, i32([6]), { cuSeqlens: i32([1, 2]) }), 'sequenceLogps', fwd(p, i32([6]), i32([1, 2]), 0, 6), /^sequenceLogps: expected cuSeqlens with 1 dimension but received \[1, 2\]$/);
+    agree(() => dpo.sequenceLogps(p, i32([6]), { cuSeqlens: i32([0]) }), 'sequenceLogps', fwd(p, i32([6]), i32([0]), 0, 6), /^sequenceLogps: expected cuSeqlens of shape \[B \+ 1\] \(at least one element\) but received \[0\]$/);
+    const bwd = (g: unknown, lse: unknown) => [x, lab, null, g, lse, zeros([2, 3, 5]), -100, true, false];
+    agree(() => dpo.logpsBackward(x, lab, zeros([3])), 'logpsBackward', bwd(zeros([3]), null), /^logpsBackward: expected gradLogps of shape \[2\] \(from one per sequence\) but received \[3\]$/);
+    agree(() => dpo.logpsBackward(x, lab, zeros([2, 1])), 'logpsBackward', bwd(zeros([2, 1]), null), /^logpsBackward: expected gradLogps with 1 dimension but received \[2, 1\]$/);
+    agree(() => dpo.logpsBackward(x, lab, zeros([2]), { lse: zeros([5]) }), 'logpsBackward', bwd(zeros([2]), zeros([5])), /^logpsBackward: expected lse of shape \[2, 3\] \(from logits \[2, 3, 5\]\) but received \[5\]$/);
   });
 });

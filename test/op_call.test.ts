@@ -159,4 +159,17 @@ describe('declared shapes (crossEntropy, sequenceLogps, linear, gemm, linearLogp
     agree(() => dpo.logpsBackward(x, lab, zeros([2, 1])), 'logpsBackward', bwd(zeros([2, 1]), null), /^logpsBackward: expected gradLogps with 1 dimension but received \[2, 1\]$/);
     agree(() => dpo.logpsBackward(x, lab, zeros([2]), { lse: zeros([5]) }), 'logpsBackward', bwd(zeros([2]), zeros([5])), /^logpsBackward: expected lse of shape \[2, 3\] \(from logits \[2, 3, 5\]\) but received \[5\]$/);
   });
+
+  it('ops.linear, ops.linearBackward', () => {
+    const x = zeros([2, 3]);
+    const w = zeros([4, 3]);
+    agree(() => ops.linear(x, zeros([4, 2])), 'linear', [x, zeros([4, 2]), null, zeros([2, 4])], /^linear: expected weight of shape \[4, 3\] \(from x \[2, 3\]\) but received \[4, 2\]$/);
+    agree(() => ops.linear(x, w, { bias: zeros([3]) }), 'linear', [x, w, zeros([3]), zeros([2, 4])], /^linear: expected bias of shape \[4\] \(from weight \[4, 3\]\) but received \[3\]$/);
+    agree(() => ops.linear(x, zeros([12])), 'linear', [x, zeros([12]), null, zeros([2, 4])], /^linear: expected weight with 2 dimensions but received \[12\]$/);
+    agree(() => ops.linear(tensor([1], []), zeros([1, 1])), 'linear', [tensor([1], []), zeros([1, 1]), null, zeros([1])], /^linear: expected x with at least 1 dimension but received a scalar$/);
+    const bwd = (dy: unknown, wt: unknown) => [dy, x, wt, zeros([2, 3]), null, null, false];
+    agree(() => ops.linearBackward(zeros([2, 5]), x, w), 'linearBackward', bwd(zeros([2, 5]), w), /^linearBackward: expected dy of shape \[2, 4\] \(from x \[2, 3\] and weight \[4, 3\]\) but received \[2, 5\]$/);
+    agree(() => ops.linearBackward(zeros([3, 4]), x, w), 'linearBackward', bwd(zeros([3, 4]), w), /^linearBackward: expected dy of shape \[2, 4\] \(from x \[2, 3\] and weight \[4, 3\]\) but received \[3, 4\]$/);
+    agree(() => ops.linearBackward(zeros([2, 4]), x, zeros([4, 2])), 'linearBackward', bwd(zeros([2, 4]), zeros([4, 2])), /^linearBackward: expected weight of shape \[4, 3\] \(from x \[2, 3\]\) but received \[4, 2\]$/);
+  });
 });

@@ -112,6 +112,8 @@ describe('sizes, dtype ranges and environment variables', () => {
 });
 
 import { dpo } from '../lib';
+import { checkArgs } from '../lib/op_call';
+import { GEMM } from '../lib/ops/gemm.args';
 
 // declB's ops on declared shapes: the public op (TS check) and the raw binding (native check) give
 // the same code and message for the same bad call (declared patterns, and the relations their
@@ -171,5 +173,19 @@ describe('declared shapes (crossEntropy, sequenceLogps, linear, gemm, linearLogp
     agree(() => ops.linearBackward(zeros([2, 5]), x, w), 'linearBackward', bwd(zeros([2, 5]), w), /^linearBackward: expected dy of shape \[2, 4\] \(from x \[2, 3\] and weight \[4, 3\]\) but received \[2, 5\]$/);
     agree(() => ops.linearBackward(zeros([3, 4]), x, w), 'linearBackward', bwd(zeros([3, 4]), w), /^linearBackward: expected dy of shape \[2, 4\] \(from x \[2, 3\] and weight \[4, 3\]\) but received \[3, 4\]$/);
     agree(() => ops.linearBackward(zeros([2, 4]), x, zeros([4, 2])), 'linearBackward', bwd(zeros([2, 4]), zeros([4, 2])), /^linearBackward: expected weight of shape \[4, 3\] \(from x \[2, 3\]\) but received \[4, 2\]$/);
+  });
+
+  it('_gemm (internal, no wrapper): the declared check in TS and the raw binding', () => {
+    const a = zeros([4, 3]);
+    const cases: [unknown[], RegExp][] = [
+      [[a, zeros([5, 3]), zeros([4, 5]), zeros([4]), false, true, false, -1], /^_gemm: expected bias of shape \[5\] \(from c \[4, 5\]\) but received \[4\]$/],
+      [[zeros([12]), zeros([5, 3]), zeros([4, 5]), null, false, true, false, -1], /^_gemm: expected a with 2 dimensions but received \[12\]$/],
+    ];
+    for (const [args, re] of cases) {
+      const named = Object.fromEntries(GEMM.args.map((d, i) => [d.name, args[i]]));
+      agree(() => checkArgs(GEMM, named), '_gemm', args, re);
+    }
+    // M, K, N depend on transA / transB: prepare
+    expect(caught(() => raw._gemm!(a, zeros([5, 3]), zeros([4, 4]), null, false, true, false, -1, false)).message).toMatch(/^_gemm: expected b with K = 3 and c \[4, 5\]/);
   });
 });

@@ -188,4 +188,17 @@ describe('declared shapes (crossEntropy, sequenceLogps, linear, gemm, linearLogp
     // M, K, N depend on transA / transB: prepare
     expect(caught(() => raw._gemm!(a, zeros([5, 3]), zeros([4, 4]), null, false, true, false, -1, false)).message).toMatch(/^_gemm: expected b with K = 3 and c \[4, 5\]/);
   });
+
+  it('dpo.linearLogps', () => {
+    const h = zeros([2, 6, 9]);
+    const w = zeros([13, 9]);
+    const lab = i32([2, 6]);
+    const call = (hd: unknown, wt: unknown, lb: unknown, cu: unknown, b: number, rows: number[]) => [hd, wt, lb, cu, null, zeros([b]), i32([b]), zeros(rows), null, null, null, -100, true, false, false, 4];
+    agree(() => dpo.linearLogps(h, zeros([13, 8]), lab, { chunkSize: 4 }), 'linearLogps', call(h, zeros([13, 8]), lab, null, 2, [2, 6]), /^linearLogps: expected lmHead of shape \[13, 9\] \(from hidden \[2, 6, 9\]\) but received \[13, 8\]$/);
+    agree(() => dpo.linearLogps(h, zeros([13 * 9]), lab, { chunkSize: 4 }), 'linearLogps', call(h, zeros([13 * 9]), lab, null, 2, [2, 6]), /^linearLogps: expected lmHead with 2 dimensions but received \[117\]$/);
+    agree(() => dpo.linearLogps(h, w, i32([2, 5]), { chunkSize: 4 }), 'linearLogps', call(h, w, i32([2, 5]), null, 2, [2, 5]), /^linearLogps: expected labels of shape \[2, 6\] \(from hidden \[2, 6, 9\]\) but received \[2, 5\]$/);
+    const p = zeros([12, 9]);
+    agree(() => dpo.linearLogps(p, w, i32([12]), { chunkSize: 4 }), 'linearLogps', call(p, w, i32([12]), null, 12, [12]), /^linearLogps: expected hidden of shape \[B, T, H\] \(or \[N, H\] with cuSeqlens\) but received \[12, 9\]$/);
+    agree(() => dpo.linearLogps(p, w, i32([12]), { chunkSize: 4, cuSeqlens: i32([0]) }), 'linearLogps', call(p, w, i32([12]), i32([0]), 0, [12]), /^linearLogps: expected cuSeqlens of shape \[B \+ 1\] \(at least one element\) but received \[0\]$/);
+  });
 });

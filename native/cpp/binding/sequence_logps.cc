@@ -8,6 +8,7 @@
 
 #include "../ops/sequence_logps.h"
 #include "args/sequence_logps.h"
+#include "logps_rows.h"
 
 namespace mmpref::napi {
 namespace {
@@ -16,21 +17,15 @@ namespace {
 // `per_seq` is the argument with one value per sequence (declared [B]).
 template <class A>
 Status read_rows(const Call& c, int per_seq, LogpsRows* m) {
-  const TensorView &logits = c.t(A::logits), &labels = c.t(A::labels);
+  const TensorView& labels = c.t(A::labels);
   MMPREF_RETURN_IF_ERROR(c.one_device());
-  if (!c.has(A::cuSeqlens)) {
-    if (logits.ndim != 3) return c.error(Code::kShape, "expected logits of shape [B, T, V] (or [N, V] with cuSeqlens) but received " + shape_str(logits));
-    m->seqs = logits.shape[0];
-    m->seq_len = logits.shape[1];
-  } else {
-    if (logits.ndim != 2) return c.error(Code::kShape, "expected packed logits of shape [N, V] (with cuSeqlens) but received " + shape_str(logits));
-    if (c.dim(A::dim::C) < 1)
-      return c.error(Code::kShape, "expected cuSeqlens of shape [B + 1] (at least one element) but received " + shape_str(c.t(A::cuSeqlens)));
-    m->seqs = c.dim(A::dim::C) - 1;
-    m->cu_seqlens = c.t(A::cuSeqlens).template ptr<int32_t>();
-  }
-  MMPREF_RETURN_IF_ERROR(c.shape_is(per_seq, {m->seqs}, "one per sequence"));
-  m->rows = c.lead_numel();
+  RowLayout r;
+  MMPREF_RETURN_IF_ERROR(row_layout(c, A::logits, A::cuSeqlens, "V", &r));
+  MMPREF_RETURN_IF_ERROR(c.shape_is(per_seq, {r.seqs}, "one per sequence"));
+  m->seqs = r.seqs;
+  m->seq_len = r.seq_len;
+  m->rows = r.rows;
+  m->cu_seqlens = r.cu_seqlens;
   m->vocab = c.dim(A::dim::V);
   m->labels = labels.data;
   m->label_dtype = labels.dtype;

@@ -201,4 +201,23 @@ describe('declared shapes (crossEntropy, sequenceLogps, linear, gemm, linearLogp
     agree(() => dpo.linearLogps(p, w, i32([12]), { chunkSize: 4 }), 'linearLogps', call(p, w, i32([12]), null, 12, [12]), /^linearLogps: expected hidden of shape \[B, T, H\] \(or \[N, H\] with cuSeqlens\) but received \[12, 9\]$/);
     agree(() => dpo.linearLogps(p, w, i32([12]), { chunkSize: 4, cuSeqlens: i32([0]) }), 'linearLogps', call(p, w, i32([12]), i32([0]), 0, [12]), /^linearLogps: expected cuSeqlens of shape \[B \+ 1\] \(at least one element\) but received \[0\]$/);
   });
+
+  it('attention.masked, attention.maskedBackward', () => {
+    const q = zeros([1, 2, 3, 4]);
+    const k = zeros([1, 1, 5, 4]);
+    const out = zeros([1, 2, 3, 4]);
+    const fwd = (qq: unknown, kk: unknown, vv: unknown, o: unknown, mask: unknown = null) => [qq, kk, vv, o, null, mask, 0.5, false, 0, 5];
+    agree(() => attention.masked(q, zeros([2, 1, 5, 4]), zeros([2, 1, 5, 4])), 'attentionMasked', fwd(q, zeros([2, 1, 5, 4]), zeros([2, 1, 5, 4]), out), /^attention\.masked: expected k of shape \[1, 1, 5, 4\] \(from q \[1, 2, 3, 4\]\) but received \[2, 1, 5, 4\]$/);
+    agree(() => attention.masked(q, k, zeros([1, 1, 6, 4])), 'attentionMasked', fwd(q, k, zeros([1, 1, 6, 4]), out), /^attention\.masked: expected v of shape \[1, 1, 5, 4\] \(from k \[1, 1, 5, 4\]\) but received \[1, 1, 6, 4\]$/);
+    agree(() => attention.masked(q, zeros([1, 3, 5, 4]), zeros([1, 3, 5, 4])), 'attentionMasked', fwd(q, zeros([1, 3, 5, 4]), zeros([1, 3, 5, 4]), out), /^attention\.masked: expected the query heads Hq = 2 to be a multiple of the kv heads but received Hkv = 3 \(k \[1, 3, 5, 4\]\)$/);
+    const big = zeros([1, 1, 1, 257]);
+    agree(() => attention.masked(big, zeros([1, 1, 5, 257]), zeros([1, 1, 5, 257])), 'attentionMasked', fwd(big, zeros([1, 1, 5, 257]), zeros([1, 1, 5, 257]), zeros([1, 1, 1, 257])), /^attention\.masked: expected a head dim d in \[1, 256\] but received q \[1, 1, 1, 257\]$/);
+    agree(() => attention.masked(q, k, k, { keyMask: zeros([1, 4], 'bool') }), 'attentionMasked', fwd(q, k, k, out, zeros([1, 4], 'bool')), /^attention\.masked: expected keyMask of shape \[1, L\] with L >= 5 \(kvLength\) but received \[1, 4\]$/);
+    agree(() => attention.masked(q, k, k, { keyMask: zeros([2, 5], 'bool') }), 'attentionMasked', fwd(q, k, k, out, zeros([2, 5], 'bool')), /^attention\.masked: expected keyMask of shape \[1, 5\] \(from q \[1, 2, 3, 4\]\) but received \[2, 5\]$/);
+    agree(() => attention.masked(q, zeros([1, 1, 5, 4], 'bfloat16'), k), 'attentionMasked', fwd(q, zeros([1, 1, 5, 4], 'bfloat16'), k, out), /^attention\.masked: expected q, k and v of one dtype but received float32, bfloat16 and float32$/);
+    const lse = zeros([1, 2, 3]);
+    const bwd = (g: unknown, l: unknown) => [g, q, k, k, out, l, zeros([1, 2, 3, 4]), zeros([1, 1, 5, 4]), zeros([1, 1, 5, 4]), null, 0.5, false, 2, 5];
+    agree(() => attention.maskedBackward(zeros([1, 2, 3, 5]), q, k, k, out, lse), 'attentionMaskedBackward', bwd(zeros([1, 2, 3, 5]), lse), /^attention\.maskedBackward: expected dOut of shape \[1, 2, 3, 4\] \(from q\) but received \[1, 2, 3, 5\]$/);
+    agree(() => attention.maskedBackward(out, q, k, k, out, zeros([1, 2, 4])), 'attentionMaskedBackward', bwd(out, zeros([1, 2, 4])), /^attention\.maskedBackward: expected lse of shape \[1, 2, 3\] \(from q \[1, 2, 3, 4\]\) but received \[1, 2, 4\]$/);
+  });
 });

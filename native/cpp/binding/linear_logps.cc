@@ -18,10 +18,9 @@ MMPREF_LAUNCH_OP(args::linear_logps, LinearLogpsArgs, linear_logps, prepare) {
   const TensorView &hidden = c.t(A::hidden), &labels = c.t(A::labels);
   MMPREF_RETURN_IF_ERROR(c.one_device());
   MMPREF_RETURN_IF_ERROR(c.same_dtype(A::lmHead, A::hidden));
-  RowLayout r;
-  MMPREF_RETURN_IF_ERROR(row_layout(c, A::hidden, A::cuSeqlens, "H", &r));
-  MMPREF_RETURN_IF_ERROR(c.shape_is(A::logps, {r.seqs}, "one per sequence"));
-  if (c.has(A::gradLogps)) MMPREF_RETURN_IF_ERROR(c.shape_is(A::gradLogps, {r.seqs}, "one per sequence"));
+  MMPREF_RETURN_IF_ERROR(row_layout(c, A::hidden, A::cuSeqlens, "H", &m));
+  MMPREF_RETURN_IF_ERROR(c.shape_is(A::logps, {m.seqs}, "one per sequence"));
+  if (c.has(A::gradLogps)) MMPREF_RETURN_IF_ERROR(c.shape_is(A::gradLogps, {m.seqs}, "one per sequence"));
   const bool any_grad = c.has(A::dHidden) || c.has(A::dLmHead);
   if (any_grad != c.has(A::gradLogps))
     return c.error(Code::kArgument, "expected gradLogps exactly when dHidden or dLmHead is given but received " +
@@ -29,10 +28,6 @@ MMPREF_LAUNCH_OP(args::linear_logps, LinearLogpsArgs, linear_logps, prepare) {
   const TensorView* dh = c.opt(A::dHidden);
   if (dh && dh->dtype != hidden.dtype && dh->dtype != DType::kFloat32)
     return c.error(Code::kDtype, std::string("expected dHidden of float32 or ") + dtype_name(hidden.dtype) + " but received " + dtype_name(dh->dtype));
-  m.seqs = r.seqs;
-  m.seq_len = r.seq_len;
-  m.rows = r.rows;
-  m.cu_seqlens = r.cu_seqlens;
   m.vocab = c.dim(A::dim::V);
   m.labels = labels.data;
   m.label_dtype = labels.dtype;
@@ -60,13 +55,8 @@ MMPREF_LAUNCH_OP(args::linear_logps, LinearLogpsArgs, linear_logps, prepare) {
 MMPREF_LAUNCH_OP(args::linear_logps_scale, LinearLogpsScaleArgs, linear_logps_scale, prepare_scale) {
   LinearLogpsScaleArgs& s = job->args;
   MMPREF_RETURN_IF_ERROR(c.one_device());
-  RowLayout r;
-  MMPREF_RETURN_IF_ERROR(row_layout(c, A::u, A::cuSeqlens, "H", &r));
-  MMPREF_RETURN_IF_ERROR(c.shape_is(A::scale, {r.seqs}, "one per sequence"));
-  s.seqs = r.seqs;
-  s.seq_len = r.seq_len;
-  s.rows = r.rows;
-  s.cu_seqlens = r.cu_seqlens;
+  MMPREF_RETURN_IF_ERROR(row_layout(c, A::u, A::cuSeqlens, "H", &s));
+  MMPREF_RETURN_IF_ERROR(c.shape_is(A::scale, {s.seqs}, "one per sequence"));
   s.hidden_size = c.dim(A::dim::H);
   s.u = c.t(A::u).template ptr<float>();
   s.scale = c.t(A::scale).template ptr<float>();

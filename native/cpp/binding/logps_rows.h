@@ -12,13 +12,10 @@
 
 namespace mmpref::napi {
 
-struct RowLayout {
-  int64_t seqs = 0, seq_len = 0, rows = 0;
-  const int32_t* cu_seqlens = nullptr;  // packed: the private copy of cuSeqlens
-};
-
-// `x` and `cu` are argument indices; `last` names x's last dim in messages ("V", "H").
-inline Status row_layout(const Call& c, int x, int cu, const char* last, RowLayout* r) {
+// Fills r->seqs, seq_len, rows and cu_seqlens (LogpsRows and LinearLogpsScaleArgs name them
+// alike); `x` and `cu` are argument indices, `last` names x's last dim in messages ("V", "H").
+template <class R>
+Status row_layout(const Call& c, int x, int cu, const char* last, R* r) {
   const TensorView& t = c.t(x);
   const std::string name = c.name(x), l = last;
   if (!c.has(cu)) {

@@ -19,13 +19,8 @@ template <class A>
 Status read_rows(const Call& c, int per_seq, LogpsRows* m) {
   const TensorView& labels = c.t(A::labels);
   MMPREF_RETURN_IF_ERROR(c.one_device());
-  RowLayout r;
-  MMPREF_RETURN_IF_ERROR(row_layout(c, A::logits, A::cuSeqlens, "V", &r));
-  MMPREF_RETURN_IF_ERROR(c.shape_is(per_seq, {r.seqs}, "one per sequence"));
-  m->seqs = r.seqs;
-  m->seq_len = r.seq_len;
-  m->rows = r.rows;
-  m->cu_seqlens = r.cu_seqlens;
+  MMPREF_RETURN_IF_ERROR(row_layout(c, A::logits, A::cuSeqlens, "V", m));
+  MMPREF_RETURN_IF_ERROR(c.shape_is(per_seq, {m->seqs}, "one per sequence"));
   m->vocab = c.dim(A::dim::V);
   m->labels = labels.data;
   m->label_dtype = labels.dtype;

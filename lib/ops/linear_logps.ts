@@ -17,8 +17,8 @@ import { empty, full, zeros, type Tensor, type TensorLike } from '../tensor';
 import { type NativeFn, dtypesOf } from '../op_decl';
 import { callOp } from '../op_call';
 import { LINEAR_LOGPS, LINEAR_LOGPS_SCALE } from './linear_logps.args';
-import type { SequenceLogpsOptions, SequenceLogpsResult } from './sequence_logps';
-import { boolOpt, checkOptions, enumOpt, numberOpt, outputTensor, sameDevice, shapeStr, tensorArg } from '../validate';
+import { type SequenceLogpsOptions, type SequenceLogpsResult, sequencesOf } from './sequence_logps';
+import { boolOpt, checkOptions, enumOpt, numberOpt, outputTensor, sameDevice, tensorArg } from '../validate';
 
 declare module '../native' {
   interface NativeAddon {
@@ -72,16 +72,8 @@ export function linearRows(
   const w = tensorArg(op, 'lmHead', lmHead, [h.dtype]);
   const lb = tensorArg(op, 'labels', labels, dtypesOf(LINEAR_LOGPS, 'labels'));
   const cu = o.cuSeqlens === undefined ? null : tensorArg(op, 'cuSeqlens', o.cuSeqlens, dtypesOf(LINEAR_LOGPS, 'cuSeqlens'));
-  // 2. the rank and B: padded [B, T, H], or packed [N, H] + cuSeqlens [B + 1] (as native/cpp/binding/logps_rows.h)
-  let seqs: number;
-  if (!cu) {
-    if (h.ndim !== 3) fail('ERR_SHAPE', op, `expected hidden of shape [B, T, H] (or [N, H] with cuSeqlens) but received ${shapeStr(h.shape)}`);
-    seqs = h.shape[0]!;
-  } else {
-    if (h.ndim !== 2) fail('ERR_SHAPE', op, `expected packed hidden of shape [N, H] (with cuSeqlens) but received ${shapeStr(h.shape)}`);
-    if (cu.ndim === 1 && cu.shape[0]! < 1) fail('ERR_SHAPE', op, `expected cuSeqlens of shape [B + 1] (at least one element) but received ${shapeStr(cu.shape)}`);
-    seqs = cu.ndim === 1 ? cu.shape[0]! - 1 : 0;
-  }
+  // 2. the rank and B: padded [B, T, H], or packed [N, H] + cuSeqlens [B + 1]
+  const seqs = sequencesOf(op, 'hidden', 'H', h, cu);
   sameDevice(op, { hidden: h, lmHead: w, labels: lb, cuSeqlens: cu ?? undefined });
   // 3. options
   const ignoreIndex = numberOpt(op, 'ignoreIndex', o.ignoreIndex, -100, { integer: true, min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER });

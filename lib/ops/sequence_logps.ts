@@ -84,23 +84,29 @@ export function logpsRows(op: string, logits: TensorLike, labels: TensorLike, o:
   const lg = tensorArg(op, 'logits', logits, dtypesOf(SEQUENCE_LOGPS, 'logits'));
   const lb = tensorArg(op, 'labels', labels, dtypesOf(SEQUENCE_LOGPS, 'labels'));
   const cu = o.cuSeqlens === undefined ? null : tensorArg(op, 'cuSeqlens', o.cuSeqlens, dtypesOf(SEQUENCE_LOGPS, 'cuSeqlens'));
-  // 2. the rank and B: padded [B, T, V], or packed [N, V] + cuSeqlens [B + 1] (labels [B, T] / [N]
-  // and cuSeqlens' rank are declared: checked with the call; a cuSeqlens of another rank gives B 0 until then)
-  let seqs: number;
-  if (!cu) {
-    if (lg.ndim !== 3) fail('ERR_SHAPE', op, `expected logits of shape [B, T, V] (or [N, V] with cuSeqlens) but received ${shapeStr(lg.shape)}`);
-    seqs = lg.shape[0]!;
-  } else {
-    if (lg.ndim !== 2) fail('ERR_SHAPE', op, `expected packed logits of shape [N, V] (with cuSeqlens) but received ${shapeStr(lg.shape)}`);
-    if (cu.ndim === 1 && cu.shape[0]! < 1) fail('ERR_SHAPE', op, `expected cuSeqlens of shape [B + 1] (at least one element) but received ${shapeStr(cu.shape)}`);
-    seqs = cu.ndim === 1 ? cu.shape[0]! - 1 : 0;
-  }
+  // 2. the rank and B (labels [B, T] / [N] and cuSeqlens' rank: declared, checked with the call)
+  const seqs = sequencesOf(op, 'logits', 'V', lg, cu);
   sameDevice(op, { logits: lg, labels: lb, cuSeqlens: cu ?? undefined });
   // 3. options
   const ignoreIndex = numberOpt(op, 'ignoreIndex', o.ignoreIndex, -100, { integer: true, min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER });
   const shift = boolOpt(op, 'shift', o.shift, true);
   const average = boolOpt(op, 'average', o.average, false);
   return { logits: lg, labels: lb, cuSeqlens: cu, seqs, ignoreIndex, shift, average };
+}
+
+/**
+ * @internal B, the sequences, of padded x [B, T, X] (no cuSeqlens) or packed x [N, X] with cuSeqlens
+ * [B + 1]: the rank rule a pattern cannot state, in native/cpp/binding/logps_rows.h's words. A
+ * cuSeqlens of another rank gives 0 here; the declared check rejects it with the call.
+ */
+export function sequencesOf(op: string, name: string, last: string, x: Tensor, cu: Tensor | null): number {
+  if (!cu) {
+    if (x.ndim !== 3) fail('ERR_SHAPE', op, `expected ${name} of shape [B, T, ${last}] (or [N, ${last}] with cuSeqlens) but received ${shapeStr(x.shape)}`);
+    return x.shape[0]!;
+  }
+  if (x.ndim !== 2) fail('ERR_SHAPE', op, `expected packed ${name} of shape [N, ${last}] (with cuSeqlens) but received ${shapeStr(x.shape)}`);
+  if (cu.ndim === 1 && cu.shape[0]! < 1) fail('ERR_SHAPE', op, `expected cuSeqlens of shape [B + 1] (at least one element) but received ${shapeStr(cu.shape)}`);
+  return cu.ndim === 1 ? cu.shape[0]! - 1 : 0;
 }
 
 const devOf = (t: Tensor) => (t._device < 0 ? 'cpu' : (`cuda:${t._device}` as const));

@@ -385,7 +385,7 @@ describe('attention.masked options, determinism and errors', () => {
     expectError(() => attention.masked(f([2, 4, 17]), k.t, v.t), 'ERR_SHAPE', /expected q with 4 dimensions but received \[2, 4, 17\]/);
     expectError(() => attention.masked(q.t, f([2, 3, 40, 32]), f([2, 3, 40, 32])), 'ERR_SHAPE', /Hq = 4 to be a multiple of the kv heads but received Hkv = 3/);
     expectError(() => attention.masked(q.t, f([2, 0, 40, 32]), f([2, 0, 40, 32])), 'ERR_SHAPE', /multiple of the kv heads/);
-    expectError(() => attention.masked(q.t, f([3, 2, 40, 32]), f([3, 2, 40, 32])), 'ERR_SHAPE', /expected k of shape \[2, Hkv, T, 32\]/);
+    expectError(() => attention.masked(q.t, f([3, 2, 40, 32]), f([3, 2, 40, 32])), 'ERR_SHAPE', /expected k of shape \[2, 2, 40, 32\] \(from q \[2, 4, 17, 32\]\) but received \[3, 2, 40, 32\]/);
     expectError(() => attention.masked(q.t, f([2, 2, 40, 16]), f([2, 2, 40, 16])), 'ERR_SHAPE', /expected k of shape/);
     expectError(() => attention.masked(q.t, k.t, f([2, 2, 41, 32])), 'ERR_SHAPE', /expected v of shape \[2, 2, 40, 32\]/);
     expectError(() => attention.masked(f([1, 1, 1, 257]), f([1, 1, 2, 257]), f([1, 1, 2, 257])), 'ERR_SHAPE', /head dim d in \[1, 256\]/);
@@ -439,9 +439,9 @@ describe('attention.masked options, determinism and errors', () => {
     const call = (...args: unknown[]) => (native.attentionMasked as unknown as (...a: unknown[]) => unknown)(...args);
     expectError(() => call(q.t, k.t, v.t, out, null, null, 1, false, 0, 41, false), 'ERR_RANGE', /kvLength <= 40/);
     expectError(() => call(q.t, empty([2, 3, 40, 32]), empty([2, 3, 40, 32]), out, null, null, 1, false, 0, 40, false), 'ERR_SHAPE', /multiple of the kv heads/);
-    expectError(() => call(q.t, k.t, empty([2, 2, 39, 32]), out, null, null, 1, false, 0, 39, false), 'ERR_SHAPE', /k and v of one shape/);
+    expectError(() => call(q.t, k.t, empty([2, 2, 39, 32]), out, null, null, 1, false, 0, 39, false), 'ERR_SHAPE', /expected v of shape \[2, 2, 40, 32\] \(from k \[2, 2, 40, 32\]\) but received \[2, 2, 39, 32\]/);
     expectError(() => call(q.t, k.t, v.t, empty([2, 4, 17, 31]), null, null, 1, false, 0, 40, false), 'ERR_SHAPE', /out of shape/);
-    expectError(() => call(q.t, k.t, v.t, out, empty([2, 4]), null, 1, false, 0, 40, false), 'ERR_SHAPE', /lse of shape/);
+    expectError(() => call(q.t, k.t, v.t, out, empty([2, 4]), null, 1, false, 0, 40, false), 'ERR_SHAPE', /expected lse with 3 dimensions but received \[2, 4\]/);
     expectError(() => call(q.t, k.t, v.t, out, null, empty([2, 10], 'bool'), 1, false, 0, 40, false), 'ERR_SHAPE', /keyMask of shape/);
     expectError(() => call(q.t, k.t, v.t, out, null, empty([2, 40], 'int32'), 1, false, 0, 40, false), 'ERR_DTYPE', /keyMask/);
     expectError(() => call(q.t, k.t, v.t, empty([2, 4, 17, 32], 'float16'), null, null, 1, false, 0, 40, false), 'ERR_DTYPE', /one dtype/);

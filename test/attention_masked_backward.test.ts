@@ -270,7 +270,7 @@ describe('attention.maskedBackward determinism, async, errors', () => {
     expectError(() => bwd({ out: empty([2, 4, 16, 32]) }), 'ERR_SHAPE', /expected out of shape \[2, 4, 17, 32\]/);
     expectError(() => bwd({ lse: empty([2, 4, 16]) }), 'ERR_SHAPE', /expected lse of shape \[2, 4, 17\]/);
     expectError(() => bwd({ lse: empty([2, 4, 17], 'float16') }), 'ERR_DTYPE', /expected lse of dtype float32/);
-    expectError(() => bwd({ g: empty([2, 4, 17, 32], 'bfloat16') }), 'ERR_DTYPE', /expected dOut of dtype float32 \(q's\) but received bfloat16/);
+    expectError(() => bwd({ g: empty([2, 4, 17, 32], 'bfloat16') }), 'ERR_DTYPE', /expected dOut of dtype float32 \(from q\) but received bfloat16/);
     expectError(() => bwd({ k: empty([2, 3, 40, 32]), v: empty([2, 3, 40, 32]) }), 'ERR_SHAPE', /multiple of the kv heads/);
     expectError(() => bwd({}, { returnLse: true }), 'ERR_ARGUMENT', /unknown option 'returnLse'/);
     expectError(() => bwd({}, { kvLength: 41 }), 'ERR_RANGE', /kvLength/);
@@ -292,7 +292,7 @@ describe('attention.maskedBackward determinism, async, errors', () => {
     const w = (i: number, x: unknown) => ok.map((y, j) => (j === i ? x : y));
     expect(call(...ok)).toBeUndefined();
     expectError(() => call(...w(0, empty([2, 4, 17, 30]))), 'ERR_SHAPE', /attention.maskedBackward: expected dOut/);
-    expectError(() => call(...w(5, empty([2, 4]))), 'ERR_SHAPE', /lse of shape/);
+    expectError(() => call(...w(5, empty([2, 4]))), 'ERR_SHAPE', /expected lse with 3 dimensions but received \[2, 4\]/);
     expectError(() => call(...w(6, empty([2, 4, 17, 32], 'float16'))), 'ERR_DTYPE', /dq/);
     expectError(() => call(...w(7, empty([2, 2, 39, 32]))), 'ERR_SHAPE', /dk/);
     expectError(() => call(...w(8, dk)), 'ERR_ARGUMENT', /shares memory/);

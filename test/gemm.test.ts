@@ -197,7 +197,7 @@ describe('_gemm (CPU GEMM core)', () => {
     expectError(() => g(a, empty([5, 3]), empty([4, 4]), null, false, true, false, -1, false), 'ERR_SHAPE', /expected b with K = 3 and c \[4, 5\]/);
     expectError(() => g(a, empty([3, 5]), empty([4, 5]), null, false, true, false, -1, false), 'ERR_SHAPE', /expected b with K = 3/);
     expectError(() => g(a, empty([5, 3]), empty([4, 5]), empty([4]), false, true, false, -1, false), 'ERR_SHAPE', /bias of shape \[5\]/);
-    expectError(() => g(empty([12]), empty([5, 3]), empty([4, 5]), null, false, true, false, -1, false), 'ERR_SHAPE', /2-d/);
+    expectError(() => g(empty([12]), empty([5, 3]), empty([4, 5]), null, false, true, false, -1, false), 'ERR_SHAPE', /expected a with 2 dimensions but received \[12\]/);
     expectError(() => g(a, empty([5, 3], 'bfloat16'), empty([4, 5]), null, false, true, false, -1, false), 'ERR_DTYPE', /b/);
     expectError(() => g(a, empty([5, 3]), empty([4, 5], 'bfloat16'), null, false, true, false, -1, false), 'ERR_DTYPE', /c/);
     const h = empty([4, 3], 'bfloat16');

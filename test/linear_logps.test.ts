@@ -303,7 +303,7 @@ describe('dpo.linearStep', () => {
   it('rejects bad input with typed errors', async () => {
     const s = setup(2, 6, 9, 13, 91);
     const inputs = { hidden: s.hidden, lmHead: s.lmHead, labels: s.labels, refChosen: tensor([-5]), refRejected: tensor([-7]) };
-    expectError(() => dpo.linearStep({ ...inputs, lmHead: zeros([13, 8]) }, {}), 'ERR_SHAPE', /expected lmHead of shape \[V, 9\] \(from hidden \[2, 6, 9\]\) but received \[13, 8\]/);
+    expectError(() => dpo.linearStep({ ...inputs, lmHead: zeros([13, 8]) }, {}), 'ERR_SHAPE', /expected lmHead of shape \[13, 9\] \(from hidden \[2, 6, 9\]\) but received \[13, 8\]/);
     expectError(() => dpo.linearStep({ ...inputs, lmHead: zeros([13, 9], 'bfloat16') }), 'ERR_DTYPE', /expected lmHead of dtype float32 but received bfloat16/);
     expectError(() => dpo.linearStep({ ...inputs, labels: tensor(Int32Array.from({ length: 12 }, () => 13), [2, 6]) }), 'ERR_RANGE', /expected labels in \[0, 13\)/);
     expectError(() => dpo.linearStep(inputs, { lmHeadGrad: false, dLmHead: zeros([13, 9]) }), 'ERR_ARGUMENT', /dLmHead only with lmHeadGrad: true/);

@@ -255,3 +255,113 @@ describe('declared checks: TS and native agree (declA ops)', () => {
     sameError(null, SAMPLE, raw({ logprobs: zeros([3]) }), /^sample: expected logprobs of shape \[2\] \(from logits \[2, 2\]\) but received \[3\]$/);
   });
 });
+
+import { dpo } from '../lib';
+import { GEMM } from '../lib/ops/gemm.args';
+
+// declB's ops on declared shapes: the public op (TS check) and the raw binding (native check) give
+// the same code and message for the same bad call (declared patterns, and the relations their
+// small prepares keep).
+describe('declared shapes (crossEntropy, sequenceLogps, linear, gemm, linearLogps, attention.masked): TS and raw binding agree', () => {
+  const caught = (f: () => unknown): { code: string; message: string } => {
+    try {
+      f();
+    } catch (e) {
+      const err = e as Error & { code: string };
+      expect(err.constructor.name).toBe('MmprefError');
+      return { code: err.code, message: err.message };
+    }
+    throw new Error('expected an error');
+  };
+  const agree = (ts: () => unknown, op: string, rawArgs: unknown[], re: RegExp) => {
+    const a = caught(ts);
+    expect(a.message).toMatch(re);
+    expect(caught(() => raw[op]!(...rawArgs, false)), a.message).toEqual(a);
+  };
+  const i32 = (shape: number[]) => zeros(shape, 'int32');
+
+  it('ops.crossEntropy', () => {
+    const x = zeros([2, 3, 5]);
+    const lab = i32([2, 3]);
+    const outs = (rows: number[]) => [zeros(rows), zeros([1]), i32([1])];
+    agree(() => ops.crossEntropy(x, i32([2, 2])), 'crossEntropy', [x, i32([2, 2]), null, ...outs([2, 3]), null, -100, false, true, 1], /^ops\.crossEntropy: expected labels of shape \[2, 3\] \(from logits \[2, 3, 5\]\) but received \[2, 2\]$/);
+    agree(() => ops.crossEntropy(x, i32([6])), 'crossEntropy', [x, i32([6]), null, ...outs([2, 3]), null, -100, false, true, 1], /^ops\.crossEntropy: expected labels of shape \[2, 3\] \(from logits \[2, 3, 5\]\) but received \[6\]$/);
+    agree(() => ops.crossEntropy(x, lab, { grad: true, reduction: 'none', gradOut: zeros([6]) }), 'crossEntropy', [x, lab, zeros([6]), ...outs([2, 3]), zeros([2, 3, 5]), -100, false, false, 1], /^ops\.crossEntropy: expected gradOut of shape \[2, 3\] \(from logits \[2, 3, 5\]\) but received \[6\]$/);
+    agree(() => ops.crossEntropy(zeros([2, 3, 4, 5]), i32([2, 3, 4])), 'crossEntropy', [zeros([2, 3, 4, 5]), i32([2, 3, 4]), null, ...outs([2, 3, 4]), null, -100, false, true, 1], /^ops\.crossEntropy: expected logits of shape \[B, T, V\] or \[N, V\] but received \[2, 3, 4, 5\]$/);
+  });
+
+  it('dpo.sequenceLogps, dpo.logpsBackward', () => {
+    const x = zeros([2, 3, 5]);
+    const p = zeros([6, 5]);
+    const lab = i32([2, 3]);
+    const fwd = (lg: unknown, lb: unknown, cu: unknown, b: number, rows: number) => [lg, lb, cu, zeros([b]), i32([b]), zeros([rows]), null, -100, true, false];
+    agree(() => dpo.sequenceLogps(x, i32([2, 2])), 'sequenceLogps', fwd(x, i32([2, 2]), null, 2, 6), /^sequenceLogps: expected labels of shape \[2, 3\] \(from logits \[2, 3, 5\]\) but received \[2, 2\]$/);
+    agree(() => dpo.sequenceLogps(p, i32([6])), 'sequenceLogps', fwd(p, i32([6]), null, 6, 6), /^sequenceLogps: expected logits of shape \[B, T, V\] \(or \[N, V\] with cuSeqlens\) but received \[6, 5\]$/);
+    agree(() => dpo.sequenceLogps(x, lab, { cuSeqlens: i32([2]) }), 'sequenceLogps', fwd(x, lab, i32([2]), 1, 6), /^sequenceLogps: expected packed logits of shape \[N, V\] \(with cuSeqlens\) but received \[2, 3, 5\]$/);
+    agree(() => dpo.sequenceLogps(p, i32([6]), { cuSeqlens: i32([1, 2]) }), 'sequenceLogps', fwd(p, i32([6]), i32([1, 2]), 0, 6), /^sequenceLogps: expected cuSeqlens with 1 dimension but received \[1, 2\]$/);
+    agree(() => dpo.sequenceLogps(p, i32([6]), { cuSeqlens: i32([0]) }), 'sequenceLogps', fwd(p, i32([6]), i32([0]), 0, 6), /^sequenceLogps: expected cuSeqlens of shape \[B \+ 1\] \(at least one element\) but received \[0\]$/);
+    const bwd = (g: unknown, lse: unknown) => [x, lab, null, g, lse, zeros([2, 3, 5]), -100, true, false];
+    agree(() => dpo.logpsBackward(x, lab, zeros([3])), 'logpsBackward', bwd(zeros([3]), null), /^logpsBackward: expected gradLogps of shape \[2\] \(from one per sequence\) but received \[3\]$/);
+    agree(() => dpo.logpsBackward(x, lab, zeros([2, 1])), 'logpsBackward', bwd(zeros([2, 1]), null), /^logpsBackward: expected gradLogps with 1 dimension but received \[2, 1\]$/);
+    agree(() => dpo.logpsBackward(x, lab, zeros([2]), { lse: zeros([5]) }), 'logpsBackward', bwd(zeros([2]), zeros([5])), /^logpsBackward: expected lse of shape \[2, 3\] \(from logits \[2, 3, 5\]\) but received \[5\]$/);
+  });
+
+  it('ops.linear, ops.linearBackward', () => {
+    const x = zeros([2, 3]);
+    const w = zeros([4, 3]);
+    agree(() => ops.linear(x, zeros([4, 2])), 'linear', [x, zeros([4, 2]), null, zeros([2, 4])], /^linear: expected weight of shape \[4, 3\] \(from x \[2, 3\]\) but received \[4, 2\]$/);
+    agree(() => ops.linear(x, w, { bias: zeros([3]) }), 'linear', [x, w, zeros([3]), zeros([2, 4])], /^linear: expected bias of shape \[4\] \(from weight \[4, 3\]\) but received \[3\]$/);
+    agree(() => ops.linear(x, zeros([12])), 'linear', [x, zeros([12]), null, zeros([2, 4])], /^linear: expected weight with 2 dimensions but received \[12\]$/);
+    agree(() => ops.linear(tensor([1], []), zeros([1, 1])), 'linear', [tensor([1], []), zeros([1, 1]), null, zeros([1])], /^linear: expected x with at least 1 dimension but received a scalar$/);
+    const bwd = (dy: unknown, wt: unknown) => [dy, x, wt, zeros([2, 3]), null, null, false];
+    agree(() => ops.linearBackward(zeros([2, 5]), x, w), 'linearBackward', bwd(zeros([2, 5]), w), /^linearBackward: expected dy of shape \[2, 4\] \(from x \[2, 3\] and weight \[4, 3\]\) but received \[2, 5\]$/);
+    agree(() => ops.linearBackward(zeros([3, 4]), x, w), 'linearBackward', bwd(zeros([3, 4]), w), /^linearBackward: expected dy of shape \[2, 4\] \(from x \[2, 3\] and weight \[4, 3\]\) but received \[3, 4\]$/);
+    agree(() => ops.linearBackward(zeros([2, 4]), x, zeros([4, 2])), 'linearBackward', bwd(zeros([2, 4]), zeros([4, 2])), /^linearBackward: expected weight of shape \[4, 3\] \(from x \[2, 3\]\) but received \[4, 2\]$/);
+  });
+
+  it('_gemm (internal, no wrapper): the declared check in TS and the raw binding', () => {
+    const a = zeros([4, 3]);
+    const cases: [unknown[], RegExp][] = [
+      [[a, zeros([5, 3]), zeros([4, 5]), zeros([4]), false, true, false, -1], /^_gemm: expected bias of shape \[5\] \(from c \[4, 5\]\) but received \[4\]$/],
+      [[zeros([12]), zeros([5, 3]), zeros([4, 5]), null, false, true, false, -1], /^_gemm: expected a with 2 dimensions but received \[12\]$/],
+    ];
+    for (const [args, re] of cases) {
+      const named = Object.fromEntries(GEMM.args.map((d, i) => [d.name, args[i]]));
+      agree(() => checkArgs(GEMM, named), '_gemm', args, re);
+    }
+    // M, K, N depend on transA / transB: prepare
+    expect(caught(() => raw._gemm!(a, zeros([5, 3]), zeros([4, 4]), null, false, true, false, -1, false)).message).toMatch(/^_gemm: expected b with K = 3 and c \[4, 5\]/);
+  });
+
+  it('dpo.linearLogps', () => {
+    const h = zeros([2, 6, 9]);
+    const w = zeros([13, 9]);
+    const lab = i32([2, 6]);
+    const call = (hd: unknown, wt: unknown, lb: unknown, cu: unknown, b: number, rows: number[]) => [hd, wt, lb, cu, null, zeros([b]), i32([b]), zeros(rows), null, null, null, -100, true, false, false, 4];
+    agree(() => dpo.linearLogps(h, zeros([13, 8]), lab, { chunkSize: 4 }), 'linearLogps', call(h, zeros([13, 8]), lab, null, 2, [2, 6]), /^linearLogps: expected lmHead of shape \[13, 9\] \(from hidden \[2, 6, 9\]\) but received \[13, 8\]$/);
+    agree(() => dpo.linearLogps(h, zeros([13 * 9]), lab, { chunkSize: 4 }), 'linearLogps', call(h, zeros([13 * 9]), lab, null, 2, [2, 6]), /^linearLogps: expected lmHead with 2 dimensions but received \[117\]$/);
+    agree(() => dpo.linearLogps(h, w, i32([2, 5]), { chunkSize: 4 }), 'linearLogps', call(h, w, i32([2, 5]), null, 2, [2, 5]), /^linearLogps: expected labels of shape \[2, 6\] \(from hidden \[2, 6, 9\]\) but received \[2, 5\]$/);
+    const p = zeros([12, 9]);
+    agree(() => dpo.linearLogps(p, w, i32([12]), { chunkSize: 4 }), 'linearLogps', call(p, w, i32([12]), null, 12, [12]), /^linearLogps: expected hidden of shape \[B, T, H\] \(or \[N, H\] with cuSeqlens\) but received \[12, 9\]$/);
+    agree(() => dpo.linearLogps(p, w, i32([12]), { chunkSize: 4, cuSeqlens: i32([0]) }), 'linearLogps', call(p, w, i32([12]), i32([0]), 0, [12]), /^linearLogps: expected cuSeqlens of shape \[B \+ 1\] \(at least one element\) but received \[0\]$/);
+  });
+
+  it('attention.masked, attention.maskedBackward', () => {
+    const q = zeros([1, 2, 3, 4]);
+    const k = zeros([1, 1, 5, 4]);
+    const out = zeros([1, 2, 3, 4]);
+    const fwd = (qq: unknown, kk: unknown, vv: unknown, o: unknown, mask: unknown = null) => [qq, kk, vv, o, null, mask, 0.5, false, 0, 5];
+    agree(() => attention.masked(q, zeros([2, 1, 5, 4]), zeros([2, 1, 5, 4])), 'attentionMasked', fwd(q, zeros([2, 1, 5, 4]), zeros([2, 1, 5, 4]), out), /^attention\.masked: expected k of shape \[1, 1, 5, 4\] \(from q \[1, 2, 3, 4\]\) but received \[2, 1, 5, 4\]$/);
+    agree(() => attention.masked(q, k, zeros([1, 1, 6, 4])), 'attentionMasked', fwd(q, k, zeros([1, 1, 6, 4]), out), /^attention\.masked: expected v of shape \[1, 1, 5, 4\] \(from k \[1, 1, 5, 4\]\) but received \[1, 1, 6, 4\]$/);
+    agree(() => attention.masked(q, zeros([1, 3, 5, 4]), zeros([1, 3, 5, 4])), 'attentionMasked', fwd(q, zeros([1, 3, 5, 4]), zeros([1, 3, 5, 4]), out), /^attention\.masked: expected the query heads Hq = 2 to be a multiple of the kv heads but received Hkv = 3 \(k \[1, 3, 5, 4\]\)$/);
+    const big = zeros([1, 1, 1, 257]);
+    agree(() => attention.masked(big, zeros([1, 1, 5, 257]), zeros([1, 1, 5, 257])), 'attentionMasked', fwd(big, zeros([1, 1, 5, 257]), zeros([1, 1, 5, 257]), zeros([1, 1, 1, 257])), /^attention\.masked: expected a head dim d in \[1, 256\] but received q \[1, 1, 1, 257\]$/);
+    agree(() => attention.masked(q, k, k, { keyMask: zeros([1, 4], 'bool') }), 'attentionMasked', fwd(q, k, k, out, zeros([1, 4], 'bool')), /^attention\.masked: expected keyMask of shape \[1, L\] with L >= 5 \(kvLength\) but received \[1, 4\]$/);
+    agree(() => attention.masked(q, k, k, { keyMask: zeros([2, 5], 'bool') }), 'attentionMasked', fwd(q, k, k, out, zeros([2, 5], 'bool')), /^attention\.masked: expected keyMask of shape \[1, 5\] \(from q \[1, 2, 3, 4\]\) but received \[2, 5\]$/);
+    agree(() => attention.masked(q, zeros([1, 1, 5, 4], 'bfloat16'), k), 'attentionMasked', fwd(q, zeros([1, 1, 5, 4], 'bfloat16'), k, out), /^attention\.masked: expected q, k and v of one dtype but received float32, bfloat16 and float32$/);
+    const lse = zeros([1, 2, 3]);
+    const bwd = (g: unknown, l: unknown) => [g, q, k, k, out, l, zeros([1, 2, 3, 4]), zeros([1, 1, 5, 4]), zeros([1, 1, 5, 4]), null, 0.5, false, 2, 5];
+    agree(() => attention.maskedBackward(zeros([1, 2, 3, 5]), q, k, k, out, lse), 'attentionMaskedBackward', bwd(zeros([1, 2, 3, 5]), lse), /^attention\.maskedBackward: expected dOut of shape \[1, 2, 3, 4\] \(from q\) but received \[1, 2, 3, 5\]$/);
+    agree(() => attention.maskedBackward(out, q, k, k, out, zeros([1, 2, 4])), 'attentionMaskedBackward', bwd(out, zeros([1, 2, 4])), /^attention\.maskedBackward: expected lse of shape \[1, 2, 3\] \(from q \[1, 2, 3, 4\]\) but received \[1, 2, 4\]$/);
+  });
+});

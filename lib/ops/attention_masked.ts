@@ -8,12 +8,12 @@
  * and, when causal, j <= queryOffset + i. G = Hq / Hkv (GQA; Hkv = 1 is MQA). A row with no
  * attendable key gives zeros (and lse -Infinity), never NaN.
  */
-import { FLOAT_DTYPES, type FloatDType } from '../dtype';
+import type { FloatDType } from '../dtype';
 import { fail } from '../errors';
 import { withCallerStack } from '../native';
 import { empty, type Tensor, type TensorLike } from '../tensor';
-import { boolOpt, checkOptions, expectShape, numberOpt, outputTensor, sameDevice, seedOpt, shapeStr, tensorArg } from '../validate';
-import type { NativeFn } from '../op_decl';
+import { boolOpt, checkOptions, numberOpt, outputTensor, sameDevice, seedOpt, shapeStr, tensorArg } from '../validate';
+import { type NativeFn, dtypesOf } from '../op_decl';
 import { callOp } from '../op_call';
 import { ATTENTION_MASKED, ATTENTION_MASKED_BACKWARD } from './attention_masked.args';
 import { IMAGE_KEY_MASK } from './image_key_mask.args';
@@ -61,7 +61,7 @@ export interface MaskedAttentionResult {
 }
 
 const OP = 'attention.masked';
-const FLOATS = FLOAT_DTYPES;
+const FLOATS = dtypesOf(ATTENTION_MASKED, 'q');
 export const MAX_HEAD_DIM = 256;
 
 interface Prepared {
@@ -95,7 +95,8 @@ function prepare(q: TensorLike, k: TensorLike, v: TensorLike, options?: MaskedAt
 
 /** q, k, v and the mask options, shared by the forward and the backward (`OP` names the caller). */
 function prepareInputs(OP: string, q: TensorLike, k: TensorLike, v: TensorLike, o: MaskedAttentionOptions): Prepared {
-  // tensors and shapes
+  // tensors: q [B, Hq, Tq, D], k/v [B, Hkv, T, D] and keyMask [B, L] are declared (checked with the
+  // call); the ranks here (the defaults read them), then what native prepare checks too, in its words
   const qt = tensorArg(OP, 'q', q, FLOATS, 4);
   const kt = tensorArg(OP, 'k', k, FLOATS, 4);
   const vt = tensorArg(OP, 'v', v, FLOATS, 4);
@@ -104,9 +105,6 @@ function prepareInputs(OP: string, q: TensorLike, k: TensorLike, v: TensorLike, 
   const [B, Hq, Tq, d] = qt.shape as [number, number, number, number];
   const [, Hkv, T] = kt.shape as [number, number, number, number];
   if (d < 1 || d > MAX_HEAD_DIM) fail('ERR_SHAPE', OP, `expected a head dim d in [1, ${MAX_HEAD_DIM}] but received q ${shapeStr(qt.shape)}`);
-  if (kt.shape[0] !== B || kt.shape[3] !== d)
-    fail('ERR_SHAPE', OP, `expected k of shape [${B}, Hkv, T, ${d}] (from q ${shapeStr(qt.shape)}) but received ${shapeStr(kt.shape)}`);
-  expectShape(OP, 'v', vt, kt.shape, `k`);
   if (Hkv < 1 || Hq % Hkv !== 0)
     fail('ERR_SHAPE', OP, `expected the query heads Hq = ${Hq} to be a multiple of the kv heads but received Hkv = ${Hkv} (k ${shapeStr(kt.shape)})`);
   sameDevice(OP, { q: qt, k: kt, v: vt });
@@ -119,7 +117,7 @@ function prepareInputs(OP: string, q: TensorLike, k: TensorLike, v: TensorLike, 
   let mask: Tensor | null = null;
   if (o.keyMask !== undefined) {
     mask = tensorArg(OP, 'keyMask', o.keyMask, KEY_MASK_DTYPES, 2);
-    if (mask.shape[0] !== B || mask.shape[1]! < kvLength)
+    if (mask.shape[1]! < kvLength)
       fail('ERR_SHAPE', OP, `expected keyMask of shape [${B}, L] with L >= ${kvLength} (kvLength) but received ${shapeStr(mask.shape)}`);
     sameDevice(OP, { q: qt, keyMask: mask });
   }
@@ -232,16 +230,10 @@ interface PreparedBackward extends Prepared {
 function prepareBackward(dOut: TensorLike, q: TensorLike, k: TensorLike, v: TensorLike, out: TensorLike, lse: TensorLike, options?: MaskedAttentionBackwardOptions): PreparedBackward {
   const o = checkOptions(BWD, options, [...MASK_OPTIONS]);
   const p = prepareInputs(BWD, q, k, v, o);
-  const [B, Hq, Tq] = p.q.shape as [number, number, number, number];
-  // the forward's result and the incoming gradient: q's shape and dtype; lse float32 [B, Hq, Tq]
-  const g = tensorArg(BWD, 'dOut', dOut, FLOATS, 4);
-  const ot = tensorArg(BWD, 'out', out, FLOATS, 4);
-  const lt = tensorArg(BWD, 'lse', lse, ['float32'], 3) as Tensor<'float32'>;
-  for (const [name, t] of [['dOut', g], ['out', ot]] as const) {
-    if (t.dtype !== p.q.dtype) fail('ERR_DTYPE', BWD, `expected ${name} of dtype ${p.q.dtype} (q's) but received ${t.dtype}`);
-    expectShape(BWD, name, t, p.q.shape, 'q');
-  }
-  expectShape(BWD, 'lse', lt, [B, Hq, Tq], 'q');
+  // the forward's result and the incoming gradient like q, lse float32 [B, Hq, Tq]: declared
+  const g = tensorArg(BWD, 'dOut', dOut, dtypesOf(ATTENTION_MASKED_BACKWARD, 'dOut'));
+  const ot = tensorArg(BWD, 'out', out, dtypesOf(ATTENTION_MASKED_BACKWARD, 'out'));
+  const lt = tensorArg(BWD, 'lse', lse, dtypesOf(ATTENTION_MASKED_BACKWARD, 'lse')) as Tensor<'float32'>;
   sameDevice(BWD, { q: p.q, dOut: g, out: ot, lse: lt });
   const dev = { device: p.q._device < 0 ? ('cpu' as const) : (`cuda:${p.q._device}` as const) };
   const grads = { dq: empty(p.q.shape, p.q.dtype, dev), dk: empty(p.k.shape, p.k.dtype, dev), dv: empty(p.v.shape, p.v.dtype, dev) };

@@ -10,13 +10,11 @@
  *
  * Formula and numerics: native/cpp/ops/cross_entropy.h.
  */
-import { FLOAT_DTYPES, type DType } from '../dtype';
 import { fail } from '../errors';
-import type { NativeFn } from '../op_decl';
-import { type Prepared, syncAsync } from '../op_call';
-import { callOp } from '../op_call';
+import { F32_MAX, type NativeFn, dtypesOf } from '../op_decl';
+import { type Prepared, prepared, syncAsync } from '../op_call';
 import { empty, type Tensor, type TensorLike } from '../tensor';
-import { boolOpt, checkOptions, enumOpt, expectShape, numberOpt, outputTensor, sameDevice, shapeStr, tensorArg } from '../validate';
+import { boolOpt, checkOptions, enumOpt, numberOpt, outputTensor, sameDevice, shapeStr, tensorArg } from '../validate';
 import { CROSS_ENTROPY } from './cross_entropy.args';
 
 declare module '../native' {
@@ -64,18 +62,15 @@ export interface CrossEntropyNoneResult {
 }
 
 const OP = 'ops.crossEntropy';
-const LABEL_DTYPES: readonly DType[] = ['int32', 'int64'];
 const KEYS = ['ignoreIndex', 'shift', 'reduction', 'grad', 'inPlace', 'out', 'gradOut', 'labelSmoothing'] as const;
-const FLOAT_MAX = 3.4028234663852886e38;
 
 function prepare(logits: TensorLike, labels: TensorLike, options?: CrossEntropyOptions): Prepared<CrossEntropyResult | CrossEntropyNoneResult> {
-  // 1. tensors and shapes: [B, T, V] + [B, T] or [N, V] + [N]
+  // 1. tensors: [B, T, V] + [B, T] or [N, V] + [N] (the rank here; labels' shape declared)
   const o = checkOptions(OP, options, KEYS);
-  const lg = tensorArg(OP, 'logits', logits, FLOAT_DTYPES);
-  const lb = tensorArg(OP, 'labels', labels, LABEL_DTYPES);
+  const lg = tensorArg(OP, 'logits', logits, dtypesOf(CROSS_ENTROPY, 'logits'));
+  const lb = tensorArg(OP, 'labels', labels, dtypesOf(CROSS_ENTROPY, 'labels'));
   if (lg.ndim !== 2 && lg.ndim !== 3) fail('ERR_SHAPE', OP, `expected logits of shape [B, T, V] or [N, V] but received ${shapeStr(lg.shape)}`);
   const rowShape = lg.shape.slice(0, -1);
-  expectShape(OP, 'labels', lb, rowShape, `logits ${shapeStr(lg.shape)}`);
   sameDevice(OP, { logits: lg, labels: lb });
   // 2. options
   const ignoreIndex = numberOpt(OP, 'ignoreIndex', o.ignoreIndex, -100, { integer: true, min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER });
@@ -93,10 +88,9 @@ function prepare(logits: TensorLike, labels: TensorLike, options?: CrossEntropyO
   let gradOut: Tensor | null = null;
   if (o.gradOut !== undefined) {
     if (typeof o.gradOut === 'number' || reduction !== 'none') {
-      gradScale = numberOpt(OP, 'gradOut', o.gradOut, 1, { min: -FLOAT_MAX, max: FLOAT_MAX });
+      gradScale = numberOpt(OP, 'gradOut', o.gradOut, 1, { min: -F32_MAX, max: F32_MAX });
     } else {
-      gradOut = tensorArg(OP, 'gradOut', o.gradOut, ['float32']);
-      expectShape(OP, 'gradOut', gradOut, rowShape, "reduction 'none': one per logits row");
+      gradOut = tensorArg(OP, 'gradOut', o.gradOut, dtypesOf(CROSS_ENTROPY, 'gradOut')); // one per logits row: declared
       sameDevice(OP, { logits: lg, gradOut });
     }
   }
@@ -106,9 +100,9 @@ function prepare(logits: TensorLike, labels: TensorLike, options?: CrossEntropyO
   const losses = empty(rowShape, 'float32', { device });
   const loss = empty([1], 'float32', { device });
   const count = empty([1], 'int32', { device });
-  const named = { logits: lg, labels: lb, gradOut, losses, loss, count, grad, ignoreIndex, shift, mean: reduction === 'mean', gradScale };
+  const call = prepared(CROSS_ENTROPY, { logits: lg, labels: lb, gradOut, losses, loss, count, grad, ignoreIndex, shift, mean: reduction === 'mean', gradScale }, null);
   return {
-    run: (async: boolean) => (async ? callOp(CROSS_ENTROPY, named, true) : callOp(CROSS_ENTROPY, named, false)),
+    run: (async: boolean) => call.run(async),
     result: () => {
       const host = (t: Tensor) => (t._device < 0 ? t : t.to('cpu'));
       const n = host(count).data[0] as number;

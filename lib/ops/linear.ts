@@ -9,12 +9,12 @@
  * dWeight (+)= dy^T x summed over every leading dim of x and dBias (+)= sum dy (both float32),
  * float32 accumulation; `accumulate` adds into given float32 buffers (micro-batches).
  */
-import { FLOAT_DTYPES, type FloatDType } from '../dtype';
+import type { FloatDType } from '../dtype';
 import { fail } from '../errors';
 import { withCallerStack } from '../native';
 import type { Tensor, TensorLike } from '../tensor';
-import type { NativeFn } from '../op_decl';
-import { callOp, prepared, syncAsync } from '../op_call';
+import { type NativeFn, dtypesOf } from '../op_decl';
+import { callOp, type Prepared, prepared, syncAsync } from '../op_call';
 import { LINEAR, LINEAR_BACKWARD } from './linear.args';
 import { boolOpt, checkOptions, expectShape, outputTensor, sameDevice, shapeStr, tensorArg } from '../validate';
 
@@ -33,21 +33,15 @@ export interface LinearOptions {
 }
 
 const OP = 'linear';
-const FLOATS = FLOAT_DTYPES;
 
 function prepare(x: TensorLike, weight: TensorLike, options?: LinearOptions) {
   const o = checkOptions(OP, options, ['bias', 'out']);
-  const xt = tensorArg(OP, 'x', x, FLOATS);
-  const wt = tensorArg(OP, 'weight', weight, [xt.dtype], 2);
-  if (xt.ndim < 1) fail('ERR_SHAPE', OP, 'expected x with at least 1 dimension but received a scalar (shape [])');
-  const [nOut, nIn] = wt.shape as [number, number];
-  if (xt.shape[xt.ndim - 1] !== nIn)
-    fail('ERR_SHAPE', OP, `expected x of shape [..., ${nIn}] (from weight ${shapeStr(wt.shape)}) but received ${shapeStr(xt.shape)}`);
-  const bt = o.bias === undefined ? null : tensorArg(OP, 'bias', o.bias, [xt.dtype], 1);
-  if (bt && bt.shape[0] !== nOut)
-    fail('ERR_SHAPE', OP, `expected bias of shape [${nOut}] (from weight ${shapeStr(wt.shape)}) but received ${shapeStr(bt.shape)}`);
+  // x [..., K], weight [N, K], bias [N], out [..., N]: declared (checked with the call); one dtype here
+  const xt = tensorArg(OP, 'x', x, dtypesOf(LINEAR, 'x'));
+  const wt = tensorArg(OP, 'weight', weight, [xt.dtype]);
+  const bt = o.bias === undefined ? null : tensorArg(OP, 'bias', o.bias, [xt.dtype]);
   sameDevice(OP, { x: xt, weight: wt, bias: bt ?? undefined });
-  const out = outputTensor(OP, o.out, [...xt.shape.slice(0, -1), nOut], xt.dtype, xt);
+  const out = outputTensor(OP, o.out, [...xt.shape.slice(0, -1), wt.ndim === 2 ? wt.shape[0]! : 0], xt.dtype, xt);
   return { x: xt, w: wt, b: bt, out };
 }
 
@@ -96,18 +90,15 @@ export interface LinearBackwardResult<D extends FloatDType = FloatDType> {
   dBias?: Tensor<'float32'>;
 }
 
-function prepareBackward(dy: TensorLike, x: TensorLike, weight: TensorLike, options?: LinearBackwardOptions) {
+function prepareBackward(dy: TensorLike, x: TensorLike, weight: TensorLike, options?: LinearBackwardOptions): Prepared<LinearBackwardResult> {
   const op = 'linearBackward';
   const o = checkOptions(op, options, ['needInput', 'needWeight', 'needBias', 'accumulate', 'dxOut', 'dWeightOut', 'dBiasOut']);
-  // 1. tensors and shapes: dy [..., out], x [..., in] (same leading dims), weight [out, in]
-  const xt = tensorArg(op, 'x', x, FLOATS);
+  // 1. tensors: x [..., in], weight [out, in] and the outputs' shapes are declared (checked with
+  // the call), then dy [..., out] as prepare checks it; one dtype here
+  const xt = tensorArg(op, 'x', x, dtypesOf(LINEAR_BACKWARD, 'x'));
   const dt = tensorArg(op, 'dy', dy, [xt.dtype]);
-  const wt = tensorArg(op, 'weight', weight, [xt.dtype], 2);
-  if (xt.ndim < 1) fail('ERR_SHAPE', op, 'expected x with at least 1 dimension but received a scalar (shape [])');
-  const [nOut, nIn] = wt.shape as [number, number];
-  if (xt.shape[xt.ndim - 1] !== nIn)
-    fail('ERR_SHAPE', op, `expected x of shape [..., ${nIn}] (from weight ${shapeStr(wt.shape)}) but received ${shapeStr(xt.shape)}`);
-  expectShape(op, 'dy', dt, [...xt.shape.slice(0, -1), nOut], `x ${shapeStr(xt.shape)} and weight ${shapeStr(wt.shape)}`);
+  const wt = tensorArg(op, 'weight', weight, [xt.dtype]);
+  const [nOut, nIn] = wt.ndim === 2 ? (wt.shape as [number, number]) : [0, 0];
   sameDevice(op, { dy: dt, x: xt, weight: wt });
   // 2. options: what to compute, where
   const needInput = boolOpt(op, 'needInput', o.needInput, true);
@@ -127,7 +118,9 @@ function prepareBackward(dy: TensorLike, x: TensorLike, weight: TensorLike, opti
   if (dx) r.dx = dx;
   if (dWeight) r.dWeight = dWeight;
   if (dBias) r.dBias = dBias;
-  return prepared(LINEAR_BACKWARD, { dy: dt, x: xt, weight: wt, dx, dWeight, dBias, accumulate }, r);
+  const call = prepared(LINEAR_BACKWARD, { dy: dt, x: xt, weight: wt, dx, dWeight, dBias, accumulate }, r);
+  expectShape(op, 'dy', dt, [...xt.shape.slice(0, -1), nOut], `x ${shapeStr(xt.shape)} and weight ${shapeStr(wt.shape)}`);
+  return call;
 }
 
 const [linearBackwardSync, linearBackwardAsyncImpl] = syncAsync(prepareBackward);

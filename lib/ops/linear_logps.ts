@@ -10,15 +10,15 @@
  *   dHidden = G lmHead, dLmHead = G^T hidden with G = dloss/dlogits = g (onehot - softmax).
  * Extra memory: chunk x V float32 (+ chunk x V in the inputs' dtype for half gradients) + O(N).
  */
-import { FLOAT_DTYPES, type FloatDType } from '../dtype';
+import type { FloatDType } from '../dtype';
 import { fail } from '../errors';
 import { withCallerStack } from '../native';
 import { empty, full, zeros, type Tensor, type TensorLike } from '../tensor';
-import type { NativeFn } from '../op_decl';
+import { type NativeFn, dtypesOf } from '../op_decl';
 import { callOp } from '../op_call';
 import { LINEAR_LOGPS, LINEAR_LOGPS_SCALE } from './linear_logps.args';
-import type { SequenceLogpsOptions, SequenceLogpsResult } from './sequence_logps';
-import { boolOpt, checkOptions, enumOpt, expectShape, numberOpt, outputTensor, sameDevice, shapeStr, tensorArg } from '../validate';
+import { type SequenceLogpsOptions, type SequenceLogpsResult, sequencesOf } from './sequence_logps';
+import { boolOpt, checkOptions, enumOpt, numberOpt, outputTensor, sameDevice, tensorArg } from '../validate';
 
 declare module '../native' {
   interface NativeAddon {
@@ -38,8 +38,6 @@ export interface LinearChunkOptions {
 export interface LinearLogpsOptions extends SequenceLogpsOptions, LinearChunkOptions {}
 
 export const DEFAULT_MEMORY_BUDGET = 128 * 1024 * 1024;
-const FLOATS = FLOAT_DTYPES;
-const LABELS = ['int32', 'int64'] as const;
 /** @internal */
 export const CHUNK_KEYS = ['memoryBudget', 'chunkSize'] as const;
 /** @internal */
@@ -69,25 +67,13 @@ export function linearRows(
   labels: TensorLike,
   o: { ignoreIndex?: number; shift?: boolean; average?: boolean; cuSeqlens?: TensorLike } & LinearChunkOptions,
 ): LinearRows {
-  // 1. tensors
-  const h = tensorArg(op, 'hidden', hidden, FLOATS);
-  const w = tensorArg(op, 'lmHead', lmHead, [h.dtype], 2);
-  const lb = tensorArg(op, 'labels', labels, LABELS);
-  const cu = o.cuSeqlens === undefined ? null : tensorArg(op, 'cuSeqlens', o.cuSeqlens, ['int32'], 1);
-  // 2. shapes
-  let seqs: number;
-  if (!cu) {
-    if (h.ndim !== 3) fail('ERR_SHAPE', op, `expected hidden of shape [B, T, H] (or [N, H] with cuSeqlens) but received ${shapeStr(h.shape)}`);
-    expectShape(op, 'labels', lb, h.shape.slice(0, 2), `hidden ${shapeStr(h.shape)}`);
-    seqs = h.shape[0]!;
-  } else {
-    if (h.ndim !== 2) fail('ERR_SHAPE', op, `expected packed hidden of shape [N, H] (with cuSeqlens) but received ${shapeStr(h.shape)}`);
-    expectShape(op, 'labels', lb, h.shape.slice(0, 1), `hidden ${shapeStr(h.shape)}`);
-    if (cu.shape[0]! < 1) fail('ERR_SHAPE', op, `expected cuSeqlens of shape [B + 1] (at least one element) but received ${shapeStr(cu.shape)}`);
-    seqs = cu.shape[0]! - 1;
-  }
-  const H = h.shape[h.ndim - 1]!;
-  if (w.shape[1] !== H) fail('ERR_SHAPE', op, `expected lmHead of shape [V, ${H}] (from hidden ${shapeStr(h.shape)}) but received ${shapeStr(w.shape)}`);
+  // 1. tensors (hidden [..., H], lmHead [V, H], labels [...], cuSeqlens' rank: declared, checked with the call)
+  const h = tensorArg(op, 'hidden', hidden, dtypesOf(LINEAR_LOGPS, 'hidden'));
+  const w = tensorArg(op, 'lmHead', lmHead, [h.dtype]);
+  const lb = tensorArg(op, 'labels', labels, dtypesOf(LINEAR_LOGPS, 'labels'));
+  const cu = o.cuSeqlens === undefined ? null : tensorArg(op, 'cuSeqlens', o.cuSeqlens, dtypesOf(LINEAR_LOGPS, 'cuSeqlens'));
+  // 2. the rank and B: padded [B, T, H], or packed [N, H] + cuSeqlens [B + 1]
+  const seqs = sequencesOf(op, 'hidden', 'H', h, cu);
   sameDevice(op, { hidden: h, lmHead: w, labels: lb, cuSeqlens: cu ?? undefined });
   // 3. options
   const ignoreIndex = numberOpt(op, 'ignoreIndex', o.ignoreIndex, -100, { integer: true, min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER });
@@ -96,7 +82,7 @@ export function linearRows(
   const memoryBudget = numberOpt(op, 'memoryBudget', o.memoryBudget, DEFAULT_MEMORY_BUDGET, { min: 1 });
   const chunkSize = o.chunkSize === undefined ? null : numberOpt(op, 'chunkSize', o.chunkSize, 1, { integer: true, min: 1, max: 2 ** 31 - 1 });
   const device = h._device < 0 ? 'cpu' : (`cuda:${h._device}` as const);
-  return { hidden: h, lmHead: w, labels: lb, cuSeqlens: cu, seqs, vocab: w.shape[0]!, ignoreIndex, shift, average, memoryBudget, chunkSize, device };
+  return { hidden: h, lmHead: w, labels: lb, cuSeqlens: cu, seqs, vocab: w.ndim === 2 ? w.shape[0]! : 0, ignoreIndex, shift, average, memoryBudget, chunkSize, device };
 }
 
 /** @internal rows per chunk: the explicit chunkSize, or what the budget allows (>= 1). */

@@ -10,11 +10,10 @@
  * A position is scored when its label is not `ignoreIndex` (and, with shift, it is not the first of
  * its sequence). CPU: thread pool + SIMD; CUDA: a block per row. Accumulation in float32 or better.
  */
-import { FLOAT_DTYPES, type DType, type FloatDType } from '../dtype';
 import { fail } from '../errors';
 import { withCallerStack } from '../native';
 import { empty, type Tensor, type TensorLike } from '../tensor';
-import type { NativeFn } from '../op_decl';
+import { type NativeFn, dtypesOf } from '../op_decl';
 import { callOp } from '../op_call';
 import { LOGPS_BACKWARD, SEQUENCE_LOGPS } from './sequence_logps.args';
 import { boolOpt, checkOptions, expectShape, numberOpt, outputTensor, sameDevice, shapeStr, tensorArg } from '../validate';
@@ -65,8 +64,6 @@ export interface LogpsBackwardOptions extends LogpsRowOptions {
   out?: TensorLike;
 }
 
-const FLOATS = FLOAT_DTYPES;
-const LABELS: readonly DType[] = ['int32', 'int64'];
 const ROW_KEYS = ['ignoreIndex', 'shift', 'average', 'cuSeqlens'] as const;
 
 /** @internal validated inputs shared by both ops */
@@ -84,27 +81,32 @@ export interface LogpsRows {
 /** @internal */
 export function logpsRows(op: string, logits: TensorLike, labels: TensorLike, o: LogpsRowOptions): LogpsRows {
   // 1. tensors
-  const lg = tensorArg(op, 'logits', logits, FLOATS);
-  const lb = tensorArg(op, 'labels', labels, LABELS);
-  const cu = o.cuSeqlens === undefined ? null : tensorArg(op, 'cuSeqlens', o.cuSeqlens, ['int32'], 1);
-  // 2. shapes: padded [B, T, V] + [B, T], or packed [N, V] + [N] + [B + 1]
-  let seqs: number;
-  if (!cu) {
-    if (lg.ndim !== 3) fail('ERR_SHAPE', op, `expected logits of shape [B, T, V] (or [N, V] with cuSeqlens) but received ${shapeStr(lg.shape)}`);
-    expectShape(op, 'labels', lb, lg.shape.slice(0, 2), `logits ${shapeStr(lg.shape)}`);
-    seqs = lg.shape[0]!;
-  } else {
-    if (lg.ndim !== 2) fail('ERR_SHAPE', op, `expected packed logits of shape [N, V] (with cuSeqlens) but received ${shapeStr(lg.shape)}`);
-    expectShape(op, 'labels', lb, lg.shape.slice(0, 1), `logits ${shapeStr(lg.shape)}`);
-    if (cu.shape[0]! < 1) fail('ERR_SHAPE', op, `expected cuSeqlens of shape [B + 1] (at least one element) but received ${shapeStr(cu.shape)}`);
-    seqs = cu.shape[0]! - 1;
-  }
+  const lg = tensorArg(op, 'logits', logits, dtypesOf(SEQUENCE_LOGPS, 'logits'));
+  const lb = tensorArg(op, 'labels', labels, dtypesOf(SEQUENCE_LOGPS, 'labels'));
+  const cu = o.cuSeqlens === undefined ? null : tensorArg(op, 'cuSeqlens', o.cuSeqlens, dtypesOf(SEQUENCE_LOGPS, 'cuSeqlens'));
+  // 2. the rank and B (labels [B, T] / [N] and cuSeqlens' rank: declared, checked with the call)
+  const seqs = sequencesOf(op, 'logits', 'V', lg, cu);
   sameDevice(op, { logits: lg, labels: lb, cuSeqlens: cu ?? undefined });
   // 3. options
   const ignoreIndex = numberOpt(op, 'ignoreIndex', o.ignoreIndex, -100, { integer: true, min: -Number.MAX_SAFE_INTEGER, max: Number.MAX_SAFE_INTEGER });
   const shift = boolOpt(op, 'shift', o.shift, true);
   const average = boolOpt(op, 'average', o.average, false);
   return { logits: lg, labels: lb, cuSeqlens: cu, seqs, ignoreIndex, shift, average };
+}
+
+/**
+ * @internal B, the sequences, of padded x [B, T, X] (no cuSeqlens) or packed x [N, X] with cuSeqlens
+ * [B + 1]: the rank rule a pattern cannot state, in native/cpp/binding/logps_rows.h's words. A
+ * cuSeqlens of another rank gives 0 here; the declared check rejects it with the call.
+ */
+export function sequencesOf(op: string, name: string, last: string, x: Tensor, cu: Tensor | null): number {
+  if (!cu) {
+    if (x.ndim !== 3) fail('ERR_SHAPE', op, `expected ${name} of shape [B, T, ${last}] (or [N, ${last}] with cuSeqlens) but received ${shapeStr(x.shape)}`);
+    return x.shape[0]!;
+  }
+  if (x.ndim !== 2) fail('ERR_SHAPE', op, `expected packed ${name} of shape [N, ${last}] (with cuSeqlens) but received ${shapeStr(x.shape)}`);
+  if (cu.ndim === 1 && cu.shape[0]! < 1) fail('ERR_SHAPE', op, `expected cuSeqlens of shape [B + 1] (at least one element) but received ${shapeStr(cu.shape)}`);
+  return cu.ndim === 1 ? cu.shape[0]! - 1 : 0;
 }
 
 const devOf = (t: Tensor) => (t._device < 0 ? 'cpu' : (`cuda:${t._device}` as const));
@@ -189,10 +191,9 @@ function prepareBackward(logits: TensorLike, labels: TensorLike, gradLogps: Tens
   const op = 'logpsBackward';
   const o = checkOptions(op, options, [...ROW_KEYS, 'lse', 'inPlace', 'out']);
   const rows = logpsRows(op, logits, labels, o);
-  const grad = tensorArg(op, 'gradLogps', gradLogps, ['float32']);
-  expectShape(op, 'gradLogps', grad, [rows.seqs], 'one per sequence');
-  const lse = o.lse === undefined ? null : tensorArg(op, 'lse', o.lse, ['float32']);
-  if (lse) expectShape(op, 'lse', lse, rows.labels.shape, 'sequenceLogps with returnLse: true');
+  const grad = tensorArg(op, 'gradLogps', gradLogps, dtypesOf(LOGPS_BACKWARD, 'gradLogps'));
+  if (grad.ndim === 1) expectShape(op, 'gradLogps', grad, [rows.seqs], 'one per sequence'); // B's value; its rank and lse [...]: declared
+  const lse = o.lse === undefined ? null : tensorArg(op, 'lse', o.lse, dtypesOf(LOGPS_BACKWARD, 'lse'));
   sameDevice(op, { logits: rows.logits, gradLogps: grad, lse: lse ?? undefined });
   const inPlace = boolOpt(op, 'inPlace', o.inPlace, false);
   if (inPlace && o.out !== undefined) fail('ERR_ARGUMENT', op, 'expected either inPlace or out but received both');

@@ -1,36 +1,27 @@
-// sequenceLogps and logpsBackward (ops/sequence_logps.h); arguments declared in
-// lib/ops/sequence_logps.args.ts. Padded logits [B, T, V] with labels [B, T]; packed logits [N, V]
-// with labels [N] and cuSeqlens int32 [B + 1]. labels and cuSeqlens are index arguments: the op
-// checks and uses private copies (a concurrent writer cannot move an address after the check).
+// sequenceLogps and logpsBackward (ops/sequence_logps.h); arguments and shapes declared in
+// lib/ops/sequence_logps.args.ts (logits [..., V], labels and the backward's lse [...], logps /
+// counts / gradLogps [B], out like logits). Here the relations a pattern cannot say: padded logits
+// [B, T, V] without cuSeqlens, packed [N, V] with cuSeqlens [B + 1]; B is the sequences.
+// labels and cuSeqlens are index arguments: the op checks and uses private copies (a concurrent
+// writer cannot move an address after the check).
 #include <string>
 
 #include "../ops/sequence_logps.h"
 #include "args/sequence_logps.h"
+#include "logps_rows.h"
 
 namespace mmpref::napi {
 namespace {
 
-// Fills the row map from logits, labels, cuSeqlens and the flags (same indices in both decls).
+// Fills the row map from logits, labels, cuSeqlens and the flags (same names in both decls);
+// `per_seq` is the argument with one value per sequence (declared [B]).
 template <class A>
-Status read_rows(const Call& c, LogpsRows* m) {
-  const TensorView &logits = c.t(A::logits), &labels = c.t(A::labels);
+Status read_rows(const Call& c, int per_seq, LogpsRows* m) {
+  const TensorView& labels = c.t(A::labels);
   MMPREF_RETURN_IF_ERROR(c.one_device());
-  if (!c.has(A::cuSeqlens)) {
-    if (logits.ndim != 3) return c.error(Code::kShape, "expected logits of shape [B, T, V] but received " + shape_str(logits));
-    MMPREF_RETURN_IF_ERROR(c.shape_is(A::labels, {logits.shape[0], logits.shape[1]}, "logits " + shape_str(logits)));
-    m->seqs = logits.shape[0];
-    m->seq_len = logits.shape[1];
-    m->rows = m->seqs * m->seq_len;
-  } else {
-    const TensorView& cu = c.t(A::cuSeqlens);
-    if (logits.ndim != 2) return c.error(Code::kShape, "expected packed logits of shape [N, V] but received " + shape_str(logits));
-    MMPREF_RETURN_IF_ERROR(c.shape_is(A::labels, {logits.shape[0]}, "logits " + shape_str(logits)));
-    if (cu.ndim != 1 || cu.shape[0] < 1) return c.error(Code::kShape, "expected cuSeqlens of shape [B + 1] but received " + shape_str(cu));
-    m->seqs = cu.shape[0] - 1;
-    m->rows = logits.shape[0];
-    m->cu_seqlens = cu.ptr<int32_t>();
-  }
-  m->vocab = logits.shape[logits.ndim - 1];
+  MMPREF_RETURN_IF_ERROR(row_layout(c, A::logits, A::cuSeqlens, "V", m));
+  MMPREF_RETURN_IF_ERROR(c.shape_is(per_seq, {m->seqs}, "one per sequence"));
+  m->vocab = c.dim(A::dim::V);
   m->labels = labels.data;
   m->label_dtype = labels.dtype;
   m->ignore_index = c.integer(A::ignoreIndex);
@@ -41,9 +32,7 @@ Status read_rows(const Call& c, LogpsRows* m) {
 
 MMPREF_LAUNCH_OP(args::sequence_logps, SequenceLogpsArgs, sequence_logps, prepare_forward) {
   SequenceLogpsArgs& s = job->args;
-  MMPREF_RETURN_IF_ERROR(read_rows<A>(c, &s.map));
-  MMPREF_RETURN_IF_ERROR(c.numel_is(A::logps, s.map.seqs, "one per sequence"));
-  MMPREF_RETURN_IF_ERROR(c.numel_is(A::counts, s.map.seqs, "one per sequence"));
+  MMPREF_RETURN_IF_ERROR(read_rows<A>(c, A::logps, &s.map));
   MMPREF_RETURN_IF_ERROR(c.numel_is(A::perToken, s.map.rows, "one per label"));
   if (c.has(A::lse)) MMPREF_RETURN_IF_ERROR(c.numel_is(A::lse, s.map.rows, "one per logits row"));
   const TensorView& logits = c.t(A::logits);
@@ -61,11 +50,7 @@ MMPREF_LAUNCH_OP(args::sequence_logps, SequenceLogpsArgs, sequence_logps, prepar
 // a partial overlap would let one row's gradient overwrite logits another row has not read yet.
 MMPREF_LAUNCH_OP(args::logps_backward, LogpsBackwardArgs, logps_backward, prepare_backward) {
   LogpsBackwardArgs& s = job->args;
-  MMPREF_RETURN_IF_ERROR(read_rows<A>(c, &s.map));
-  MMPREF_RETURN_IF_ERROR(c.numel_is(A::gradLogps, s.map.seqs, "one per sequence"));
-  if (c.has(A::lse)) MMPREF_RETURN_IF_ERROR(c.numel_is(A::lse, s.map.rows, "one per logits row"));
-  MMPREF_RETURN_IF_ERROR(c.same_dtype(A::out, A::logits));
-  MMPREF_RETURN_IF_ERROR(c.numel_is(A::out, c.t(A::logits).numel, "the logits' shape"));
+  MMPREF_RETURN_IF_ERROR(read_rows<A>(c, A::gradLogps, &s.map));
   const TensorView& logits = c.t(A::logits);
   s.logits = logits.data;
   s.grad = c.t(A::out).data;

@@ -8,41 +8,60 @@ namespace mmpref::napi::args {
 // attentionMasked(q, k, v, out, lse, keyMask, scale, causal, queryOffset, kvLength, async)
 struct attention_masked {
   enum : int { q, k, v, out, lse, keyMask, scale, causal, queryOffset, kvLength, kCount };
+  struct dim {
+    enum : int { B, Hq, Tq, D, Hkv, T, L, kCount };
+  };
+  static constexpr const char* kDimNames[] = {"B", "Hq", "Tq", "D", "Hkv", "T", "L"};
+  static constexpr int32_t kShape_q[] = {-2, -3, -4, -5};  // [B, Hq, Tq, D]
+  static constexpr int32_t kShape_k[] = {-2, -6, -7, -5};  // [B, Hkv, T, D]
+  static constexpr int32_t kShape_v[] = {-2, -6, -7, -5};  // [B, Hkv, T, D]
+  static constexpr int32_t kShape_out[] = {-2, -3, -4, -5};  // [B, Hq, Tq, D]
+  static constexpr int32_t kShape_lse[] = {-2, -3, -4};  // [B, Hq, Tq]
+  static constexpr int32_t kShape_keyMask[] = {-2, -8};  // [B, L]
   static constexpr ArgDecl kArgs[kCount] = {
-      {"q", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"k", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"v", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"out", ArgKind::kTensor, kWrite, 0x7u, 0x0u, 0, 0},
-      {"lse", ArgKind::kTensor, kOptional | kWrite, 0x1u, 0x0u, 0, 0},
-      {"keyMask", ArgKind::kTensor, kOptional, 0x60u, 0x0u, 0, 0},
+      {"q", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, kShape_q, 4},
+      {"k", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, kShape_k, 4},
+      {"v", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, kShape_v, 4},
+      {"out", ArgKind::kTensor, kWrite, 0x7u, 0x0u, 0, 0, kShape_out, 4},
+      {"lse", ArgKind::kTensor, kOptional | kWrite, 0x1u, 0x0u, 0, 0, kShape_lse, 3},
+      {"keyMask", ArgKind::kTensor, kOptional, 0x60u, 0x0u, 0, 0, kShape_keyMask, 2},
       {"scale", ArgKind::kNumber, 0, 0, 0, 0, 0},
       {"causal", ArgKind::kBoolean, 0, 0, 0, 0, 0},
       {"queryOffset", ArgKind::kInteger, 0, 0, 0, -INT64_C(9007199254740992), INT64_C(9007199254740992)},
       {"kvLength", ArgKind::kInteger, 0, 0, 0, INT64_C(0), INT64_C(9007199254740992)},
   };
-  static constexpr OpDecl kDecl = {"attentionMasked", "attention.masked", kArgs, kCount};
+  static constexpr OpDecl kDecl = {"attentionMasked", "attention.masked", kArgs, kCount, kDimNames, dim::kCount};
 };
 
 // attentionMaskedBackward(dOut, q, k, v, out, lse, dq, dk, dv, keyMask, scale, causal, queryOffset, kvLength, async)
 struct attention_masked_backward {
   enum : int { dOut, q, k, v, out, lse, dq, dk, dv, keyMask, scale, causal, queryOffset, kvLength, kCount };
+  struct dim {
+    enum : int { B, Hq, Tq, D, Hkv, T, L, kCount };
+  };
+  static constexpr const char* kDimNames[] = {"B", "Hq", "Tq", "D", "Hkv", "T", "L"};
+  static constexpr int32_t kShape_q[] = {-2, -3, -4, -5};  // [B, Hq, Tq, D]
+  static constexpr int32_t kShape_k[] = {-2, -6, -7, -5};  // [B, Hkv, T, D]
+  static constexpr int32_t kShape_v[] = {-2, -6, -7, -5};  // [B, Hkv, T, D]
+  static constexpr int32_t kShape_lse[] = {-2, -3, -4};  // [B, Hq, Tq]
+  static constexpr int32_t kShape_keyMask[] = {-2, -8};  // [B, L]
   static constexpr ArgDecl kArgs[kCount] = {
-      {"dOut", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"q", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"k", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"v", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"out", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"lse", ArgKind::kTensor, 0, 0x1u, 0x0u, 0, 0},
-      {"dq", ArgKind::kTensor, kWrite, 0x7u, 0x0u, 0, 0},
-      {"dk", ArgKind::kTensor, kWrite, 0x7u, 0x0u, 0, 0},
-      {"dv", ArgKind::kTensor, kWrite, 0x7u, 0x0u, 0, 0},
-      {"keyMask", ArgKind::kTensor, kOptional, 0x60u, 0x0u, 0, 0},
+      {"dOut", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, nullptr, 0, 1},
+      {"q", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, kShape_q, 4},
+      {"k", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, kShape_k, 4},
+      {"v", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, kShape_v, 4},
+      {"out", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, nullptr, 0, 1},
+      {"lse", ArgKind::kTensor, 0, 0x1u, 0x0u, 0, 0, kShape_lse, 3},
+      {"dq", ArgKind::kTensor, kWrite, 0x7u, 0x0u, 0, 0, nullptr, 0, 1},
+      {"dk", ArgKind::kTensor, kWrite, 0x7u, 0x0u, 0, 0, nullptr, 0, 2},
+      {"dv", ArgKind::kTensor, kWrite, 0x7u, 0x0u, 0, 0, nullptr, 0, 2},
+      {"keyMask", ArgKind::kTensor, kOptional, 0x60u, 0x0u, 0, 0, kShape_keyMask, 2},
       {"scale", ArgKind::kNumber, 0, 0, 0, 0, 0},
       {"causal", ArgKind::kBoolean, 0, 0, 0, 0, 0},
       {"queryOffset", ArgKind::kInteger, 0, 0, 0, -INT64_C(9007199254740992), INT64_C(9007199254740992)},
       {"kvLength", ArgKind::kInteger, 0, 0, 0, INT64_C(0), INT64_C(9007199254740992)},
   };
-  static constexpr OpDecl kDecl = {"attentionMaskedBackward", "attention.maskedBackward", kArgs, kCount};
+  static constexpr OpDecl kDecl = {"attentionMaskedBackward", "attention.maskedBackward", kArgs, kCount, kDimNames, dim::kCount};
 };
 
 }  // namespace mmpref::napi::args

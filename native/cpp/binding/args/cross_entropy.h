@@ -8,20 +8,31 @@ namespace mmpref::napi::args {
 // crossEntropy(logits, labels, gradOut, losses, loss, count, grad, ignoreIndex, shift, mean, gradScale, async)
 struct cross_entropy {
   enum : int { logits, labels, gradOut, losses, loss, count, grad, ignoreIndex, shift, mean, gradScale, kCount };
+  struct dim {
+    enum : int { V, kCount };
+  };
+  static constexpr const char* kDimNames[] = {"V"};
+  static constexpr int32_t kShape_logits[] = {-1, -2};  // [..., V]
+  static constexpr int32_t kShape_labels[] = {-1};  // [...]
+  static constexpr int32_t kShape_gradOut[] = {-1};  // [...]
+  static constexpr int32_t kShape_losses[] = {-1};  // [...]
+  static constexpr int32_t kShape_loss[] = {1};  // [1]
+  static constexpr int32_t kShape_count[] = {1};  // [1]
+  static constexpr NumRange kRange_gradScale = {-3.4028234663852886e+38, 3.4028234663852886e+38, 0, 0, kHasMin | kHasMax, "a finite number >= -3.4028234663852886e+38 <= 3.4028234663852886e+38"};
   static constexpr ArgDecl kArgs[kCount] = {
-      {"logits", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"labels", ArgKind::kTensor, kIndex, 0x18u, 0x0u, 0, 0},
-      {"gradOut", ArgKind::kTensor, kOptional, 0x1u, 0x0u, 0, 0},
-      {"losses", ArgKind::kTensor, kWrite, 0x1u, 0x0u, 0, 0},
-      {"loss", ArgKind::kTensor, kWrite, 0x1u, 0x0u, 0, 0},
-      {"count", ArgKind::kTensor, kWrite, 0x8u, 0x0u, 0, 0},
-      {"grad", ArgKind::kTensor, kOptional | kWrite, 0x7u, 0x1u, 0, 0},
+      {"logits", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, kShape_logits, 2},
+      {"labels", ArgKind::kTensor, kIndex, 0x18u, 0x0u, 0, 0, kShape_labels, 1},
+      {"gradOut", ArgKind::kTensor, kOptional, 0x1u, 0x0u, 0, 0, kShape_gradOut, 1},
+      {"losses", ArgKind::kTensor, kWrite, 0x1u, 0x0u, 0, 0, kShape_losses, 1},
+      {"loss", ArgKind::kTensor, kWrite, 0x1u, 0x0u, 0, 0, kShape_loss, 1},
+      {"count", ArgKind::kTensor, kWrite, 0x8u, 0x0u, 0, 0, kShape_count, 1},
+      {"grad", ArgKind::kTensor, kOptional | kWrite, 0x7u, 0x1u, 0, 0, nullptr, 0, 0},
       {"ignoreIndex", ArgKind::kInteger, 0, 0, 0, -INT64_C(9007199254740991), INT64_C(9007199254740991)},
       {"shift", ArgKind::kBoolean, 0, 0, 0, 0, 0},
       {"mean", ArgKind::kBoolean, 0, 0, 0, 0, 0},
-      {"gradScale", ArgKind::kNumber, 0, 0, 0, 0, 0},
+      {"gradScale", ArgKind::kNumber, 0, 0, 0, 0, 0, nullptr, 0, -1, &kRange_gradScale},
   };
-  static constexpr OpDecl kDecl = {"crossEntropy", "ops.crossEntropy", kArgs, kCount};
+  static constexpr OpDecl kDecl = {"crossEntropy", "ops.crossEntropy", kArgs, kCount, kDimNames, dim::kCount};
 };
 
 }  // namespace mmpref::napi::args

@@ -8,17 +8,25 @@ namespace mmpref::napi::args {
 // _gemm(a, b, c, bias, transA, transB, accumulate, maxIsa, async)
 struct gemm {
   enum : int { a, b, c, bias, transA, transB, accumulate, maxIsa, kCount };
+  struct dim {
+    enum : int { A0, A1, B0, B1, M, N, kCount };
+  };
+  static constexpr const char* kDimNames[] = {"A0", "A1", "B0", "B1", "M", "N"};
+  static constexpr int32_t kShape_a[] = {-2, -3};  // [A0, A1]
+  static constexpr int32_t kShape_b[] = {-4, -5};  // [B0, B1]
+  static constexpr int32_t kShape_c[] = {-6, -7};  // [M, N]
+  static constexpr int32_t kShape_bias[] = {-7};  // [N]
   static constexpr ArgDecl kArgs[kCount] = {
-      {"a", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"b", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"c", ArgKind::kTensor, kWrite, 0x7u, 0x0u, 0, 0},
-      {"bias", ArgKind::kTensor, kOptional, 0x7u, 0x0u, 0, 0},
+      {"a", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, kShape_a, 2},
+      {"b", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, kShape_b, 2},
+      {"c", ArgKind::kTensor, kWrite, 0x7u, 0x0u, 0, 0, kShape_c, 2},
+      {"bias", ArgKind::kTensor, kOptional, 0x7u, 0x0u, 0, 0, kShape_bias, 1},
       {"transA", ArgKind::kBoolean, 0, 0, 0, 0, 0},
       {"transB", ArgKind::kBoolean, 0, 0, 0, 0, 0},
       {"accumulate", ArgKind::kBoolean, 0, 0, 0, 0, 0},
       {"maxIsa", ArgKind::kInteger, 0, 0, 0, -INT64_C(1), INT64_C(3)},
   };
-  static constexpr OpDecl kDecl = {"_gemm", "_gemm", kArgs, kCount};
+  static constexpr OpDecl kDecl = {"_gemm", "_gemm", kArgs, kCount, kDimNames, dim::kCount};
 };
 
 }  // namespace mmpref::napi::args

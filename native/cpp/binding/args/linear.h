@@ -8,28 +8,44 @@ namespace mmpref::napi::args {
 // linear(x, weight, bias, out, async)
 struct linear {
   enum : int { x, weight, bias, out, kCount };
-  static constexpr ArgDecl kArgs[kCount] = {
-      {"x", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"weight", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"bias", ArgKind::kTensor, kOptional, 0x7u, 0x0u, 0, 0},
-      {"out", ArgKind::kTensor, kWrite, 0x7u, 0x0u, 0, 0},
+  struct dim {
+    enum : int { K, N, kCount };
   };
-  static constexpr OpDecl kDecl = {"linear", "linear", kArgs, kCount};
+  static constexpr const char* kDimNames[] = {"K", "N"};
+  static constexpr int32_t kShape_x[] = {-1, -2};  // [..., K]
+  static constexpr int32_t kShape_weight[] = {-3, -2};  // [N, K]
+  static constexpr int32_t kShape_bias[] = {-3};  // [N]
+  static constexpr int32_t kShape_out[] = {-1, -3};  // [..., N]
+  static constexpr ArgDecl kArgs[kCount] = {
+      {"x", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, kShape_x, 2},
+      {"weight", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, kShape_weight, 2},
+      {"bias", ArgKind::kTensor, kOptional, 0x7u, 0x0u, 0, 0, kShape_bias, 1},
+      {"out", ArgKind::kTensor, kWrite, 0x7u, 0x0u, 0, 0, kShape_out, 2},
+  };
+  static constexpr OpDecl kDecl = {"linear", "linear", kArgs, kCount, kDimNames, dim::kCount};
 };
 
 // linearBackward(dy, x, weight, dx, dWeight, dBias, accumulate, async)
 struct linear_backward {
   enum : int { dy, x, weight, dx, dWeight, dBias, accumulate, kCount };
+  struct dim {
+    enum : int { K, N, kCount };
+  };
+  static constexpr const char* kDimNames[] = {"K", "N"};
+  static constexpr int32_t kShape_x[] = {-1, -2};  // [..., K]
+  static constexpr int32_t kShape_weight[] = {-3, -2};  // [N, K]
+  static constexpr int32_t kShape_dWeight[] = {-3, -2};  // [N, K]
+  static constexpr int32_t kShape_dBias[] = {-3};  // [N]
   static constexpr ArgDecl kArgs[kCount] = {
       {"dy", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"x", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"weight", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"dx", ArgKind::kTensor, kOptional | kWrite, 0x7u, 0x0u, 0, 0},
-      {"dWeight", ArgKind::kTensor, kOptional | kWrite, 0x1u, 0x0u, 0, 0},
-      {"dBias", ArgKind::kTensor, kOptional | kWrite, 0x1u, 0x0u, 0, 0},
+      {"x", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, kShape_x, 2},
+      {"weight", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, kShape_weight, 2},
+      {"dx", ArgKind::kTensor, kOptional | kWrite, 0x7u, 0x0u, 0, 0, nullptr, 0, 1},
+      {"dWeight", ArgKind::kTensor, kOptional | kWrite, 0x1u, 0x0u, 0, 0, kShape_dWeight, 2},
+      {"dBias", ArgKind::kTensor, kOptional | kWrite, 0x1u, 0x0u, 0, 0, kShape_dBias, 1},
       {"accumulate", ArgKind::kBoolean, 0, 0, 0, 0, 0},
   };
-  static constexpr OpDecl kDecl = {"linearBackward", "linearBackward", kArgs, kCount};
+  static constexpr OpDecl kDecl = {"linearBackward", "linearBackward", kArgs, kCount, kDimNames, dim::kCount};
 };
 
 }  // namespace mmpref::napi::args

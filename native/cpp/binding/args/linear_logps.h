@@ -8,37 +8,59 @@ namespace mmpref::napi::args {
 // linearLogps(hidden, lmHead, labels, cuSeqlens, gradLogps, logps, counts, perToken, lse, dHidden, dLmHead, ignoreIndex, shift, average, tokenMean, chunk, async)
 struct linear_logps {
   enum : int { hidden, lmHead, labels, cuSeqlens, gradLogps, logps, counts, perToken, lse, dHidden, dLmHead, ignoreIndex, shift, average, tokenMean, chunk, kCount };
+  struct dim {
+    enum : int { H, V, C, B, kCount };
+  };
+  static constexpr const char* kDimNames[] = {"H", "V", "C", "B"};
+  static constexpr int32_t kShape_hidden[] = {-1, -2};  // [..., H]
+  static constexpr int32_t kShape_lmHead[] = {-3, -2};  // [V, H]
+  static constexpr int32_t kShape_labels[] = {-1};  // [...]
+  static constexpr int32_t kShape_cuSeqlens[] = {-4};  // [C]
+  static constexpr int32_t kShape_logps[] = {-5};  // [B]
+  static constexpr int32_t kShape_counts[] = {-5};  // [B]
+  static constexpr int32_t kShape_perToken[] = {-1};  // [...]
+  static constexpr int32_t kShape_lse[] = {-1};  // [...]
+  static constexpr int32_t kShape_dHidden[] = {-1, -2};  // [..., H]
+  static constexpr int32_t kShape_dLmHead[] = {-3, -2};  // [V, H]
   static constexpr ArgDecl kArgs[kCount] = {
-      {"hidden", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"lmHead", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"labels", ArgKind::kTensor, kIndex, 0x18u, 0x0u, 0, 0},
-      {"cuSeqlens", ArgKind::kTensor, kOptional | kIndex, 0x8u, 0x0u, 0, 0},
+      {"hidden", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, kShape_hidden, 2},
+      {"lmHead", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, kShape_lmHead, 2},
+      {"labels", ArgKind::kTensor, kIndex, 0x18u, 0x0u, 0, 0, kShape_labels, 1},
+      {"cuSeqlens", ArgKind::kTensor, kOptional | kIndex, 0x8u, 0x0u, 0, 0, kShape_cuSeqlens, 1},
       {"gradLogps", ArgKind::kTensor, kOptional, 0x1u, 0x0u, 0, 0},
-      {"logps", ArgKind::kTensor, kWrite, 0x1u, 0x0u, 0, 0},
-      {"counts", ArgKind::kTensor, kWrite, 0x8u, 0x0u, 0, 0},
-      {"perToken", ArgKind::kTensor, kWrite, 0x1u, 0x0u, 0, 0},
-      {"lse", ArgKind::kTensor, kOptional | kWrite, 0x1u, 0x0u, 0, 0},
-      {"dHidden", ArgKind::kTensor, kOptional | kWrite, 0x7u, 0x0u, 0, 0},
-      {"dLmHead", ArgKind::kTensor, kOptional | kWrite, 0x1u, 0x0u, 0, 0},
+      {"logps", ArgKind::kTensor, kWrite, 0x1u, 0x0u, 0, 0, kShape_logps, 1},
+      {"counts", ArgKind::kTensor, kWrite, 0x8u, 0x0u, 0, 0, kShape_counts, 1},
+      {"perToken", ArgKind::kTensor, kWrite, 0x1u, 0x0u, 0, 0, kShape_perToken, 1},
+      {"lse", ArgKind::kTensor, kOptional | kWrite, 0x1u, 0x0u, 0, 0, kShape_lse, 1},
+      {"dHidden", ArgKind::kTensor, kOptional | kWrite, 0x7u, 0x0u, 0, 0, kShape_dHidden, 2},
+      {"dLmHead", ArgKind::kTensor, kOptional | kWrite, 0x1u, 0x0u, 0, 0, kShape_dLmHead, 2},
       {"ignoreIndex", ArgKind::kInteger, 0, 0, 0, -INT64_C(9007199254740991), INT64_C(9007199254740991)},
       {"shift", ArgKind::kBoolean, 0, 0, 0, 0, 0},
       {"average", ArgKind::kBoolean, 0, 0, 0, 0, 0},
       {"tokenMean", ArgKind::kBoolean, 0, 0, 0, 0, 0},
       {"chunk", ArgKind::kInteger, 0, 0, 0, INT64_C(1), INT64_C(2147483647)},
   };
-  static constexpr OpDecl kDecl = {"linearLogps", "linearLogps", kArgs, kCount};
+  static constexpr OpDecl kDecl = {"linearLogps", "linearLogps", kArgs, kCount, kDimNames, dim::kCount};
 };
 
 // linearLogpsScale(u, cuSeqlens, scale, out, async)
 struct linear_logps_scale {
   enum : int { u, cuSeqlens, scale, out, kCount };
-  static constexpr ArgDecl kArgs[kCount] = {
-      {"u", ArgKind::kTensor, 0, 0x1u, 0x0u, 0, 0},
-      {"cuSeqlens", ArgKind::kTensor, kOptional | kIndex, 0x8u, 0x0u, 0, 0},
-      {"scale", ArgKind::kTensor, 0, 0x1u, 0x0u, 0, 0},
-      {"out", ArgKind::kTensor, kWrite, 0x7u, 0x0u, 0, 0},
+  struct dim {
+    enum : int { H, C, B, kCount };
   };
-  static constexpr OpDecl kDecl = {"linearLogpsScale", "linearLogpsScale", kArgs, kCount};
+  static constexpr const char* kDimNames[] = {"H", "C", "B"};
+  static constexpr int32_t kShape_u[] = {-1, -2};  // [..., H]
+  static constexpr int32_t kShape_cuSeqlens[] = {-3};  // [C]
+  static constexpr int32_t kShape_scale[] = {-4};  // [B]
+  static constexpr int32_t kShape_out[] = {-1, -2};  // [..., H]
+  static constexpr ArgDecl kArgs[kCount] = {
+      {"u", ArgKind::kTensor, 0, 0x1u, 0x0u, 0, 0, kShape_u, 2},
+      {"cuSeqlens", ArgKind::kTensor, kOptional | kIndex, 0x8u, 0x0u, 0, 0, kShape_cuSeqlens, 1},
+      {"scale", ArgKind::kTensor, 0, 0x1u, 0x0u, 0, 0, kShape_scale, 1},
+      {"out", ArgKind::kTensor, kWrite, 0x7u, 0x0u, 0, 0, kShape_out, 2},
+  };
+  static constexpr OpDecl kDecl = {"linearLogpsScale", "linearLogpsScale", kArgs, kCount, kDimNames, dim::kCount};
 };
 
 }  // namespace mmpref::napi::args

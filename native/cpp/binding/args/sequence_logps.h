@@ -8,36 +8,54 @@ namespace mmpref::napi::args {
 // logpsBackward(logits, labels, cuSeqlens, gradLogps, lse, out, ignoreIndex, shift, average, async)
 struct logps_backward {
   enum : int { logits, labels, cuSeqlens, gradLogps, lse, out, ignoreIndex, shift, average, kCount };
+  struct dim {
+    enum : int { V, C, B, kCount };
+  };
+  static constexpr const char* kDimNames[] = {"V", "C", "B"};
+  static constexpr int32_t kShape_logits[] = {-1, -2};  // [..., V]
+  static constexpr int32_t kShape_labels[] = {-1};  // [...]
+  static constexpr int32_t kShape_cuSeqlens[] = {-3};  // [C]
+  static constexpr int32_t kShape_gradLogps[] = {-4};  // [B]
+  static constexpr int32_t kShape_lse[] = {-1};  // [...]
   static constexpr ArgDecl kArgs[kCount] = {
-      {"logits", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"labels", ArgKind::kTensor, kIndex, 0x18u, 0x0u, 0, 0},
-      {"cuSeqlens", ArgKind::kTensor, kOptional | kIndex, 0x8u, 0x0u, 0, 0},
-      {"gradLogps", ArgKind::kTensor, 0, 0x1u, 0x0u, 0, 0},
-      {"lse", ArgKind::kTensor, kOptional, 0x1u, 0x0u, 0, 0},
-      {"out", ArgKind::kTensor, kWrite, 0x7u, 0x1u, 0, 0},
+      {"logits", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, kShape_logits, 2},
+      {"labels", ArgKind::kTensor, kIndex, 0x18u, 0x0u, 0, 0, kShape_labels, 1},
+      {"cuSeqlens", ArgKind::kTensor, kOptional | kIndex, 0x8u, 0x0u, 0, 0, kShape_cuSeqlens, 1},
+      {"gradLogps", ArgKind::kTensor, 0, 0x1u, 0x0u, 0, 0, kShape_gradLogps, 1},
+      {"lse", ArgKind::kTensor, kOptional, 0x1u, 0x0u, 0, 0, kShape_lse, 1},
+      {"out", ArgKind::kTensor, kWrite, 0x7u, 0x1u, 0, 0, nullptr, 0, 0},
       {"ignoreIndex", ArgKind::kInteger, 0, 0, 0, -INT64_C(9007199254740991), INT64_C(9007199254740991)},
       {"shift", ArgKind::kBoolean, 0, 0, 0, 0, 0},
       {"average", ArgKind::kBoolean, 0, 0, 0, 0, 0},
   };
-  static constexpr OpDecl kDecl = {"logpsBackward", "logpsBackward", kArgs, kCount};
+  static constexpr OpDecl kDecl = {"logpsBackward", "logpsBackward", kArgs, kCount, kDimNames, dim::kCount};
 };
 
 // sequenceLogps(logits, labels, cuSeqlens, logps, counts, perToken, lse, ignoreIndex, shift, average, async)
 struct sequence_logps {
   enum : int { logits, labels, cuSeqlens, logps, counts, perToken, lse, ignoreIndex, shift, average, kCount };
+  struct dim {
+    enum : int { V, C, B, kCount };
+  };
+  static constexpr const char* kDimNames[] = {"V", "C", "B"};
+  static constexpr int32_t kShape_logits[] = {-1, -2};  // [..., V]
+  static constexpr int32_t kShape_labels[] = {-1};  // [...]
+  static constexpr int32_t kShape_cuSeqlens[] = {-3};  // [C]
+  static constexpr int32_t kShape_logps[] = {-4};  // [B]
+  static constexpr int32_t kShape_counts[] = {-4};  // [B]
   static constexpr ArgDecl kArgs[kCount] = {
-      {"logits", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0},
-      {"labels", ArgKind::kTensor, kIndex, 0x18u, 0x0u, 0, 0},
-      {"cuSeqlens", ArgKind::kTensor, kOptional | kIndex, 0x8u, 0x0u, 0, 0},
-      {"logps", ArgKind::kTensor, kWrite, 0x1u, 0x0u, 0, 0},
-      {"counts", ArgKind::kTensor, kWrite, 0x8u, 0x0u, 0, 0},
+      {"logits", ArgKind::kTensor, 0, 0x7u, 0x0u, 0, 0, kShape_logits, 2},
+      {"labels", ArgKind::kTensor, kIndex, 0x18u, 0x0u, 0, 0, kShape_labels, 1},
+      {"cuSeqlens", ArgKind::kTensor, kOptional | kIndex, 0x8u, 0x0u, 0, 0, kShape_cuSeqlens, 1},
+      {"logps", ArgKind::kTensor, kWrite, 0x1u, 0x0u, 0, 0, kShape_logps, 1},
+      {"counts", ArgKind::kTensor, kWrite, 0x8u, 0x0u, 0, 0, kShape_counts, 1},
       {"perToken", ArgKind::kTensor, kWrite, 0x1u, 0x0u, 0, 0},
       {"lse", ArgKind::kTensor, kOptional | kWrite, 0x1u, 0x0u, 0, 0},
       {"ignoreIndex", ArgKind::kInteger, 0, 0, 0, -INT64_C(9007199254740991), INT64_C(9007199254740991)},
       {"shift", ArgKind::kBoolean, 0, 0, 0, 0, 0},
       {"average", ArgKind::kBoolean, 0, 0, 0, 0, 0},
   };
-  static constexpr OpDecl kDecl = {"sequenceLogps", "sequenceLogps", kArgs, kCount};
+  static constexpr OpDecl kDecl = {"sequenceLogps", "sequenceLogps", kArgs, kCount, kDimNames, dim::kCount};
 };
 
 }  // namespace mmpref::napi::args

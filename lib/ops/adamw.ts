@@ -5,7 +5,7 @@
  * devices, no written tensor overlapping any other tensor of the call); then each tensor is one
  * native call (one CUDA launch per tensor), in list order.
  */
-import type { FloatDType } from '../dtype';
+import { FLOAT_DTYPES } from '../dtype';
 import { fail } from '../errors';
 import type { NativeFn } from '../op_decl';
 import { callOp, syncAsync, type Prepared } from '../op_call';
@@ -21,7 +21,6 @@ declare module '../native' {
 }
 
 const OP = 'optim.adamw';
-const PARAM_DTYPES: readonly FloatDType[] = ['float32', 'float16', 'bfloat16'];
 
 /** AdamW state, one entry per parameter (from {@link adamwState}); updated in place by {@link adamw}. */
 export interface AdamwState {
@@ -61,7 +60,7 @@ export function adamwState(params: readonly Tensor[], options?: AdamwStateOption
   const op = 'optim.adamwState';
   const o = checkOptions(op, options, ['masterWeights']);
   const master = boolOpt(op, 'masterWeights', o.masterWeights, false);
-  const ps = listArg(op, 'params', params).map((p, i) => tensorArg(op, `params[${i}]`, p, PARAM_DTYPES));
+  const ps = listArg(op, 'params', params).map((p, i) => tensorArg(op, `params[${i}]`, p, FLOAT_DTYPES));
   if (master)
     ps.forEach((p, i) => {
       if (p.dtype === 'float32') fail('ERR_DTYPE', op, `expected params[${i}] of dtype float16 or bfloat16 (masterWeights: true) but received float32`);
@@ -105,7 +104,7 @@ function resolve(params: readonly Tensor[], grads: readonly Tensor[], state: Ada
   const masters = state.master === undefined ? undefined : listArg(OP, 'state.master', state.master, n);
   const r: Resolved = { params: [], grads: [], m: [], v: [], master: masters ? [] : undefined, scalars };
   for (let i = 0; i < n; i++) {
-    const p = tensorArg(OP, `params[${i}]`, ps[i], PARAM_DTYPES);
+    const p = tensorArg(OP, `params[${i}]`, ps[i], FLOAT_DTYPES);
     const from = `params[${i}] ${shapeStr(p.shape)}`;
     const g = tensorArg(OP, `grads[${i}]`, gs[i], p.dtype === 'float32' ? ['float32'] : ['float32', p.dtype]);
     expectShape(OP, `grads[${i}]`, g, p.shape, from);

@@ -6,6 +6,7 @@
  * 3. coef = min(1, maxNorm / (total + eps)), rounded to float32; when coef < 1 (or NaN) every
  *    gradient is multiplied by it in place.
  */
+import { FLOAT_DTYPES } from '../dtype';
 import { fail } from '../errors';
 import type { NativeFn } from '../op_decl';
 import { callOp, syncAsync, type Prepared } from '../op_call';
@@ -35,7 +36,7 @@ function prepare(grads: readonly Tensor[], maxNorm: number, options?: ClipGradNo
   const eps = numberOpt(OP, 'eps', o.eps, 1e-6, { min: 0 });
   const strict = boolOpt(OP, 'errorIfNonfinite', o.errorIfNonfinite, false);
   const max = numberArg(OP, 'maxNorm', maxNorm, { min: 0, allowInfinity: true });
-  const gs = listArg<Tensor>(OP, 'grads', grads).map((g, i) => tensorArg(OP, `grads[${i}]`, g, ['float32', 'float16', 'bfloat16']));
+  const gs = listArg<Tensor>(OP, 'grads', grads).map((g, i) => tensorArg(OP, `grads[${i}]`, g, FLOAT_DTYPES));
   gs.forEach((g, i) => sameDevice(OP, { 'grads[0]': gs[0], [`grads[${i}]`]: g }));
   checkDisjoint(OP, gs.map((t, i) => ({ name: `grads[${i}]`, t, write: true })));
   const dev = gs.length && gs[0]!._device >= 0 ? (`cuda:${gs[0]!._device}` as const) : ('cpu' as const);

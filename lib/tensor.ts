@@ -138,6 +138,31 @@ export class Tensor<D extends DType = DType> {
     return new Tensor(dev, this.shape, this.dtype, dst);
   }
 
+  /**
+   * Copies `src`'s values into this tensor, in place, and returns it: the same dtype and number of
+   * elements (shapes may differ), any devices (host <-> CUDA, or between two CUDA tensors).
+   * `src` is not modified; a host source that overlaps this tensor is copied as if through a buffer.
+   */
+  copyFrom(src: Tensor<D>): this {
+    const op = 'Tensor.copyFrom';
+    if (!(src instanceof Tensor)) fail('ERR_ARGUMENT', op, `expected src to be a Tensor but received ${src === null ? 'null' : typeof src}`);
+    if (src.dtype !== this.dtype) fail('ERR_DTYPE', op, `expected src of dtype ${this.dtype} but received ${src.dtype}`);
+    if (src.numel !== this.numel) fail('ERR_SHAPE', op, `expected src of ${this.numel} elements but received [${src.shape.join(', ')}] (${src.numel})`);
+    const to = this.liveStore(op);
+    const from = src.liveStore(op);
+    const host = (s: AnyStorage | DeviceStore) => (s as Float32Array).subarray(0, this.numel);
+    if (this._device < 0 && src._device < 0) host(to).set(host(from));
+    else if (this._device < 0) native.copyDeviceToHost!(host(to), from as DeviceStore);
+    else if (src._device < 0) native.copyHostToDevice!(to as DeviceStore, host(from));
+    else if (src._device === this._device) native.copyDeviceToDevice!(to as DeviceStore, from as DeviceStore);
+    else {
+      const staged = new STORAGE_CTOR[this.dtype](this.numel); // between two devices: through the host
+      native.copyDeviceToHost!(staged, from as DeviceStore);
+      native.copyHostToDevice!(to as DeviceStore, staged);
+    }
+    return this;
+  }
+
   /** A view with another shape over the same memory (same number of elements). */
   reshape(shape: readonly number[]): Tensor<D> {
     const s = checkShape(shape, 'Tensor.reshape');

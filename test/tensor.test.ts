@@ -145,3 +145,37 @@ describe('tensor facade', () => {
     expect(ops.logSumExp(tensor([[1, 2]]))).toBeInstanceOf(Tensor);
   });
 });
+
+describe('Tensor.copyFrom', () => {
+  it('copies the values in place (any shape of the same size) and returns the tensor; src is unchanged', () => {
+    for (const dtype of ['float32', 'bfloat16', 'int32', 'int64', 'uint8', 'bool'] as const) {
+      const src = dtype === 'int64' ? tensor([1n, -2n, 3n, 4n, 5n, 6n], [2, 3], { dtype }) : tensor([1, 0, 3, 1, 5, 0], [2, 3], { dtype });
+      const before = Array.from(src.data as ArrayLike<number>);
+      const dst = zeros([3, 2], dtype);
+      expect(dst.copyFrom(src)).toBe(dst);
+      expect(Array.from(dst.data as ArrayLike<number>)).toEqual(before);
+      expect(Array.from(src.data as ArrayLike<number>)).toEqual(before);
+      expect(dst.shape).toEqual([3, 2]);
+    }
+  });
+
+  it('a source that overlaps the destination (views of one buffer) is copied as if through a buffer', () => {
+    const buf = new Float32Array([0, 1, 2, 3, 4, 5]);
+    const a = tensor(buf.subarray(0, 4), [4]);
+    const b = tensor(buf.subarray(2, 6), [4]);
+    b.copyFrom(a);
+    expect(Array.from(buf)).toEqual([0, 1, 0, 1, 2, 3]);
+  });
+
+  it('bad input: dtype, size, a disposed tensor, not a tensor', () => {
+    const dst = zeros([4], 'float32');
+    expectError(() => dst.copyFrom(zeros([4], 'bfloat16') as never), 'ERR_DTYPE', /^Tensor\.copyFrom: expected src of dtype float32 but received bfloat16$/);
+    expectError(() => dst.copyFrom(zeros([5], 'float32')), 'ERR_SHAPE', /expected src of 4 elements but received \[5\] \(5\)/);
+    const gone = zeros([4], 'float32');
+    gone.dispose();
+    expectError(() => dst.copyFrom(gone), 'ERR_DETACHED');
+    expectError(() => gone.copyFrom(dst), 'ERR_DETACHED');
+    expectError(() => dst.copyFrom([1, 2, 3, 4] as never), 'ERR_ARGUMENT', /expected src to be a Tensor but received object/);
+    expect(Array.from(dst.data)).toEqual([0, 0, 0, 0]);
+  });
+});

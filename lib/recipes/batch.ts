@@ -5,7 +5,7 @@
  */
 import { fail } from '../errors';
 import type { DpoStepBatch, StepBatch } from '../train/steps';
-import { tensor } from '../tensor';
+import { type Tensor, tensor } from '../tensor';
 import type { PreferenceRecord } from './data';
 
 const IGNORE = -100;
@@ -53,4 +53,17 @@ export function dpoBatch(recs: readonly PreferenceRecord[], imageToken = 0): Dpo
   const op = 'recipes.dpoBatch';
   for (const r of recs) if (!r.rejected) fail('ERR_FORMAT', op, `expected 'rejected' token ids for DPO but line ${r.line} has none`);
   return rowsBatch(op, recs, [...recs.map((r) => r.chosen), ...recs.map((r) => r.rejected!)], imageToken);
+}
+
+/** The batch's tensors on `device` (a CUDA model's): the host tensors it replaces are disposed. */
+export function onDevice<B extends StepBatch>(b: B, device: 'cpu' | `cuda:${number}`): B {
+  if (device === 'cpu') return b;
+  const out = { ...b };
+  for (const k of ['tokens', 'labels', 'attentionMask', 'visualFeatures'] as const) {
+    const t = b[k] as Tensor | undefined;
+    if (t === undefined || typeof (t as { to?: unknown }).to !== 'function') continue;
+    (out as Record<string, unknown>)[k] = t.to(device);
+    t.dispose();
+  }
+  return out;
 }

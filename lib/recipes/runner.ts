@@ -19,9 +19,9 @@ import type { LoraOptions } from '../models/lora';
 import type { TrainNoiseOptions } from '../models/train';
 import type { DpoLossOptions } from '../ops/dpo_loss';
 import { AdamW, type AdamWOptions } from '../train/optimizer';
-import { dpoStep, sftStep } from '../train/steps';
+import { dpoStep, modelDevice, sftStep } from '../train/steps';
 import { boolOpt, checkOptions, enumOpt, numberOpt } from '../validate';
-import { dpoBatch, sftBatch } from './batch';
+import { dpoBatch, onDevice, sftBatch } from './batch';
 import type { PreferenceRecord } from './data';
 import { writeMetricsSvg } from '../plot/svg';
 import { lrFactor, resolveSchedule, type LrSchedule, type ResolvedSchedule } from './schedule';
@@ -165,7 +165,7 @@ function copyModel(model: LlamaModel): LlamaModel {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmpref-reference-'));
   try {
     model.save(dir);
-    return LlamaModel.load(dir, { dtype: model.dtype, device: model.device === 'cpu' ? 'cpu' : `cuda:${model.embed.deviceIndex}` });
+    return LlamaModel.load(dir, { dtype: model.dtype, device: modelDevice(model) });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -253,7 +253,7 @@ async function loop(run: TrainingRun, model: LlamaModel, source: RecordSource, o
       }
       const recs: PreferenceRecord[] = [];
       while (recs.length < o.batchSize) recs.push((await it.next()).value as PreferenceRecord);
-      const batch = o.kind === 'dpo' ? dpoBatch(recs, o.imageToken) : sftBatch(recs, o.imageToken);
+      const batch = onDevice(o.kind === 'dpo' ? dpoBatch(recs, o.imageToken) : sftBatch(recs, o.imageToken), modelDevice(model));
       const noise = o.noise && batch.visualFeatures ? { noise: { ...o.noise, seed: state.seed, offset: state.step } } : {};
       let e: Omit<StepEvent, 'tokensPerSecond' | 'etaSeconds'>;
       const next = state.step + 1;

@@ -78,8 +78,7 @@ export function restoreOptimizer(dir: string, opt: AdamW, step: number): void {
     for (const [name, dst] of optimizerTensors(opt)) {
       const src = saved.get(name);
       if (!src || src.numel !== dst.numel || src.dtype !== dst.dtype) fail('ERR_FORMAT', op, `expected '${name}' (${dst.dtype}, ${dst.numel} values) in ${file} but received ${src ? `${src.dtype}, ${src.numel} values` : 'none'}`);
-      if (dst.device !== 'cpu') fail('ERR_DEVICE', op, 'expected the optimizer state on the CPU (resuming CUDA state is not implemented yet)');
-      (dst.data as Float32Array).set(src.data as Float32Array);
+      dst.copyFrom(src as typeof dst);
     }
   } finally {
     for (const t of saved.values()) t.dispose();
@@ -96,10 +95,9 @@ export function loadModelWeights(dir: string, model: LlamaModel): void {
     const pairs = model.parameters().map(([name, dst]) => {
       const t = saved.get(name);
       if (!t || t.numel !== dst.numel) fail('ERR_FORMAT', op, `expected '${name}' (${dst.numel} values) in ${dir} but received ${t ? `${t.numel} values` : 'none'}`);
-      if (dst.device !== 'cpu') fail('ERR_DEVICE', op, 'expected the model on the CPU (resuming full fine-tuning on CUDA is not implemented yet)');
       return [t, dst] as const;
     });
-    for (const [t, dst] of pairs) (dst.data as Uint16Array).set(t.data as Uint16Array);
+    for (const [t, dst] of pairs) dst.copyFrom(t as typeof dst);
   } finally {
     src.dispose();
   }

@@ -119,6 +119,11 @@ function finish(
   return { gradNorm };
 }
 
+/** Where the model's weights are: 'cpu' or 'cuda:N' (for moving batches and reference log-probs there). */
+export function modelDevice(model: LlamaModel): 'cpu' | `cuda:${number}` {
+  return model.device === 'cpu' ? 'cpu' : `cuda:${model.embed.deviceIndex}`;
+}
+
 function rowsOf(op: string, model: LlamaModel, b: StepBatch): number {
   const t = b.tokens ?? b.inputsEmbeds;
   if (t === undefined) fail('ERR_ARGUMENT', op, 'expected tokens or inputsEmbeds');
@@ -180,6 +185,14 @@ export function dpoStep(model: LlamaModel, batch: DpoStepBatch, options: DpoStep
     refC = tensor(a.slice(0, B), [B]);
     refR = tensor(a.slice(B), [B]);
     all.dispose();
+  }
+  if (model.device !== 'cpu') {
+    // the reference log-probs are B floats: they go where the model is (given ones are not modified)
+    const dev = modelDevice(model);
+    const [c, r] = [refC.to(dev), refR.to(dev)];
+    if (refC.device === 'cpu' && b.refChosen === undefined) refC.dispose(), refR.dispose();
+    refC = c;
+    refR = r;
   }
   const noise = o.noise === undefined ? undefined : { rows: Array.from({ length: rows }, (_, i) => (i < B ? 1 : 0)), ...o.noise };
   const { labels, refChosen: _c, refRejected: _r, ...inputs } = b;

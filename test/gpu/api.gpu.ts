@@ -58,3 +58,17 @@ describe('API on CUDA', { skip }, () => {
     x.dispose();
   });
 });
+
+describe('Tensor.copyFrom on CUDA', { skip }, () => {
+  it('host -> device, device -> host and device -> device copy the bits; sizes and dtypes are checked', () => {
+    const src = tensor([1.5, -2, 0.1, 3, 7, -0.25], [2, 3], { dtype: 'bfloat16' });
+    const dev = tensor(new Uint16Array(6), [3, 2], { dtype: 'bfloat16', device: 'cuda' });
+    assert.equal(dev.copyFrom(src), dev);
+    const dev2 = tensor(new Uint16Array(6), [6], { dtype: 'bfloat16', device: 'cuda' }).copyFrom(dev);
+    const back = tensor(new Uint16Array(6), [6], { dtype: 'bfloat16' }).copyFrom(dev2);
+    assert.deepEqual(Array.from(back.data), Array.from(src.data));
+    assert.throws(() => dev.copyFrom(tensor(new Float32Array(6), [6]) as never), { code: 'ERR_DTYPE' });
+    assert.throws(() => dev.copyFrom(tensor(new Uint16Array(5), [5], { dtype: 'bfloat16' })), { code: 'ERR_SHAPE' });
+    for (const t of [dev, dev2]) t.dispose();
+  });
+});

@@ -36,8 +36,10 @@ export interface NativeAddon {
   deviceAlloc?(device: number, bytes: number): DeviceStore;
   copyHostToDevice?(dst: DeviceStore, src: ArrayBufferView): void;
   copyDeviceToHost?(dst: ArrayBufferView, src: DeviceStore): void;
-  copyDeviceToDevice?(dst: DeviceStore, src: DeviceStore): void;
-  deviceMemset?(dst: DeviceStore, byte: number): void;
+  /** The whole buffer, or `bytes` from srcOffset to dstOffset (disjoint ranges of one buffer). */
+  copyDeviceToDevice?(dst: DeviceStore, src: DeviceStore, dstOffset?: number, srcOffset?: number, bytes?: number): void;
+  /** The whole buffer, or `bytes` from `offset`. */
+  deviceMemset?(dst: DeviceStore, byte: number, offset?: number, bytes?: number): void;
   deviceMemInfo?(device: number): { free: number; total: number; allocated: number; cached: number };
   deviceEmptyCache?(): void;
 }

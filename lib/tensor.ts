@@ -163,6 +163,29 @@ export class Tensor<D extends DType = DType> {
     return this;
   }
 
+  /**
+   * @internal `count` elements of `src` from `srcStart` into this tensor from `start` (same dtype
+   * and device; ranges inside both; disjoint when src is this tensor). `count` zeros when src is null.
+   */
+  _copyRange(src: Tensor<D> | null, start: number, srcStart: number, count: number): void {
+    const op = 'Tensor._copyRange';
+    const inside = (t: Tensor, at: number) => Number.isInteger(at) && at >= 0 && Number.isInteger(count) && count >= 0 && at + count <= t.numel;
+    if (!inside(this, start) || (src && !inside(src, srcStart))) fail('ERR_RANGE', op, `expected ranges inside the tensors but received ${count} elements at ${start} / ${srcStart}`);
+    if (src && (src.dtype !== this.dtype || src._device !== this._device)) fail('ERR_ARGUMENT', op, 'expected src of the same dtype and device');
+    const to = this.liveStore(op);
+    const from = src?.liveStore(op);
+    if (this._device < 0) {
+      const dst = (to as Float32Array).subarray(start, start + count);
+      if (from) dst.set((from as Float32Array).subarray(srcStart, srcStart + count));
+      else if (this.dtype === 'int64') (dst as unknown as BigInt64Array).fill(0n);
+      else dst.fill(0);
+    } else {
+      const size = ITEM_SIZE[this.dtype];
+      if (from) native.copyDeviceToDevice!(to as DeviceStore, from as DeviceStore, start * size, srcStart * size, count * size);
+      else native.deviceMemset!(to as DeviceStore, 0, start * size, count * size);
+    }
+  }
+
   /** A view with another shape over the same memory (same number of elements). */
   reshape(shape: readonly number[]): Tensor<D> {
     const s = checkShape(shape, 'Tensor.reshape');
@@ -260,6 +283,11 @@ export class Tensor<D extends DType = DType> {
   static _wrap<D extends DType>(store: AnyStorage | DeviceStore, shape: readonly number[], dtype: D, device: number): Tensor<D> {
     return new Tensor(store, shape, dtype, device);
   }
+}
+
+/** @internal Where a tensor is, as a device spec: 'cpu' or 'cuda:N' (to make tensors beside it). */
+export function deviceOf(t: Tensor): 'cpu' | `cuda:${number}` {
+  return t.device === 'cpu' ? 'cpu' : `cuda:${t.deviceIndex}`;
 }
 
 /** Values shown by util.inspect, and the largest CUDA tensor it copies to show them. */

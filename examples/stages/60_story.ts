@@ -13,7 +13,8 @@
  *      progress line, the loss / reward-accuracy / margin curves as text, metrics.jsonl +
  *      metrics.svg and the PEFT adapter under the output directory
  *   5. the adapter loads back onto the saved checkpoint (loadAdapters) and gives the same logits
- * Runs on the CPU: the recipes splice image features on the CPU only (lib/models/train.ts).
+ * Runs on the CPU, so its numbers are the ones quoted in docs/recipes.md (the CUDA training path is
+ * checked only on the emulator so far, test/gpu/train.gpu.ts).
  * Output: demo-out/ in the current directory, made fresh each run (npm run demo -- --out DIR).
  */
 import fs from 'node:fs';
@@ -260,7 +261,7 @@ function outArg(): string | undefined {
 
 export async function run(): Promise<void> {
   section('the story: a tiny LLaVA-style model -> BDHS rejected answers -> NoiseBoost + DPO -> a saved adapter (CPU)');
-  if (cudaAvailable()) console.log('(on the CPU although CUDA is present: the recipes splice image features into the model on the CPU only)');
+  if (cudaAvailable()) console.log('(on the CPU although CUDA is present: these are the numbers docs/recipes.md quotes)');
   const t0 = Date.now();
   await runStory({ out: outArg() });
   console.log(`  (${((Date.now() - t0) / 1000).toFixed(1)} s)`);

@@ -17,7 +17,7 @@ import { add } from '../ops/add';
 import { linear } from '../ops/linear';
 import { permute } from '../ops/permute';
 import { uniform } from '../ops/random_fill';
-import { zeros, type Tensor } from '../tensor';
+import { deviceOf, zeros, type Tensor } from '../tensor';
 import { boolOpt, checkOptions, numberOpt } from '../validate';
 import { saveSafetensors } from '../io/safetensors';
 import { openSafetensorsDir, readDirTensors } from '../io/sharded';
@@ -97,8 +97,8 @@ export class LoraState {
           const [out, inp] = dims(m, t);
           // Kaiming-uniform with a = sqrt(5): gain sqrt(2 / (1 + 5)), bound gain * sqrt(3 / in) = 1 / sqrt(in)
           const bound = 1 / Math.sqrt(inp);
-          const a = uniform([r, inp], { seed: s.seed, offset: stream++, low: -bound, high: bound, dtype: m.dtype, device: m.device === 'cpu' ? 'cpu' : `cuda:${m.embed.deviceIndex}` });
-          per.set(t, { a, b: zeros([out, r], m.dtype, { device: m.device === 'cpu' ? 'cpu' : `cuda:${m.embed.deviceIndex}` }) });
+          const a = uniform([r, inp], { seed: s.seed, offset: stream++, low: -bound, high: bound, dtype: m.dtype, device: deviceOf(m.embed) });
+          per.set(t, { a, b: zeros([out, r], m.dtype, { device: deviceOf(m.embed) }) });
         }
       }
     } catch (e) {
@@ -213,7 +213,7 @@ export class LoraState {
         fail('ERR_SHAPE', op, `${e.file}: expected '${it.name}' of shape [${it.shape.join(', ')}] but received [${e.shape.join(', ')}]`);
       if (!['F32', 'F16', 'BF16'].includes(e.dtype)) fail('ERR_DTYPE', op, `${e.file}: expected '${it.name}' to be F32, F16 or BF16 but received ${e.dtype}`);
     }
-    const device = m.device === 'cpu' ? 'cpu' : (`cuda:${m.embed.deviceIndex}` as const);
+    const device = deviceOf(m.embed);
     const ts = readDirTensors(entries, items.map((i) => ({ name: i.name, dtype: m.dtype })), device, op) as Tensor<FloatDType>[];
     const adapters: Map<LoraTarget, Adapter>[] = Array.from({ length: m.config.numLayers }, () => new Map());
     items.forEach((it, i) => {

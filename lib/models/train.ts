@@ -24,7 +24,7 @@ import { visualTokens, type TokenScaleMode } from '../ops/visual_tokens';
 import type { Seed } from '../op_args';
 import type { FloatDType } from '../dtype';
 import { fail } from '../errors';
-import { Tensor, tensor, zeros, type TensorLike } from '../tensor';
+import { Tensor, deviceOf, tensor, zeros, type TensorLike } from '../tensor';
 import { checkOptions, enumOpt, expectShape, sameDevice, tensorArg, boolOpt } from '../validate';
 import type { LlamaLayer, LlamaModel, LlavaProjector } from './llama';
 import type { LoraState, LoraTarget } from './lora';
@@ -251,7 +251,6 @@ export function projectorForward(pr: LlavaProjector, vf: Tensor<FloatDType>): { 
 function splice(op: string, model: LlamaModel, s: SavedActivations, x: Tensor<FloatDType>, features: TensorLike, startsIn: ArrayLike<number> | undefined): void {
   const pr = model.projector;
   if (!pr) fail('ERR_ARGUMENT', op, 'expected a model with a multi_modal_projector (a LLaVA checkpoint, or random({ visionHiddenSize })) for visualFeatures');
-  if (model.device !== 'cpu') fail('ERR_DEVICE', op, 'expected a CPU model for visualFeatures (splicing visual tokens on CUDA is not implemented yet); pass inputsEmbeds');
   const [B, T] = s.shape;
   const D = model.config.hiddenSize;
   const vf = tensorArg(op, 'visualFeatures', features, [model.dtype], 3) as Tensor<FloatDType>;
@@ -263,10 +262,9 @@ function splice(op: string, model: LlamaModel, s: SavedActivations, x: Tensor<Fl
     if (!Number.isInteger(v) || v < 0 || v + nv > T) fail('ERR_RANGE', op, `expected imageStarts[${i}] an integer in [0, ${T - nv}] but received ${v}`);
     return v;
   });
+  sameDevice(op, { weights: model.embed, visualFeatures: vf });
   const { h, a, p } = projectorForward(pr, vf);
-  const dst = x.data as Float32Array | Uint16Array;
-  const src = p.data as Float32Array | Uint16Array;
-  for (let b = 0; b < B; b++) dst.set(src.subarray(b * nv * D, (b + 1) * nv * D), (b * T + starts[b]!) * D);
+  for (let b = 0; b < B; b++) x._copyRange(p, (b * T + starts[b]!) * D, b * nv * D, nv * D);
   p.dispose();
   s.visual = { vf: vf.clone() as Tensor<FloatDType>, h, a, starts, nv };
 }
@@ -387,7 +385,7 @@ export function backward(
     const dx = lin(dy, x, L[TARGET_WEIGHT[t]], TARGET_BIAS[t] ? L[TARGET_BIAS[t]!] : undefined)!;
     const ad = saved.lora?.adapters[l]?.get(t);
     if (ad) {
-      const ds = add(zeros(dy.shape, dy.dtype as FloatDType, { device: dy.device === 'cpu' ? 'cpu' : `cuda:${dy.deviceIndex}` }), dy, { alpha: saved.lora!.scale });
+      const ds = add(zeros(dy.shape, dy.dtype as FloatDType, { device: deviceOf(dy) }), dy, { alpha: saved.lora!.scale });
       const dxa = lin(ds, s.xa!.get(t)!, ad.b)!;
       ds.dispose();
       addInto(dx, lin(dxa, x, ad.a)!);
@@ -474,13 +472,11 @@ export function backward(
     // the visual rows of dx go to the projector; the placeholder tokens under them get no gradient
     const { vf, h, a, starts, nv } = saved.visual;
     const pr = model.projector;
-    const dP = zeros([B, nv, D], model.dtype) as Tensor<FloatDType>;
-    const src = dx.data as Float32Array | Uint16Array;
-    const dst = dP.data as Float32Array | Uint16Array;
+    const dP = zeros([B, nv, D], model.dtype, { device: deviceOf(dx) }) as Tensor<FloatDType>;
     for (let b = 0; b < B; b++) {
       const at = (b * T + starts[b]!) * D;
-      dst.set(src.subarray(at, at + nv * D), b * nv * D);
-      src.fill(0, at, at + nv * D);
+      dP._copyRange(dx, b * nv * D, at, nv * D);
+      dx._copyRange(null, at, 0, nv * D);
     }
     if (wants(pr.w1) || wants(pr.b1)) {
       const da = lin(dP, a, pr.w2, pr.b2)!;

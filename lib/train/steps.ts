@@ -22,7 +22,7 @@ import { linearStep } from '../ops/linear_step';
 import type { DpoLossOptions } from '../ops/dpo_loss';
 import { step as dpoLossStep } from '../ops/dpo_step';
 import { sequenceLogps } from '../ops/sequence_logps';
-import { tensor, type Tensor, type TensorLike } from '../tensor';
+import { deviceOf, tensor, type Tensor, type TensorLike } from '../tensor';
 import { boolOpt, checkOptions, numberOpt, tensorArg } from '../validate';
 import type { AdamW } from './optimizer';
 
@@ -121,7 +121,7 @@ function finish(
 
 /** Where the model's weights are: 'cpu' or 'cuda:N' (for moving batches and reference log-probs there). */
 export function modelDevice(model: LlamaModel): 'cpu' | `cuda:${number}` {
-  return model.device === 'cpu' ? 'cpu' : `cuda:${model.embed.deviceIndex}`;
+  return deviceOf(model.embed);
 }
 
 function rowsOf(op: string, model: LlamaModel, b: StepBatch): number {

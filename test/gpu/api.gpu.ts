@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { inspect } from 'node:util';
 import { dpo, sampling, tensor } from '../../lib';
+import { native } from '../../lib/native';
 import { randomArray, rng } from '../helpers';
 import { skip } from './gpu';
 
@@ -70,5 +71,24 @@ describe('Tensor.copyFrom on CUDA', { skip }, () => {
     assert.throws(() => dev.copyFrom(tensor(new Float32Array(6), [6]) as never), { code: 'ERR_DTYPE' });
     assert.throws(() => dev.copyFrom(tensor(new Uint16Array(5), [5], { dtype: 'bfloat16' })), { code: 'ERR_SHAPE' });
     for (const t of [dev, dev2]) t.dispose();
+  });
+
+  it('ranges of device buffers (the visual-token splice): copied and zeroed in place, bounds and overlaps checked natively', () => {
+    const host = tensor(Float32Array.from({ length: 12 }, (_, i) => i + 1), [12]);
+    const a = host.to('cuda');
+    const b = tensor(new Float32Array(12), [12], { device: 'cuda' });
+    b._copyRange(a, 2, 5, 4); // b[2..6) = a[5..9)
+    a._copyRange(null, 0, 0, 3); // a[0..3) = 0
+    a._copyRange(a, 9, 3, 3); // disjoint ranges of one buffer
+    assert.deepEqual(Array.from(b.to('cpu').data), [0, 0, 6, 7, 8, 9, 0, 0, 0, 0, 0, 0]);
+    assert.deepEqual(Array.from(a.to('cpu').data), [0, 0, 0, 4, 5, 6, 7, 8, 9, 4, 5, 6]);
+    assert.throws(() => b._copyRange(a, 10, 0, 3), { code: 'ERR_RANGE' });
+    const raw = native as unknown as { copyDeviceToDevice(d: unknown, s: unknown, ...n: number[]): void; deviceMemset(d: unknown, v: number, ...n: number[]): void };
+    const store = (t: unknown) => (t as { _store: unknown })._store;
+    assert.throws(() => raw.copyDeviceToDevice(store(b), store(a), 40, 0, 12), { code: 'ERR_RANGE' });
+    assert.throws(() => raw.copyDeviceToDevice(store(a), store(a), 0, 4, 8), { code: 'ERR_ARGUMENT' });
+    assert.throws(() => raw.deviceMemset(store(a), 0, 44, 8), { code: 'ERR_RANGE' });
+    assert.throws(() => raw.copyDeviceToDevice(store(a), store(a), 0, 4), { code: 'ERR_ARGUMENT' });
+    for (const t of [a, b]) t.dispose();
   });
 });

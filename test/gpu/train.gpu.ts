@@ -121,4 +121,33 @@ describe('training steps CUDA vs CPU', { skip }, () => {
       resumed.dispose();
     }
   });
+
+  it('visual features spliced on the device (LLaVA projector): sftStep gradients of every parameter, and a NoiseBoost dpoStep', () => {
+    const Nv = 3;
+    const Dv = 8;
+    const make = (device: 'cpu' | 'cuda') => models.LlamaModel.random(CFG, { seed: 6, initStd: 0.2, visionHiddenSize: Dv, device });
+    const feats = tensor(Float32Array.from({ length: 2 * B * Nv * Dv }, (_, i) => Math.sin(i * 0.7)), [2 * B, Nv, Dv]);
+    const imageStarts = [0, 1, 2, 0];
+    const batch = (device: 'cpu' | 'cuda') => {
+      const { tokens, labels } = setup(device);
+      return { tokens, labels, visualFeatures: feats.to(device), imageStarts };
+    };
+    const a = train.sftStep(make('cpu'), batch('cpu'), { grads: new Map() });
+    const b = train.sftStep(make('cuda'), batch('cuda'), { grads: new Map() });
+    assert.ok(Math.abs(a.loss - b.loss) <= 1e-5 * Math.max(1, a.loss), `${a.loss} vs ${b.loss}`);
+    assert.ok([...a.grads!.keys()].some((n) => n.includes('multi_modal_projector.')), 'the projector gets gradients');
+    const { diff, max } = maxDiff(a.grads!, b.grads!);
+    assert.ok(max > 0 && diff <= 1e-4 * max, `gradient difference ${diff} (largest gradient ${max})`);
+    // NoiseBoost on the chosen rows' visual tokens (Philox: the same noise on both devices)
+    const lora = (device: 'cpu' | 'cuda') => {
+      const m = make(device);
+      m.addLora({ rank: 4, alpha: 8, seed: 5 });
+      return m;
+    };
+    const opts = { noise: { sigma: 0.5, seed: 9 } };
+    const c = train.dpoStep(lora('cpu'), batch('cpu'), opts);
+    const d = train.dpoStep(lora('cuda'), batch('cuda'), opts);
+    assert.ok(Math.abs(c.loss - Math.LN2) > 1e-4, 'the noise changes the chosen rows');
+    assert.ok(Math.abs(c.loss - d.loss) <= 1e-5, `${c.loss} vs ${d.loss}`);
+  });
 });

@@ -143,29 +143,55 @@ Napi::Value copy_d2h(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// copyDeviceToDevice(dstExt, srcExt)
+// A byte range [offset, offset + bytes) of a device buffer: the optional trailing arguments of
+// copyDeviceToDevice / deviceMemset (whole buffers without them).
+Status byte_range(const Args& a, const char* op, size_t first, const char* name, const DeviceBuffer& buf, int64_t* offset, int64_t bytes) {
+  MMPREF_RETURN_IF_ERROR(a.integer(first, name, 0, int64_t(1) << 50, offset));
+  if (*offset + bytes > int64_t(buf.bytes))
+    return make_status(Code::kRange, std::string(op) + ": expected " + name + " + bytes <= " + std::to_string(buf.bytes) + " but received " +
+                                         std::to_string(*offset) + " + " + std::to_string(bytes));
+  return Status::Ok();
+}
+
+// copyDeviceToDevice(dstExt, srcExt[, dstOffset, srcOffset, bytes]): the whole buffer, or a byte
+// range of it (ranges of one buffer must not overlap)
 Napi::Value copy_d2d(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 2) return throw_status(env, arg_error("copyDeviceToDevice", "expected 2 arguments"));
+  if (info.Length() != 2 && info.Length() != 5) return throw_status(env, arg_error("copyDeviceToDevice", "expected 2 or 5 arguments"));
   std::shared_ptr<DeviceBuffer> dst, src;
   MMPREF_NAPI_TRY(env, read_device_buffer(env, info[0], "copyDeviceToDevice: dst", &dst));
   MMPREF_NAPI_TRY(env, read_device_buffer(env, info[1], "copyDeviceToDevice: src", &src));
-  if (dst->bytes != src->bytes || dst->device != src->device)
+  if (dst->device != src->device) return throw_status(env, make_status(Code::kDevice, "copyDeviceToDevice: expected one device"));
+  int64_t d_off = 0, s_off = 0, bytes = int64_t(dst->bytes);
+  if (info.Length() == 5) {
+    Args a(info, "copyDeviceToDevice");
+    MMPREF_NAPI_TRY(env, a.integer(4, "bytes", 0, int64_t(1) << 50, &bytes));
+    MMPREF_NAPI_TRY(env, byte_range(a, "copyDeviceToDevice", 2, "dstOffset", *dst, &d_off, bytes));
+    MMPREF_NAPI_TRY(env, byte_range(a, "copyDeviceToDevice", 3, "srcOffset", *src, &s_off, bytes));
+    if (dst == src && d_off < s_off + bytes && s_off < d_off + bytes)
+      return throw_status(env, arg_error("copyDeviceToDevice", "expected disjoint ranges of one buffer"));
+  } else if (dst->bytes != src->bytes) {
     return throw_status(env, make_status(Code::kShape, "copyDeviceToDevice: size or device mismatch"));
-  MMPREF_NAPI_TRY(env, cuda::memcpy_d2d(dst->device, dst->ptr, src->ptr, dst->bytes));
+  }
+  if (bytes > 0)
+    MMPREF_NAPI_TRY(env, cuda::memcpy_d2d(dst->device, static_cast<char*>(dst->ptr) + d_off, static_cast<const char*>(src->ptr) + s_off, size_t(bytes)));
   return env.Undefined();
 }
 
-// deviceMemset(ext, byteValue)
+// deviceMemset(ext, byteValue[, offset, bytes])
 Napi::Value device_memset(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Args a(info, "deviceMemset");
   std::shared_ptr<DeviceBuffer> buf;
-  if (info.Length() < 2) return throw_status(env, arg_error("deviceMemset", "expected 2 arguments"));
+  if (info.Length() != 2 && info.Length() != 4) return throw_status(env, arg_error("deviceMemset", "expected 2 or 4 arguments"));
   MMPREF_NAPI_TRY(env, read_device_buffer(env, info[0], "deviceMemset: dst", &buf));
-  int64_t value = 0;
+  int64_t value = 0, off = 0, bytes = int64_t(buf->bytes);
   MMPREF_NAPI_TRY(env, a.integer(1, "value", 0, 255, &value));
-  MMPREF_NAPI_TRY(env, cuda::memset(buf->device, buf->ptr, int(value), buf->bytes));
+  if (info.Length() == 4) {
+    MMPREF_NAPI_TRY(env, a.integer(3, "bytes", 0, int64_t(1) << 50, &bytes));
+    MMPREF_NAPI_TRY(env, byte_range(a, "deviceMemset", 2, "offset", *buf, &off, bytes));
+  }
+  if (bytes > 0) MMPREF_NAPI_TRY(env, cuda::memset(buf->device, static_cast<char*>(buf->ptr) + off, int(value), size_t(bytes)));
   return env.Undefined();
 }
 

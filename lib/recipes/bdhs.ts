@@ -21,7 +21,7 @@ import type { LlamaModel } from '../models/llama';
 import { projectorForward } from '../models/train';
 import { meanPoolNormalize } from '../ops/mean_pool_normalize';
 import { filter } from '../ops/cosine';
-import { tensor, type Tensor } from '../tensor';
+import { deviceOf, tensor, type Tensor } from '../tensor';
 import type { FloatDType } from '../dtype';
 import { uniform } from '../ops/random_fill';
 import { boolOpt, checkOptions, numberOpt } from '../validate';
@@ -77,6 +77,13 @@ export interface BdhsGenerateResult {
  * image), or embeddings [B, T, D] left-padded to the longest row with the projected image features
  * spliced in after each row's padding (float32 models with a projector); BDHS and BPO.
  */
+/** @internal A host tensor on the model's device (the host one is disposed when it moves). */
+export function onModel<T extends Tensor>(model: LlamaModel, t: T): T {
+  const d = t.to(deviceOf(model.embed)) as T;
+  if (d !== t) t.dispose();
+  return d;
+}
+
 export function rowsInputs(
   model: LlamaModel,
   r: PreferenceRecord,
@@ -96,14 +103,12 @@ export function rowsInputs(
     ids.fill(imageToken, b * T + pads[b]!, b * T + pads[b]! + nv);
     ids.set(x, b * T + pads[b]! + nv);
   });
-  const emb = model.embedTokens(tensor(ids, [rows.length, T]));
-  const vf = tensor(r.image.features, [r.image.shape[0], r.image.shape[1]]);
+  const emb = model.embedTokens(onModel(model, tensor(ids, [rows.length, T])));
+  const vf = onModel(model, tensor(r.image.features, [r.image.shape[0], r.image.shape[1]]));
   const { h, a, p: v } = projectorForward(pr, vf);
-  const all = Float32Array.from(emb.toFloat32Array());
-  const vis = v.toFloat32Array();
-  pads.forEach((p, b) => all.set(vis, (b * T + p) * D));
-  for (const t of [emb, vf, h, a, v]) t.dispose();
-  return { inputEmbeds: tensor(all, [rows.length, T, D]), spans: pads.map((p) => [[p, nv]]), leftPad: pads };
+  pads.forEach((p, b) => emb._copyRange(v, (b * T + p) * D, 0, nv * D));
+  for (const t of [vf, h, a, v]) t.dispose();
+  return { inputEmbeds: emb, spans: pads.map((p) => [[p, nv]]), leftPad: pads };
 }
 
 /** @internal Prompt inputs [1, Nv + P] of a record (rowsInputs with the prompt alone). */
@@ -155,8 +160,8 @@ function idList(op: string, name: string, v: unknown): number[] {
 export function answerEmbedding(model: LlamaModel, prompt: readonly number[], answer: readonly number[]): Float32Array {
   const row = [...prompt, ...answer];
   const cache = model.createCache(1, row.length);
-  const { hidden } = model.forward(model.embedTokens(tensor(Int32Array.from(row), [1, row.length])), cache, { logits: 'none' });
-  const mask = tensor(Int32Array.from(row.map((_, i) => (i >= prompt.length ? 1 : 0))), [1, row.length]);
+  const { hidden } = model.forward(model.embedTokens(onModel(model, tensor(Int32Array.from(row), [1, row.length]))), cache, { logits: 'none' });
+  const mask = onModel(model, tensor(Int32Array.from(row.map((_, i) => (i >= prompt.length ? 1 : 0))), [1, row.length]));
   const e = meanPoolNormalize(hidden, { mask });
   const out = Float32Array.from(e.toFloat32Array());
   for (const t of [hidden, mask, e]) t.dispose();

@@ -22,7 +22,7 @@ import { Tensor, tensor } from '../tensor';
 import type { FloatDType } from '../dtype';
 import { checkOptions, numberOpt } from '../validate';
 import { generate } from '../models/generate';
-import { promptInputs } from './bdhs';
+import { onModel, promptInputs } from './bdhs';
 import type { PreferenceRecord } from './data';
 import { TrainingRun, trainRecipe, type RecordSource, type TrainOptions, type TrainResult } from './runner';
 import { fail } from '../errors';
@@ -112,7 +112,7 @@ export async function bpoRejected(model: LlamaModel, data: RecordSource, options
     const pair = await branchesOf(op, r, t, seed + i, o.encodeImage);
     const branches = pair.map((rec) => {
       const p = promptInputs(model, rec, o.imageToken ?? 0);
-      const x = (p.inputEmbeds ?? model.embedTokens(tensor(Int32Array.from(p.tokens![0]!), [1, p.tokens![0]!.length]))) as Tensor<FloatDType>;
+      const x = (p.inputEmbeds ?? model.embedTokens(onModel(model, tensor(Int32Array.from(p.tokens![0]!), [1, p.tokens![0]!.length])))) as Tensor<FloatDType>;
       return { x, cache: model.createCache(1, x.shape[1]! + maxNew) };
     });
     const answer: number[] = [];
@@ -129,7 +129,7 @@ export async function bpoRejected(model: LlamaModel, data: RecordSource, options
       for (const x of [lc, ld, cd, s.tokens, s.logprobs]) x.dispose();
       answer.push(tok);
       if (o.stopTokens?.includes(tok)) break;
-      for (const b of branches) b.x = model.embedTokens(tensor(Int32Array.from([tok]), [1, 1])) as Tensor<FloatDType>;
+      for (const b of branches) b.x = model.embedTokens(onModel(model, tensor(Int32Array.from([tok]), [1, 1]))) as Tensor<FloatDType>;
     }
     for (const b of branches) {
       if (!b.x.disposed) b.x.dispose();

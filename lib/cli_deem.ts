@@ -55,7 +55,7 @@ async function loadModule(file: string, options: CreateDeemOptions): Promise<Dee
 
 /** Runs `mmpref train deem`; returns the exit code (UsageError for bad flags). */
 export async function deemCommand(values: DeemCliValues & Record<string, unknown>): Promise<number> {
-  for (const k of ['stage', 'sigma', 'beta', 'lora-rank', 'max-tries'])
+  for (const k of ['stage', 'sigma', 'beta', 'lora-rank', 'max-tries', 'device'])
     if (values[k] !== undefined) throw new UsageError(`expected no --${k} with deem (it trains your module, not LoRA adapters) but received '${String(values[k])}'`);
   if (!values.denoiser)
     throw new UsageError('expected --denoiser MODULE.js (a module exporting createDeem(options) that returns your denoiser, e.g. node_modules/mmpref/dist/lib/recipes/deem_example.js) but received none');

@@ -10,12 +10,13 @@ import { bdhsRejected } from './recipes/bdhs';
 import { bpoDataset, BPO_GENERATORS, type BpoGenerator } from './recipes/bpo';
 import { readJsonl } from './recipes/data';
 import { loadTokenizer } from './recipes/tokenizer';
-import { UsageError } from './cli_train';
+import { UsageError, deviceFlag } from './cli_train';
 
 export const GENERATE_USAGE = `usage: mmpref generate --recipe bdhs|bpo --model DIR --data FILE --out FILE [options]
 
   --recipe bdhs|bpo   how rejected answers are made (docs/recipes.md)
   --model DIR         Hugging Face checkpoint (config.json + model.safetensors)
+  --device D          cpu (default), cuda or cuda:N: where the model is loaded
   --data FILE         JSONL records with prompt and chosen (docs/recipes.md)
   --out FILE          JSONL: each record with its generated 'rejected' (bpo: one line a pair)
   --max-tries N       bdhs: tries per record (default 5)
@@ -40,7 +41,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      recipe: { type: 'string' }, model: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' },
+      recipe: { type: 'string' }, model: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' }, device: { type: 'string' },
       'max-tries': { type: 'string' }, seed: { type: 'string' }, 'on-bad-record': { type: 'string' }, help: { type: 'boolean', short: 'h' },
       'sentence-end': { type: 'string' }, generators: { type: 'string' }, 'error-injection': { type: 'boolean' },
       'injection-prompt': { type: 'string' }, tokenizer: { type: 'string' }, 'filter-size': { type: 'string' }, 'max-new-tokens': { type: 'string' },
@@ -88,7 +89,7 @@ export async function generateCommand(argv: string[]): Promise<number> {
     template = { before: tt.before as number[], after: tt.after as number[] };
   }
   const data = readJsonl(values.data!, { onBadRecord: obr, ...(tok ? { tokenize: tok.tokenize } : {}) });
-  const model = LlamaModel.load(values.model!);
+  const model = LlamaModel.load(values.model!, { device: deviceFlag(values.device) });
   const seed = int('seed', values.seed, 0);
   const mn = maxNew === undefined ? {} : { maxNewTokens: maxNew };
   const r =

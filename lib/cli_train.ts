@@ -20,6 +20,7 @@ export const TRAIN_USAGE = `usage: mmpref train <noiseboost|bpo|bdhs|deem> --mod
   --model DIR         Hugging Face checkpoint (config.json + model.safetensors)
   --data FILE         JSONL records (docs/recipes.md)
   --out DIR           checkpoints, metrics.jsonl and metrics.svg go here
+  --device D          cpu (default), cuda or cuda:N: where the model is loaded and trained
   --steps N           optimizer steps (default 100)
   --batch-size N      records per step (default 4)
   --lr X              AdamW learning rate (default 1e-4)
@@ -55,6 +56,13 @@ export function num(name: string, v: string | undefined, dflt: number, integer: 
 
 export class UsageError extends Error {}
 
+/** --device: 'cpu' (default), 'cuda' or 'cuda:N'. */
+export function deviceFlag(v: string | undefined): 'cpu' | 'cuda' | `cuda:${number}` {
+  if (v === undefined) return 'cpu';
+  if (!/^(cpu|cuda(:\d{1,4})?)$/.test(v)) throw new UsageError(`expected --device cpu, cuda or cuda:N but received '${v}'`);
+  return v as 'cpu' | 'cuda' | `cuda:${number}`;
+}
+
 function progress(e: StepEvent): string {
   const f = (v: number, d: number) => (Number.isFinite(v) ? v.toFixed(d) : '-');
   return `step ${e.step}/${e.totalSteps}  loss ${f(e.loss, 4)}  acc ${f(e.rewardAccuracy, 2)}  margin ${f(e.margin, 4)}  ${f(e.tokensPerSecond, 0)} tok/s  eta ${f(e.etaSeconds, 0)}s`;
@@ -65,7 +73,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     args: argv,
     allowPositionals: true,
     options: {
-      model: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' },
+      model: { type: 'string' }, data: { type: 'string' }, out: { type: 'string' }, device: { type: 'string' },
       steps: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' }, 'save-every': { type: 'string' },
       resume: { type: 'boolean' }, seed: { type: 'string' }, stage: { type: 'string' }, sigma: { type: 'string' }, beta: { type: 'string' },
       'lora-rank': { type: 'string' }, 'lr-schedule': { type: 'string' }, warmup: { type: 'string' }, full: { type: 'boolean' }, 'on-bad-record': { type: 'string' }, 'max-tries': { type: 'string' }, help: { type: 'boolean', short: 'h' },
@@ -92,6 +100,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   if (warm !== undefined && (sched === undefined || warm < 0 || (warm >= 1 && !Number.isInteger(warm))))
     throw new UsageError(`expected --warmup as a ratio in [0, 1) or whole steps, with --lr-schedule, but received '${values.warmup}'${sched === undefined ? ' without --lr-schedule' : ''}`);
   const full = !!values.full;
+  const device = deviceFlag(values.device);
   const opts = {
     steps: num('steps', values.steps, 100, true),
     batchSize: num('batch-size', values['batch-size'], 4, true),
@@ -106,10 +115,10 @@ export async function trainCommand(argv: string[]): Promise<number> {
     ...(saveEvery !== undefined ? { saveEvery } : {}),
     ...(sched !== undefined ? { lrSchedule: { type: sched, ...(warm === undefined ? {} : warm < 1 ? { warmupRatio: warm } : { warmupSteps: warm }) } } : {}),
     // full DPO's frozen reference: the checkpoint loaded a second time (no temporary copy)
-    ...(full ? { full, ...(recipe !== 'noiseboost' || values.stage !== 'sft' ? { reference: LlamaModel.load(values.model!) } : {}) } : {}),
+    ...(full ? { full, ...(recipe !== 'noiseboost' || values.stage !== 'sft' ? { reference: LlamaModel.load(values.model!, { device }) } : {}) } : {}),
   };
   const data = readJsonl(values.data!, { onBadRecord: (obr ?? 'fatal') as 'skip' | 'fatal' });
-  const model = LlamaModel.load(values.model!);
+  const model = LlamaModel.load(values.model!, { device });
   const { stage, noise, ...common } = opts;
   return followRun(data, `${full ? 'model' : 'adapters'} in`, progress, (signal) =>
     recipe === 'bpo'

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { models } from '../lib';
+import { cudaAvailable, models } from '../lib';
 
 const CLI = path.join(__dirname, '..', 'dist', 'lib', 'cli.js');
 const CFG = { vocabSize: 17, hiddenSize: 16, intermediateSize: 24, numLayers: 2, numHeads: 4, numKvHeads: 2, ropeTheta: 100 };
@@ -85,6 +85,16 @@ describe('mmpref train', () => {
     expect((await cli(['train', 'noiseboost', '--steps', 'x', '--model', model, '--data', 'f', '--out', out])).code).toBe(2);
     expect((await cli(['train', 'noiseboost', '--bogus'])).code).toBe(2);
     expect((await cli(['nope'])).code).toBe(2);
+    const dev = await cli(['train', 'noiseboost', '--model', model, '--data', 'f', '--out', out, '--device', 'gpu']);
+    expect(dev.code).toBe(2);
+    expect(dev.stderr).toMatch(/expected --device cpu, cuda or cuda:N but received 'gpu'/);
+    if (!cudaAvailable()) {
+      // no usable CUDA here: loading the model there is a typed error, exit 1, nothing written
+      const noGpu = await cli(['train', 'noiseboost', '--model', model, '--data', path.join(d, 'data.jsonl'), '--out', path.join(d, 'out-cuda'), '--device', 'cuda']);
+      expect(noGpu.code).toBe(1);
+      expect(noGpu.stderr).toMatch(/ERR_DEVICE|CUDA/);
+      expect(fs.existsSync(path.join(d, 'out-cuda', 'checkpoint-000001'))).toBe(false);
+    }
     const bad = path.join(d, 'bad.jsonl');
     fs.writeFileSync(bad, JSON.stringify({ prompt: [1], chosen: [2], rejected: [3] }) + '\n{"prompt": [1]}\n');
     const r = await cli(['train', 'noiseboost', '--model', model, '--data', bad, '--out', out, '--steps', '2', '--batch-size', '1']);

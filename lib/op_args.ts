@@ -9,7 +9,7 @@ import os from 'node:os';
 import { backend } from './backend';
 import type { DType } from './dtype';
 import { fail } from './errors';
-import { Tensor, describe, tensor } from './tensor';
+import { Tensor, describe, deviceOf, tensor } from './tensor';
 import { withCallerStack } from './native';
 import { expectShape, outputTensor, sameDevice, seedOpt, shapeStr, tensorArg } from './validate';
 
@@ -41,7 +41,7 @@ export class Temps {
   /** `t` on the device of `like` (copied, and owned, when it is elsewhere). */
   onDeviceOf<T extends Tensor>(t: T, like: Tensor): T {
     if (t._device === like._device) return t;
-    return this.own(t.to(like._device < 0 ? 'cpu' : `cuda:${like._device}`) as T);
+    return this.own(t.to(deviceOf(like)) as T);
   }
   dispose(): void {
     for (const t of this.list) t.dispose();

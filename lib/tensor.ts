@@ -290,6 +290,13 @@ export function deviceOf(t: Tensor): 'cpu' | `cuda:${number}` {
   return t.device === 'cpu' ? 'cpu' : `cuda:${t.deviceIndex}`;
 }
 
+/** @internal `t` on `device`; when it had to be copied there, the original (the caller's own) is disposed. */
+export function moveTo<T extends Tensor>(t: T, device: 'cpu' | `cuda:${number}`): T {
+  const d = t.to(device) as T;
+  if (d !== t) t.dispose();
+  return d;
+}
+
 /** Values shown by util.inspect, and the largest CUDA tensor it copies to show them. */
 const INSPECT_VALUES = 8;
 const INSPECT_COPY_LIMIT = 4096;

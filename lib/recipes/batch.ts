@@ -5,7 +5,7 @@
  */
 import { fail } from '../errors';
 import type { DpoStepBatch, StepBatch } from '../train/steps';
-import { type Tensor, tensor } from '../tensor';
+import { Tensor, moveTo, tensor } from '../tensor';
 import type { PreferenceRecord } from './data';
 
 const IGNORE = -100;
@@ -57,13 +57,8 @@ export function dpoBatch(recs: readonly PreferenceRecord[], imageToken = 0): Dpo
 
 /** The batch's tensors on `device` (a CUDA model's): the host tensors it replaces are disposed. */
 export function onDevice<B extends StepBatch>(b: B, device: 'cpu' | `cuda:${number}`): B {
-  if (device === 'cpu') return b;
   const out = { ...b };
-  for (const k of ['tokens', 'labels', 'attentionMask', 'visualFeatures'] as const) {
-    const t = b[k] as Tensor | undefined;
-    if (t === undefined || typeof (t as { to?: unknown }).to !== 'function') continue;
-    (out as Record<string, unknown>)[k] = t.to(device);
-    t.dispose();
-  }
+  for (const k of ['tokens', 'labels', 'attentionMask', 'visualFeatures'] as const)
+    if (b[k] instanceof Tensor) (out as Record<string, unknown>)[k] = moveTo(b[k] as Tensor, device);
   return out;
 }

@@ -21,7 +21,7 @@ import type { LlamaModel } from '../models/llama';
 import { projectorForward } from '../models/train';
 import { meanPoolNormalize } from '../ops/mean_pool_normalize';
 import { filter } from '../ops/cosine';
-import { deviceOf, tensor, type Tensor } from '../tensor';
+import { deviceOf, moveTo, tensor, type Tensor } from '../tensor';
 import type { FloatDType } from '../dtype';
 import { uniform } from '../ops/random_fill';
 import { boolOpt, checkOptions, numberOpt } from '../validate';
@@ -79,9 +79,7 @@ export interface BdhsGenerateResult {
  */
 /** @internal A host tensor on the model's device (the host one is disposed when it moves). */
 export function onModel<T extends Tensor>(model: LlamaModel, t: T): T {
-  const d = t.to(deviceOf(model.embed)) as T;
-  if (d !== t) t.dispose();
-  return d;
+  return moveTo(t, deviceOf(model.embed));
 }
 
 export function rowsInputs(

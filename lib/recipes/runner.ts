@@ -19,7 +19,8 @@ import type { LoraOptions } from '../models/lora';
 import type { TrainNoiseOptions } from '../models/train';
 import type { DpoLossOptions } from '../ops/dpo_loss';
 import { AdamW, type AdamWOptions } from '../train/optimizer';
-import { dpoStep, modelDevice, sftStep } from '../train/steps';
+import { dpoStep, sftStep } from '../train/steps';
+import { deviceOf } from '../tensor';
 import { boolOpt, checkOptions, enumOpt, numberOpt } from '../validate';
 import { dpoBatch, onDevice, sftBatch } from './batch';
 import type { PreferenceRecord } from './data';
@@ -165,7 +166,7 @@ function copyModel(model: LlamaModel): LlamaModel {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'mmpref-reference-'));
   try {
     model.save(dir);
-    return LlamaModel.load(dir, { dtype: model.dtype, device: modelDevice(model) });
+    return LlamaModel.load(dir, { dtype: model.dtype, device: deviceOf(model.embed) });
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
@@ -253,7 +254,7 @@ async function loop(run: TrainingRun, model: LlamaModel, source: RecordSource, o
       }
       const recs: PreferenceRecord[] = [];
       while (recs.length < o.batchSize) recs.push((await it.next()).value as PreferenceRecord);
-      const batch = onDevice(o.kind === 'dpo' ? dpoBatch(recs, o.imageToken) : sftBatch(recs, o.imageToken), modelDevice(model));
+      const batch = onDevice(o.kind === 'dpo' ? dpoBatch(recs, o.imageToken) : sftBatch(recs, o.imageToken), deviceOf(model.embed));
       const noise = o.noise && batch.visualFeatures ? { noise: { ...o.noise, seed: state.seed, offset: state.step } } : {};
       let e: Omit<StepEvent, 'tokensPerSecond' | 'etaSeconds'>;
       const next = state.step + 1;

@@ -22,7 +22,7 @@ import { linearStep } from '../ops/linear_step';
 import type { DpoLossOptions } from '../ops/dpo_loss';
 import { step as dpoLossStep } from '../ops/dpo_step';
 import { sequenceLogps } from '../ops/sequence_logps';
-import { deviceOf, tensor, type Tensor, type TensorLike } from '../tensor';
+import { deviceOf, moveTo, tensor, type Tensor, type TensorLike } from '../tensor';
 import { boolOpt, checkOptions, numberOpt, tensorArg } from '../validate';
 import type { AdamW } from './optimizer';
 
@@ -119,11 +119,6 @@ function finish(
   return { gradNorm };
 }
 
-/** Where the model's weights are: 'cpu' or 'cuda:N' (for moving batches and reference log-probs there). */
-export function modelDevice(model: LlamaModel): 'cpu' | `cuda:${number}` {
-  return deviceOf(model.embed);
-}
-
 function rowsOf(op: string, model: LlamaModel, b: StepBatch): number {
   const t = b.tokens ?? b.inputsEmbeds;
   if (t === undefined) fail('ERR_ARGUMENT', op, 'expected tokens or inputsEmbeds');
@@ -186,14 +181,9 @@ export function dpoStep(model: LlamaModel, batch: DpoStepBatch, options: DpoStep
     refR = tensor(a.slice(B), [B]);
     all.dispose();
   }
-  if (model.device !== 'cpu') {
-    // the reference log-probs are B floats: they go where the model is (given ones are not modified)
-    const dev = modelDevice(model);
-    const [c, r] = [refC.to(dev), refR.to(dev)];
-    if (refC.device === 'cpu' && b.refChosen === undefined) refC.dispose(), refR.dispose();
-    refC = c;
-    refR = r;
-  }
+  // the reference log-probs are B floats: they go where the model is (given ones are copied, not moved)
+  const dev = deviceOf(model.embed);
+  [refC, refR] = b.refChosen === undefined ? [moveTo(refC, dev), moveTo(refR, dev)] : [refC.to(dev), refR.to(dev)];
   const noise = o.noise === undefined ? undefined : { rows: Array.from({ length: rows }, (_, i) => (i < B ? 1 : 0)), ...o.noise };
   const { labels, refChosen: _c, refRejected: _r, ...inputs } = b;
   const fwd = { ...(noise ? { noise } : {}), ...(o.checkpoint !== undefined ? { checkpoint: o.checkpoint } : {}) };
